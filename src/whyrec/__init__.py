@@ -1,0 +1,3 @@
+"""whyrec: neural recommenders that explain themselves."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,57 @@
+"""Data specifications shared by the CLI and saved configs: ``synthetic``, ``movielens:PATH``,
+``csv:INTERACTIONS[,USERS,ITEMS]`` (CSV or Parquet files)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whyrec.data.dataset import Dataset
+from whyrec.errors import DataError
+
+SPEC_HELP = "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS]"
+
+
+def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: Any) -> Dataset:
+    """Load the dataset a spec string names (see the module docstring)."""
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "synthetic":
+        from whyrec.data.synthetic import synthetic
+
+        params = _parse_params(rest)
+        data = synthetic(seed=int(params.pop("seed", seed)), **{k: int(v) for k, v in params.items()})
+        return data.dataset if attributes else _without_attributes(data.dataset)
+    if kind == "movielens":
+        from whyrec.data.movielens import load_movielens
+
+        if not rest:
+            raise DataError("movielens needs a directory: movielens:PATH")
+        return load_movielens(rest, attributes=attributes, **options)
+    if kind in ("csv", "parquet", "files"):
+        paths = [p.strip() for p in rest.split(",")] if rest else []
+        if not paths or not paths[0] or len(paths) > 3:
+            raise DataError(f"{kind} needs 1 to 3 comma-separated files: {kind}:INTERACTIONS[,USERS,ITEMS]")
+        paths += [None] * (3 - len(paths))
+        users, items = (p or None for p in paths[1:])
+        dataset = Dataset.from_files(paths[0], users if attributes else None, items if attributes else None, **options)
+        return dataset
+    raise DataError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
+
+
+def _parse_params(text: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in ("n_users", "n_items", "seed"):
+            raise DataError(f"synthetic options are n_users=N,n_items=N,seed=N; got {part!r}")
+        params[key] = value
+    return params
+
+
+def _without_attributes(dataset: Dataset) -> Dataset:
+    import scipy.sparse as sp
+    from dataclasses import replace
+
+    empty_u = sp.csr_matrix(dataset.user_attributes.shape, dtype="float32")
+    empty_i = sp.csr_matrix(dataset.item_attributes.shape, dtype="float32")
+    return replace(dataset, user_attributes=empty_u, item_attributes=empty_i)

@@ -1,0 +1,37 @@
+"""Exceptions raised at whyrec's public boundaries.
+
+Every error a user can cause derives from :class:`WhyrecError`; the CLI turns it into a one-line
+message and a non-zero exit, the HTTP service into a 4xx response. Messages name the problem and,
+where possible, what to do about it.
+"""
+
+
+class WhyrecError(Exception):
+    """Base class of every error whyrec raises on bad input."""
+
+
+class DataError(WhyrecError, ValueError):
+    """Input data is malformed: missing columns, NaN values, duplicates, unreadable files."""
+
+
+class UnknownIdError(WhyrecError, KeyError):
+    """A user, item, token or attribute value that the feature space does not know."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EmptyProfileError(WhyrecError, ValueError):
+    """A profile with no token the model can use."""
+
+
+class ParameterError(WhyrecError, ValueError):
+    """An argument outside its valid range (k <= 0, an unknown method name, ...)."""
+
+
+class ModelFormatError(WhyrecError):
+    """A model directory that is missing, corrupt, or written by an incompatible version."""
+
+
+class NotFittedError(WhyrecError):
+    """A model used before `fit` (or `load`)."""

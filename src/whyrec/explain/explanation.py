@@ -1,0 +1,165 @@
+"""Explanation: one signed relevance per profile token, whatever method produced it.
+
+A batch of explanations is stored as a CSR matrix (pairs x tokens) with the same sparsity as the
+profiles; single :class:`Explanation` objects are built from it on demand, so batched methods stay
+fast and everything downstream (evaluation, charts, the service) reads one shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from whyrec.data.features import FeatureSpace
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One token of a profile and its signed relevance to the target item."""
+
+    token: int
+    name: str
+    kind: str  # "item", "user_attribute" or "item_attribute"
+    field: str  # "item", "user.age", "item.genre", ...
+    relevance: float
+
+    def words(self) -> str:
+        """The reason as a phrase a user can read ("you interacted with Alien (1979)")."""
+        if self.kind == "item":
+            return f"you interacted with {self.name.removeprefix('item:')}"
+        field, _, value = self.name.partition("=")
+        attribute = field.split(".", 1)[1].replace("_", " ")
+        if self.kind == "user_attribute":
+            return f"your {attribute} is {value}"
+        return f"you chose items with {attribute} {value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "name": self.name,
+            "kind": self.kind,
+            "field": self.field,
+            "relevance": self.relevance,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one item was scored as it was for one profile.
+
+    `relevance` holds one signed value per profile token, sorted from most to least relevant.
+    `baseline` is the part of the score no token accounts for (the output bias for RecoNet), so
+    for conservative methods ``relevance.sum() + baseline == score``.
+    """
+
+    item: int
+    item_id: Any
+    item_name: str
+    score: float
+    baseline: float
+    tokens: np.ndarray
+    relevance: np.ndarray
+    method: str
+    feature_space: FeatureSpace
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def reasons(self) -> list[Reason]:
+        fs = self.feature_space
+        return [
+            Reason(int(t), str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t]), float(r))
+            for t, r in zip(self.tokens, self.relevance, strict=True)
+        ]
+
+    def top(self, n: int = 5, *, positive: bool = False) -> list[Reason]:
+        """The n most relevant reasons (only those with positive relevance if `positive`)."""
+        reasons = self.reasons
+        if positive:
+            reasons = [r for r in reasons if r.relevance > 0]
+        return reasons[:n]
+
+    def bottom(self, n: int = 5) -> list[Reason]:
+        """The n most negative reasons (evidence against the item), most negative first."""
+        return [r for r in reversed(self.reasons) if r.relevance < 0][:n]
+
+    @property
+    def conservation_gap(self) -> float:
+        """score - baseline - sum(relevance): zero for conservative methods."""
+        return float(self.score - self.baseline - self.relevance.sum())
+
+    def sentence(self, n: int = 3) -> str:
+        """A plain-language summary of the top positive reasons."""
+        top = self.top(n, positive=True)
+        if not top:
+            return f"{self.item_name} is recommended mostly for its overall popularity."
+        items = [r.name.removeprefix("item:") for r in top if r.kind == "item"]
+        others = [r.words() for r in top if r.kind != "item"]
+        parts = []
+        if items:
+            parts.append("you interacted with " + _join(items))
+        parts.extend(others)
+        return f"{self.item_name} is recommended mainly because " + _join(parts) + "."
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        reasons = self.reasons if top is None else self.reasons[:top]
+        return {
+            "item_id": self.item_id,
+            "item": self.item_name,
+            "score": self.score,
+            "baseline": self.baseline,
+            "method": self.method,
+            "conservation_gap": self.conservation_gap,
+            "reasons": [r.to_dict() for r in reasons],
+        }
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """A batch of explanations: relevance as CSR (pairs x tokens), one target per pair."""
+
+    relevance: sp.csr_matrix
+    targets: np.ndarray
+    scores: np.ndarray
+    baselines: np.ndarray
+    method: str
+    feature_space: FeatureSpace
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> Explanation:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"explanation {index} out of range ({len(self)})")
+        index %= len(self)
+        start, end = self.relevance.indptr[index], self.relevance.indptr[index + 1]
+        tokens = self.relevance.indices[start:end]
+        values = self.relevance.data[start:end]
+        order = np.argsort(-values, kind="stable")
+        fs = self.feature_space
+        item = int(self.targets[index])
+        return Explanation(
+            item=item,
+            item_id=fs.item_ids[item],
+            item_name=fs.item_names[item],
+            score=float(self.scores[index]),
+            baseline=float(self.baselines[index]),
+            tokens=tokens[order].astype(np.int64),
+            relevance=values[order].astype(np.float64),
+            method=self.method,
+            feature_space=fs,
+        )
+
+    def __iter__(self) -> Iterator[Explanation]:
+        return (self[i] for i in range(len(self)))
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]

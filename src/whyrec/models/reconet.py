@@ -1,0 +1,341 @@
+"""RecoNet (Fusco et al., "RecoNet: An Interpretable Neural Architecture for Recommender Systems").
+
+A user is the mean of the embeddings of the tokens in their profile (section 4.1,
+x_u = Q I_u / |FS_u|); optional ReLU hidden layers ("RecoNet + Layer"); a linear layer over items
+and a softmax, trained with categorical cross-entropy on examples made by the removal sampler
+(section 4.2). Explanations are ε-LRP relevances (section 4.3), see :mod:`whyrec.explain.lrp`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from whyrec.data.dataset import Dataset
+from whyrec.errors import DataError, ParameterError
+from whyrec.evaluate.metrics import evaluate
+from whyrec.models.base import Recommender
+from whyrec.models.sampler import RemovalSampler
+
+
+class RecoNetModule(nn.Module):
+    """Embedding bag (mean) -> [Linear + ReLU]* -> Linear over items."""
+
+    def __init__(self, n_tokens: int, n_items: int, dim: int, hidden: Sequence[int], bias: bool) -> None:
+        super().__init__()
+        self.embedding = nn.EmbeddingBag(n_tokens, dim, mode="mean")
+        widths = [dim, *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.output = nn.Linear(widths[-1], n_items, bias=bias)
+        nn.init.xavier_uniform_(self.embedding.weight)
+        for layer in [*self.hidden, self.output]:
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+    def pooled(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        return self.embedding(indices, offsets)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.hidden:
+            x = torch.relu(layer(x))
+        return self.output(x)
+
+    def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(indices, offsets))
+
+
+class RecoNet(Recommender):
+    """RecoNet recommender; see the module docstring for the model and the paper.
+
+    Parameters
+    ----------
+    dim: embedding size d. hidden: widths of ReLU hidden layers (() is the paper's linear model).
+    beta: removal exponent β of the sampler. remove_attributes: the sampler also removes attribute
+    tokens. use_attributes: put user and item attributes into profiles. epochs, patience: training
+    length and early stopping on validation recall@`eval_k`. max_eval_users: validation users
+    sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule. device: "cpu", "cuda" or "auto".
+    """
+
+    supports_attributes = True
+
+    def __init__(
+        self,
+        dim: int = 64,
+        hidden: Sequence[int] = (),
+        lr: float = 5e-3,
+        batch_size: int = 512,
+        epochs: int = 30,
+        beta: float = 1.0,
+        weight_decay: float = 0.0,
+        patience: int = 3,
+        eval_k: int = 50,
+        use_attributes: bool = True,
+        remove_attributes: bool = True,
+        output_bias: bool = True,
+        max_eval_users: int = 3000,
+        lrp_epsilon: float = 1e-6,
+        seed: int = 0,
+        device: str = "cpu",
+        progress: bool = False,
+    ) -> None:
+        self.dim = dim
+        self.hidden = hidden
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.beta = beta
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.eval_k = eval_k
+        self.use_attributes = use_attributes
+        self.remove_attributes = remove_attributes
+        self.output_bias = output_bias
+        self.max_eval_users = max_eval_users
+        self.lrp_epsilon = lrp_epsilon
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    # -- training -----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        checks = {
+            "dim": self.dim >= 1,
+            "lr": self.lr > 0,
+            "batch_size": self.batch_size >= 1,
+            "epochs": self.epochs >= 1,
+            "beta": self.beta >= 0,
+            "weight_decay": self.weight_decay >= 0,
+            "patience": self.patience >= 1,
+            "eval_k": self.eval_k >= 1,
+            "hidden": all(int(h) >= 1 for h in self.hidden),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ParameterError(
+                "invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
+            )
+
+    def fit(self, train: Dataset, validation: Dataset | None = None) -> RecoNet:
+        """Train on `train`; early-stop on recall@eval_k over `validation` when given."""
+        self._check_params()
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self._remember(train, self.use_attributes)
+        if validation is not None and validation.feature_space is not train.feature_space:
+            raise DataError("train and validation must share one FeatureSpace (use whyrec.data.split)")
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        device = self._torch_device()
+        fs = self.feature_space_
+        sampler = RemovalSampler(
+            self.train_matrix_,
+            self.user_attributes_,
+            self.item_attributes_,
+            beta=self.beta,
+            remove_attributes=self.remove_attributes,
+        )
+        self.module_ = RecoNetModule(fs.n_tokens, fs.n_items, self.dim, self.hidden, self.output_bias).to(device)
+        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        eval_users = self._eval_users(validation, rng)
+        history: list[dict[str, float]] = []
+        best_metric, best_state, best_epoch, waited = -math.inf, None, 0, 0
+        n_batches = math.ceil(sampler.n_examples / self.batch_size)
+        started = time.perf_counter()
+        with _progress(self.progress, self.epochs * n_batches) as bar:
+            for epoch in range(1, self.epochs + 1):
+                self.module_.train()
+                order = rng.permutation(sampler.n_examples)
+                total, seen = 0.0, 0
+                for start in range(0, len(order), self.batch_size):
+                    batch = sampler.batch(rng, order[start : start + self.batch_size])
+                    logits = self.module_(
+                        torch.from_numpy(batch.indices).to(device), torch.from_numpy(batch.offsets).to(device)
+                    )
+                    loss = nn.functional.cross_entropy(logits, torch.from_numpy(batch.labels).to(device))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss.detach()) * len(batch.labels)
+                    seen += len(batch.labels)
+                    bar.advance(f"epoch {epoch} loss {total / max(seen, 1):.4f}")
+                record = {"epoch": epoch, "loss": total / max(seen, 1), "seconds": time.perf_counter() - started}
+                if eval_users is not None:
+                    metric = self._validation_recall(validation, eval_users)
+                    record[f"val_recall@{self.eval_k}"] = metric
+                    bar.note(f"epoch {epoch}: loss {record['loss']:.4f}, val recall@{self.eval_k} {metric:.4f}")
+                    if metric > best_metric:
+                        best_metric, best_epoch, waited = metric, epoch, 0
+                        best_state = copy.deepcopy(self.module_.state_dict())
+                        record["best"] = True
+                    else:
+                        waited += 1
+                history.append(record)
+                if eval_users is not None and waited >= self.patience:
+                    break
+        if best_state is not None:
+            self.module_.load_state_dict(best_state)
+        else:
+            best_epoch = len(history)
+        self.module_.eval()
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.best_metric_ = None if best_metric == -math.inf else best_metric
+        self.time_to_best_ = history[best_epoch - 1]["seconds"] if history else 0.0
+        return self
+
+    def _eval_users(self, validation: Dataset | None, rng: np.random.Generator) -> np.ndarray | None:
+        if validation is None or validation.n_interactions == 0:
+            return None
+        users = np.unique(validation.users)
+        if len(users) > self.max_eval_users:
+            users = np.sort(rng.choice(users, self.max_eval_users, replace=False))
+        return users
+
+    def _validation_recall(self, validation: Dataset, users: np.ndarray) -> float:
+        self.module_.eval()
+        result = evaluate(self, validation, exclude=self.train_matrix_, k=self.eval_k, users=users)
+        return result[f"recall@{self.eval_k}"]
+
+    def _torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            return torch.device(self.device)
+        except RuntimeError:
+            raise ParameterError(f"unknown device {self.device!r}; use cpu, cuda or auto") from None
+
+    # -- inference ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def score(self, profiles: sp.csr_matrix, batch_size: int = 4096) -> np.ndarray:
+        """Logits (n_profiles x n_items) of bags of tokens; an empty bag scores the bias alone."""
+        self._check_fitted()
+        profiles = self._check_profiles(profiles)
+        device = next(self.module_.parameters()).device
+        out = np.empty((profiles.shape[0], self.feature_space_.n_items), dtype=np.float32)
+        for start in range(0, profiles.shape[0], batch_size):
+            block = profiles[start : start + batch_size]
+            indices = torch.from_numpy(block.indices.astype(np.int64)).to(device)
+            offsets = torch.from_numpy(block.indptr[:-1].astype(np.int64)).to(device)
+            out[start : start + block.shape[0]] = self.module_(indices, offsets).cpu().numpy()
+        return out
+
+    def _check_profiles(self, profiles: sp.csr_matrix) -> sp.csr_matrix:
+        if not sp.issparse(profiles):
+            raise DataError("profiles must be a scipy CSR matrix of shape (n_profiles, n_tokens)")
+        profiles = sp.csr_matrix(profiles)
+        if profiles.shape[1] != self.feature_space_.n_tokens:
+            raise DataError(
+                f"profiles have {profiles.shape[1]} columns; this model's feature space has "
+                f"{self.feature_space_.n_tokens} tokens"
+            )
+        return profiles
+
+    def explain(
+        self,
+        user_ids: Any = None,
+        item_ids: Any = None,
+        *,
+        profile: sp.csr_matrix | None = None,
+        items: Sequence[Any] = (),
+        user_attributes: Mapping[str, Any] | None = None,
+        method: str = "lrp",
+    ) -> list:
+        """Explanations of (user, item) pairs: for known users by ID, or for one new profile.
+
+        `user_ids` and `item_ids` are paired element by element (a single user may be paired
+        with several items). Without `user_ids`, `items` / `user_attributes` (or a prepared
+        `profile`) describe a user never seen in training.
+        """
+        from whyrec.explain import explain_pairs
+
+        self._check_fitted()
+        fs = self.feature_space_
+        targets = np.atleast_1d(fs.item_index(item_ids))
+        if user_ids is not None:
+            users = np.atleast_1d(fs.user_index(user_ids))
+            if len(users) == 1 and len(targets) > 1:
+                users = np.repeat(users, len(targets))
+            if len(users) != len(targets):
+                raise ParameterError(f"{len(users)} users but {len(targets)} items; pass one item per user")
+            unique, inverse = np.unique(users, return_inverse=True)
+            bags = self.user_profiles(unique)[inverse]
+            from whyrec.data.profiles import check_nonempty
+
+            check_nonempty(bags, list(np.asarray(fs.user_ids, dtype=object)[users]))
+        else:
+            bags = profile if profile is not None else self.profile(items, user_attributes)
+            bags = self._check_profiles(bags)
+            if bags.shape[0] == 1 and len(targets) > 1:
+                bags = bags[np.zeros(len(targets), np.int64)]
+        return explain_pairs(self, bags, targets, method=method)
+
+    # -- persistence --------------------------------------------------------------------------
+    def _tensors(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}
+
+    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        fs = self.feature_space_
+        self.hidden = tuple(int(h) for h in self.hidden)
+        module = RecoNetModule(fs.n_tokens, fs.n_items, self.dim, self.hidden, self.output_bias)
+        state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+        module.load_state_dict(state, strict=True)
+        module.eval()
+        self.module_ = module.to(self._torch_device())
+        self.history_ = list(extra.get("history", []))
+        self.best_epoch_ = extra.get("best_epoch")
+        self.best_metric_ = extra.get("best_metric")
+        self.time_to_best_ = extra.get("time_to_best")
+
+    def _extra(self) -> dict[str, Any]:
+        return {
+            "history": self.history_,
+            "best_epoch": self.best_epoch_,
+            "best_metric": self.best_metric_,
+            "time_to_best": self.time_to_best_,
+        }
+
+    # -- weights used by explainers ---------------------------------------------------------------
+    @property
+    def token_embeddings(self) -> torch.Tensor:
+        """Q^T: one row per token (n_tokens x d)."""
+        return self.module_.embedding.weight
+
+
+class _progress:
+    """A rich progress bar with the running loss, or nothing when disabled."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+
+    def __enter__(self) -> _progress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]RecoNet[/bold] {task.description}"), BarColumn(), TimeElapsedColumn()
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def advance(self, description: str) -> None:
+        if self.enabled:
+            self._bar.update(self._task, advance=1, description=description)
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self._bar.console.log(text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.update(self._task, completed=self.total)
+            self._bar.stop()
