@@ -102,10 +102,10 @@ def synthetic(
     seed: int = 0,
     *,
     mean_interactions: float = 30.0,
-    mixture: tuple[float, float, float, float] = (0.2, 0.35, 0.2, 0.25),
-    affinity: float = 0.8,
+    mixture: tuple[float, float, float, float] = (0.1, 0.4, 0.2, 0.3),
+    affinity: float = 0.85,
     bundle_size: int = 3,
-    popularity_exponent: float = 0.8,
+    popularity_exponent: float = 0.6,
 ) -> SyntheticData:
     """Generate users, items and interactions with planted drivers (see the module docstring).
 

@@ -23,7 +23,7 @@ from whyrec.data.dataset import Dataset
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate.metrics import evaluate
 from whyrec.models.base import Recommender
-from whyrec.models.sampler import RemovalSampler
+from whyrec.models.sampler import RemovalSampler, prefetched_batches
 
 
 class RecoNetModule(nn.Module):
@@ -44,6 +44,18 @@ class RecoNetModule(nn.Module):
     def pooled(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         return self.embedding(indices, offsets)
 
+    def pooled_csr(self, indptr: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """The same mean as :meth:`pooled`, as a sparse (bags x tokens) @ Q product.
+
+        On CPU its backward is about twice as fast as EmbeddingBag's, which sorts the indices.
+        """
+        lengths = (indptr[1:] - indptr[:-1]).clamp_min(1)
+        weights = torch.repeat_interleave(1.0 / lengths.to(self.embedding.weight.dtype), indptr[1:] - indptr[:-1])
+        pool = torch.sparse_csr_tensor(
+            indptr, indices, weights, size=(len(indptr) - 1, self.embedding.num_embeddings), check_invariants=False
+        )
+        return pool @ self.embedding.weight
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.hidden:
             x = torch.relu(layer(x))
@@ -58,10 +70,10 @@ class RecoNet(Recommender):
 
     Parameters
     ----------
-    dim: embedding size d. hidden: widths of ReLU hidden layers (() is the paper's linear model).
+    dim: embedding size d. lr, lr_decay: Adam's learning rate and its per-epoch factor. hidden: widths of ReLU hidden layers (() is the paper's linear model).
     beta: removal exponent β of the sampler. remove_attributes: the sampler also removes attribute
     tokens. use_attributes: put user and item attributes into profiles. epochs, patience: training
-    length and early stopping on validation recall@`eval_k`. max_eval_users: validation users
+    length and early stopping on validation recall@`eval_k` (a new best must gain more than `min_delta`). max_eval_users: validation users
     sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule. device: "cpu", "cuda" or "auto".
     """
 
@@ -72,11 +84,13 @@ class RecoNet(Recommender):
         dim: int = 64,
         hidden: Sequence[int] = (),
         lr: float = 5e-3,
+        lr_decay: float = 1.0,
         batch_size: int = 512,
         epochs: int = 30,
         beta: float = 1.0,
         weight_decay: float = 0.0,
         patience: int = 3,
+        min_delta: float = 1e-3,
         eval_k: int = 50,
         use_attributes: bool = True,
         remove_attributes: bool = True,
@@ -90,11 +104,13 @@ class RecoNet(Recommender):
         self.dim = dim
         self.hidden = hidden
         self.lr = lr
+        self.lr_decay = lr_decay
         self.batch_size = batch_size
         self.epochs = epochs
         self.beta = beta
         self.weight_decay = weight_decay
         self.patience = patience
+        self.min_delta = min_delta
         self.eval_k = eval_k
         self.use_attributes = use_attributes
         self.remove_attributes = remove_attributes
@@ -110,11 +126,13 @@ class RecoNet(Recommender):
         checks = {
             "dim": self.dim >= 1,
             "lr": self.lr > 0,
+            "lr_decay": 0 < self.lr_decay <= 1,
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "beta": self.beta >= 0,
             "weight_decay": self.weight_decay >= 0,
             "patience": self.patience >= 1,
+            "min_delta": self.min_delta >= 0,
             "eval_k": self.eval_k >= 1,
             "hidden": all(int(h) >= 1 for h in self.hidden),
         }
@@ -144,6 +162,7 @@ class RecoNet(Recommender):
         )
         self.module_ = RecoNetModule(fs.n_tokens, fs.n_items, self.dim, self.hidden, self.output_bias).to(device)
         optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
         eval_users = self._eval_users(validation, rng)
         history: list[dict[str, float]] = []
         best_metric, best_state, best_epoch, waited = -math.inf, None, 0, 0
@@ -154,11 +173,12 @@ class RecoNet(Recommender):
                 self.module_.train()
                 order = rng.permutation(sampler.n_examples)
                 total, seen = 0.0, 0
-                for start in range(0, len(order), self.batch_size):
-                    batch = sampler.batch(rng, order[start : start + self.batch_size])
-                    logits = self.module_(
-                        torch.from_numpy(batch.indices).to(device), torch.from_numpy(batch.offsets).to(device)
+                for batch in prefetched_batches(sampler, rng, order, self.batch_size):
+                    indptr = np.append(batch.offsets, len(batch.indices))
+                    pooled = self.module_.pooled_csr(
+                        torch.from_numpy(indptr).to(device), torch.from_numpy(batch.indices).to(device)
                     )
+                    logits = self.module_.head(pooled)
                     loss = nn.functional.cross_entropy(logits, torch.from_numpy(batch.labels).to(device))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -166,12 +186,13 @@ class RecoNet(Recommender):
                     total += float(loss.detach()) * len(batch.labels)
                     seen += len(batch.labels)
                     bar.advance(f"epoch {epoch} loss {total / max(seen, 1):.4f}")
+                schedule.step()
                 record = {"epoch": epoch, "loss": total / max(seen, 1), "seconds": time.perf_counter() - started}
                 if eval_users is not None:
                     metric = self._validation_recall(validation, eval_users)
                     record[f"val_recall@{self.eval_k}"] = metric
                     bar.note(f"epoch {epoch}: loss {record['loss']:.4f}, val recall@{self.eval_k} {metric:.4f}")
-                    if metric > best_metric:
+                    if metric > best_metric + self.min_delta or best_state is None:
                         best_metric, best_epoch, waited = metric, epoch, 0
                         best_state = copy.deepcopy(self.module_.state_dict())
                         record["best"] = True

@@ -10,13 +10,14 @@ input unless another remaining item carries them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 
-from whyrec.data.profiles import binarize
 
 MAX_REMOVED = 64
 
@@ -40,7 +41,12 @@ class Batch:
 
 
 class RemovalSampler:
-    """Turns (user, label item) positions of a training matrix into perturbed bags."""
+    """Turns (user, label item) positions of a training matrix into perturbed bags.
+
+    Each user's full bag is precomputed once with a support count per token (how many of the
+    user's items carry an item attribute). Removing items then only subtracts their own
+    contributions, so a batch costs a few sparse passes, not a product over whole histories.
+    """
 
     def __init__(
         self,
@@ -53,13 +59,19 @@ class RemovalSampler:
     ) -> None:
         self.history = sp.csr_matrix(history, dtype=np.float32)
         self.history.sort_indices()
-        self.user_attributes = sp.csr_matrix(user_attributes, dtype=np.float32)
-        self.item_attributes = sp.csr_matrix(item_attributes, dtype=np.float32)
-        self.has_attributes = self.user_attributes.nnz > 0 or self.item_attributes.nnz > 0
         self.beta = beta
         self.remove_attributes = remove_attributes
         self.n_items = self.history.shape[1]
-        self.n_tokens = self.item_attributes.shape[1]
+        n_tokens = item_attributes.shape[1]
+        self.n_tokens = n_tokens
+        items_as_tokens = sp.csr_matrix(
+            (np.ones(self.n_items, np.float32), np.arange(self.n_items), np.arange(self.n_items + 1)),
+            shape=(self.n_items, n_tokens),
+        )
+        # an item's footprint in a bag: its own token plus one support for each of its attributes
+        self.footprint = sp.csr_matrix(items_as_tokens + sp.csr_matrix(item_attributes, dtype=np.float32))
+        self.counts = sp.csr_matrix(self.history @ self.footprint + sp.csr_matrix(user_attributes, dtype=np.float32))
+        self.counts.sort_indices()
         self.row_of = np.repeat(np.arange(self.history.shape[0]), np.diff(self.history.indptr))
 
     @property
@@ -72,41 +84,70 @@ class RemovalSampler:
         users = self.row_of[positions]
         labels = self.history.indices[positions]
         n = len(positions)
-        hist = self.history[users]
-        # drop the label from each row's history
-        row_ids = np.repeat(np.arange(n), np.diff(hist.indptr))
-        hist.data[hist.indices == labels[row_ids]] = 0
-        hist = binarize(hist)
-        items_as_tokens = sp.csr_matrix((hist.data, hist.indices, hist.indptr), shape=(n, self.n_tokens))
-        user_attr = self.user_attributes[users]
-        if self.remove_attributes and self.has_attributes:
-            pool = binarize(items_as_tokens + user_attr + hist @ self.item_attributes)
-        else:
-            pool = items_as_tokens
+        one_hot = sp.csr_matrix((np.ones(n, np.float32), labels, np.arange(n + 1)), shape=(n, self.n_items))
+        counts = self.counts[users] - one_hot @ self.footprint  # the label and its attribute supports
+        counts.eliminate_zeros()
+        pool = counts
+        if not self.remove_attributes:
+            pool = counts[:, : self.n_items].tocsr()
         removed = _choose_per_row(rng, pool, removal_counts(rng, n, self.beta) - 1)
-        removed_items = removed[:, : self.n_items]
-        kept = binarize(hist - hist.multiply(removed_items))
-        if self.has_attributes:
-            bag = sp.csr_matrix((kept.data, kept.indices, kept.indptr), shape=(n, self.n_tokens))
-            bag = binarize(bag + user_attr + kept @ self.item_attributes)
-            bag = binarize(bag - bag.multiply(removed))
-        else:
-            bag = kept
-        keep = np.diff(bag.indptr) > 0  # an example whose whole bag was removed teaches nothing
+        if removed.nnz:
+            removed = sp.csr_matrix(removed, shape=(n, self.n_tokens))
+            removed_items = removed[:, : self.n_items]
+            counts = counts - removed_items @ self.footprint  # removed items and their supports
+            counts = counts - counts.multiply(removed)  # removed attribute tokens go entirely
+            counts.eliminate_zeros()
+        counts.data[counts.data < 0.5] = 0  # float guard; supports are whole numbers
+        counts.eliminate_zeros()
+        counts.sort_indices()
+        keep = np.diff(counts.indptr) > 0  # an example whose whole bag was removed teaches nothing
         if not keep.all():
-            bag, labels = bag[keep], labels[keep]
-        return Batch(bag.indices.astype(np.int64), bag.indptr[:-1].astype(np.int64), labels.astype(np.int64))
+            counts, labels = counts[keep], labels[keep]
+        return Batch(counts.indices.astype(np.int64), counts.indptr[:-1].astype(np.int64), labels.astype(np.int64))
+
+
+def prefetched_batches(
+    sampler: RemovalSampler, rng: np.random.Generator, order: np.ndarray, batch_size: int
+) -> Iterator[Batch]:
+    """Batches over `order`, each built on a worker thread while the previous one trains.
+
+    Sampling is scipy/numpy work that releases the GIL, so it overlaps with the torch step.
+    One worker draws batches in order from one generator, which keeps runs deterministic.
+    """
+    starts = range(0, len(order), batch_size)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for start in starts:
+            future = pool.submit(sampler.batch, rng, order[start : start + batch_size])
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
 
 
 def _choose_per_row(rng: np.random.Generator, pool: sp.csr_matrix, counts: np.ndarray) -> sp.csr_matrix:
-    """A 0/1 matrix selecting `counts[r]` random stored entries of each row r of `pool`."""
-    n = pool.shape[0]
+    """A 0/1 matrix selecting `counts[r]` distinct random stored entries of each row r of `pool`.
+
+    Most rows remove nothing or one token, so positions are drawn directly (with duplicates
+    redrawn) instead of shuffling every row: O(removed) rather than O(nnz log nnz).
+    """
     lengths = np.diff(pool.indptr)
-    row_ids = np.repeat(np.arange(n), lengths)
-    order = np.lexsort((rng.random(pool.nnz), row_ids))  # random order within each row
-    rank = np.arange(pool.nnz) - pool.indptr[row_ids]  # rows stay contiguous after the lexsort
-    chosen = np.zeros(pool.nnz, dtype=np.float32)
-    chosen[order[rank < counts[row_ids]]] = 1.0
-    selection = sp.csr_matrix((chosen, pool.indices, pool.indptr), shape=pool.shape)
+    counts = np.minimum(counts, lengths)
+    chosen = np.zeros(pool.nnz, dtype=bool)
+    full = counts == lengths
+    for r in np.flatnonzero(full & (lengths > 0)):  # rare: everything goes
+        chosen[pool.indptr[r] : pool.indptr[r + 1]] = True
+    need = np.where(full, 0, counts)
+    while need.sum() > 0:
+        rows = np.repeat(np.arange(len(need)), need)
+        picks = pool.indptr[rows] + (rng.random(len(rows)) * lengths[rows]).astype(np.int64)
+        fresh = np.unique(picks[~chosen[picks]])
+        chosen[fresh] = True
+        got = np.bincount(np.searchsorted(pool.indptr, fresh, side="right") - 1, minlength=len(need))
+        need = need - got
+    selection = sp.csr_matrix(
+        (chosen.astype(np.float32), pool.indices.copy(), pool.indptr.copy()), shape=pool.shape
+    )  # copies: eliminate_zeros below rewrites the index arrays in place
     selection.eliminate_zeros()
     return selection
