@@ -143,9 +143,7 @@ class Dataset:
             _require_columns(table, columns, f"{entity}s")
             for col in columns:
                 if table[col].notna().any():
-                    fields.append(
-                        Field.fit(col, entity, table[col], n_bins=n_bins, separator=multi_valued.get(col))
-                    )
+                    fields.append(Field.fit(col, entity, table[col], n_bins=n_bins, separator=multi_valued.get(col)))
         fs = FeatureSpace(item_ids=item_ids, item_names=item_names, user_ids=user_ids, fields=fields)
 
         if has_rating and min_rating is not None:
@@ -238,8 +236,7 @@ def _universe(ids: pd.Series, table: pd.DataFrame | None, key: str, what: str) -
     missing = [v for v in seen if id_key(v) not in known]
     if missing:
         raise DataError(
-            f"{len(missing)} {what} ID(s) in the interactions are not in the {what}s table, "
-            f"e.g. {missing[0]!r}"
+            f"{len(missing)} {what} ID(s) in the interactions are not in the {what}s table, e.g. {_plain(missing[0])!r}"
         )
     return [_plain(v) for v in table[key]]
 

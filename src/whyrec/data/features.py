@@ -111,9 +111,7 @@ class Field:
                 return []
             return [int(self._bin(np.array([number]))[0])]
         if self.kind == "multi":
-            parts = raw if isinstance(raw, list | tuple | set) else str(raw).split(
-                self.separator or "|"
-            )
+            parts = raw if isinstance(raw, list | tuple | set) else str(raw).split(self.separator or "|")
             return [int(c) for c in self._codes(pd.Series([str(p) for p in parts]))]
         label = _number_label(raw) if isinstance(raw, int | float | np.number) else str(raw)
         return [int(self._codes(pd.Series([label]))[0])]
@@ -124,13 +122,12 @@ class Field:
         return np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(self.values) - 1)
 
     def _codes(self, labels: pd.Series) -> np.ndarray:
-        codes = pd.Categorical(labels, categories=self.lookup_order).codes
+        codes = self.lookup_order.get_indexer(labels)
         if (codes < 0).any():
             unknown = labels[codes < 0].iloc[0]
             shown = ", ".join(self.values[:8]) + (", ..." if len(self.values) > 8 else "")
             raise UnknownIdError(
-                f"unknown value {unknown!r} for {self.entity} attribute '{self.name}'; "
-                f"known values: {shown}"
+                f"unknown value {unknown!r} for {self.entity} attribute '{self.name}'; known values: {shown}"
             )
         return codes.astype(np.int64)
 

@@ -117,9 +117,7 @@ def fetch(release: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
 # -- 100K -----------------------------------------------------------------------------------------
 def _load_100k(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    ratings = _read(
-        path / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"]
-    )
+    ratings = _read(path / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
     users = _read(path / "u.user", sep="|", names=["user", "age", "gender", "occupation", "zip"])
     genre_cols = [f"g{i}" for i in range(len(ML100K_GENRES))]
     items = _read(

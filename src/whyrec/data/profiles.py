@@ -30,9 +30,7 @@ def build_profiles(
         else history.shape[1]
     )
     history = sp.csr_matrix(history, dtype=np.float32)
-    bag = sp.csr_matrix(
-        (history.data, history.indices, history.indptr), shape=(history.shape[0], n_tokens)
-    )
+    bag = sp.csr_matrix((history.data, history.indices, history.indptr), shape=(history.shape[0], n_tokens))
     if item_attributes is not None:
         bag = bag + history @ item_attributes  # counts of history items carrying each attribute
     if user_attributes is not None:

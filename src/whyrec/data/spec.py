@@ -49,8 +49,9 @@ def _parse_params(text: str) -> dict[str, str]:
 
 
 def _without_attributes(dataset: Dataset) -> Dataset:
-    import scipy.sparse as sp
     from dataclasses import replace
+
+    import scipy.sparse as sp
 
     empty_u = sp.csr_matrix(dataset.user_attributes.shape, dtype="float32")
     empty_i = sp.csr_matrix(dataset.item_attributes.shape, dtype="float32")

@@ -63,9 +63,7 @@ def split(
     """Split `dataset` (see the module docstring); `fractions` are train/validation/test shares."""
     fractions = _check_fractions(fractions)
     if dataset.n_interactions < 10:
-        raise DataError(
-            f"dataset has {dataset.n_interactions} interactions; a split needs at least 10"
-        )
+        raise DataError(f"dataset has {dataset.n_interactions} interactions; a split needs at least 10")
     rng = np.random.default_rng(seed)
     if kind == "random":
         parts = _cut(rng.permutation(dataset.n_interactions), fractions)
@@ -92,7 +90,7 @@ def with_cold_start(result: Split, fraction: float, *, seed: int = 0) -> Split:
         raise ParameterError(f"cold_start must lie in [0, 1), not {fraction}")
     rng = np.random.default_rng([seed, 1])
     test_users = np.unique(result.dataset.users[result.test_index])
-    n_cold = int(round(fraction * len(test_users)))
+    n_cold = round(fraction * len(test_users))
     cold = np.sort(rng.choice(test_users, n_cold, replace=False)) if n_cold else np.zeros(0, np.int64)
     users = result.dataset.users
     keep_train = result.train_index[~np.isin(users[result.train_index], cold)]
@@ -111,8 +109,8 @@ def _check_fractions(fractions: tuple[float, float, float]) -> tuple[float, floa
 
 def _cut(order: np.ndarray, fractions: tuple[float, float, float]) -> list[np.ndarray]:
     n = len(order)
-    a = int(round(fractions[0] * n))
-    b = int(round((fractions[0] + fractions[1]) * n))
+    a = round(fractions[0] * n)
+    b = round((fractions[0] + fractions[1]) * n)
     return [order[:a], order[a:b], order[b:]]
 
 

@@ -74,7 +74,7 @@ def summarise(
     per_user: bool = False,
 ) -> dict[str, Any]:
     """Metrics from a (users x max k) hit matrix; see the module docstring."""
-    out: dict[str, Any] = {"n_users": int(len(users))}
+    out: dict[str, Any] = {"n_users": len(users)}
     table: dict[str, np.ndarray] = {"user": users}
     discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
     cumulative = np.concatenate([[0.0], np.cumsum(discount)])

@@ -103,9 +103,7 @@ class Recommender:
         """Bags of tokens of known users (dense indices): training history plus attributes."""
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
-        return build_profiles(
-            self.train_matrix_[users], self.user_attributes_[users], self.item_attributes_
-        )
+        return build_profiles(self.train_matrix_[users], self.user_attributes_[users], self.item_attributes_)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Scores (n_users x n_items) of known users given by dense index."""
@@ -127,9 +125,7 @@ class Recommender:
         attrs = sp.csr_matrix((1, fs.n_tokens), dtype=np.float32)
         if user_attributes:
             tokens = fs.encode_attributes("user", user_attributes)
-            attrs = sp.csr_matrix(
-                (np.ones(len(tokens), np.float32), tokens, [0, len(tokens)]), shape=(1, fs.n_tokens)
-            )
+            attrs = sp.csr_matrix((np.ones(len(tokens), np.float32), tokens, [0, len(tokens)]), shape=(1, fs.n_tokens))
             if not self.uses_attributes:
                 attrs = sp.csr_matrix((1, fs.n_tokens), dtype=np.float32)
         bag = build_profiles(history, attrs, self.item_attributes_)
@@ -189,7 +185,9 @@ class Recommender:
         """Model-specific JSON metadata (training history, ...)."""
         return {}
 
-    def save(self, path: str | os.PathLike, *, split: Split | None = None, info: Mapping[str, Any] | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, split: Split | None = None, info: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write the model to directory `path` atomically; tensors in safetensors, the rest JSON.
 
         `split` (optional) is stored with the model so that ``whyrec evaluate`` can reuse it;
@@ -346,7 +344,11 @@ def _csr_from(prefix: str, tensors: Mapping[str, np.ndarray], shape: tuple[int, 
 def _split_tensors(split: Split) -> dict[str, np.ndarray]:
     d = split.dataset
     out = {"cold_users": split.cold_users.astype(np.int64)}
-    for name, index in (("train", split.train_index), ("validation", split.validation_index), ("test", split.test_index)):
+    for name, index in (
+        ("train", split.train_index),
+        ("validation", split.validation_index),
+        ("test", split.test_index),
+    ):
         out[f"{name}.users"] = d.users[index].astype(np.int32)
         out[f"{name}.items"] = d.items[index].astype(np.int32)
     return out

@@ -9,8 +9,10 @@ and a softmax, trained with categorical cross-entropy on examples made by the re
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +35,7 @@ class RecoNetModule(nn.Module):
         super().__init__()
         self.embedding = nn.EmbeddingBag(n_tokens, dim, mode="mean")
         widths = [dim, *hidden]
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.output = nn.Linear(widths[-1], n_items, bias=bias)
         nn.init.xavier_uniform_(self.embedding.weight)
         for layer in [*self.hidden, self.output]:
@@ -51,9 +53,11 @@ class RecoNetModule(nn.Module):
         """
         lengths = (indptr[1:] - indptr[:-1]).clamp_min(1)
         weights = torch.repeat_interleave(1.0 / lengths.to(self.embedding.weight.dtype), indptr[1:] - indptr[:-1])
-        pool = torch.sparse_csr_tensor(
-            indptr, indices, weights, size=(len(indptr) - 1, self.embedding.num_embeddings), check_invariants=False
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            pool = torch.sparse_csr_tensor(
+                indptr, indices, weights, size=(len(indptr) - 1, self.embedding.num_embeddings), check_invariants=False
+            )
         return pool @ self.embedding.weight
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,11 +74,14 @@ class RecoNet(Recommender):
 
     Parameters
     ----------
-    dim: embedding size d. lr, lr_decay: Adam's learning rate and its per-epoch factor. hidden: widths of ReLU hidden layers (() is the paper's linear model).
-    beta: removal exponent β of the sampler. remove_attributes: the sampler also removes attribute
-    tokens. use_attributes: put user and item attributes into profiles. epochs, patience: training
-    length and early stopping on validation recall@`eval_k` (a new best must gain more than `min_delta`). max_eval_users: validation users
-    sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule. device: "cpu", "cuda" or "auto".
+    dim: embedding size d. hidden: widths of ReLU hidden layers (() is the paper's linear model).
+    lr, lr_decay: Adam's learning rate and its per-epoch factor. batch_size: examples per step.
+    beta: removal exponent β of the sampler. remove_attributes: the sampler also removes
+    attribute tokens. use_attributes: put user and item attributes into profiles.
+    epochs, patience, min_delta: training length and early stopping on validation
+    recall@`eval_k` (a new best must gain more than `min_delta`). max_eval_users: validation
+    users sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule.
+    device: "cpu", "cuda" or "auto".
     """
 
     supports_attributes = True
@@ -138,9 +145,7 @@ class RecoNet(Recommender):
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise ParameterError(
-                "invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad)
-            )
+            raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> RecoNet:
         """Train on `train`; early-stop on recall@eval_k over `validation` when given."""
@@ -354,7 +359,7 @@ class _progress:
 
     def note(self, text: str) -> None:
         if self.enabled:
-            self._bar.console.log(text)
+            self._bar.console.print(text)
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:

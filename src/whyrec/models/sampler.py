@@ -18,7 +18,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 
-
 MAX_REMOVED = 64
 
 

@@ -1,0 +1,216 @@
+"""whyrec's command line: demo, train, evaluate, recommend, explain.
+
+Every user error ends in a one-line message on stderr and exit status 2; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from whyrec.errors import WhyrecError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Recommenders that explain themselves: train RecoNet, recommend, and say why.",
+)
+console = Console()
+
+
+class SplitKind(StrEnum):
+    random = "random"
+    user = "user"
+    temporal = "temporal"
+
+
+ModelDir = Annotated[Path, typer.Option("--model", "-m", help="A model directory written by `whyrec train`.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where to save the model, metrics.json and summary.md.")] = Path(
+        "runs/demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for data, split and training.")] = 0,
+) -> None:
+    """Synthetic data -> RecoNet -> metrics against popularity -> recommendations with reasons."""
+    from whyrec.pipeline import demo as run_demo
+
+    run_demo(out, seed=seed, console=console)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        str, typer.Option(help="synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS]")
+    ] = "synthetic",
+    out: Annotated[Path, typer.Option(help="Model directory to write.")] = Path("runs/model"),
+    config: Annotated[
+        Path | None, typer.Option(help="Repeat a saved run: a model directory or its whyrec.json.")
+    ] = None,
+    attributes: Annotated[
+        bool, typer.Option("--attributes/--no-attributes", help="Use user and item attributes.")
+    ] = True,
+    split: Annotated[SplitKind, typer.Option(help="How to split the interactions.")] = SplitKind.random,
+    cold_start: Annotated[float, typer.Option(help="Share of test users made cold-start.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for split and training.")] = 0,
+    dim: Annotated[int | None, typer.Option(help="Embedding size.")] = None,
+    hidden: Annotated[str | None, typer.Option(help="Hidden layer widths, e.g. '256' or '256,128'.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    lr_decay: Annotated[float | None, typer.Option(help="Per-epoch learning-rate factor.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per batch.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    beta: Annotated[float | None, typer.Option(help="Removal exponent β of the sampler.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Adam weight decay.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train RecoNet and save it, with its split and config, to OUT."""
+    from whyrec.pipeline import RunConfig, evaluate_model, train_run
+
+    overrides = {
+        "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
+        "beta": beta, "weight_decay": weight_decay, "patience": patience,
+    }  # fmt: skip
+    if hidden is not None:
+        overrides["hidden"] = _widths(hidden)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if config is not None:
+        run = RunConfig.from_manifest(config)
+        run = RunConfig(**{**run.__dict__, "params": {**(run.params or {}), **overrides}})
+    else:
+        run = RunConfig(
+            data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides
+        )
+    model, data_split = train_run(run, out, progress=not quiet)
+    metrics = evaluate_model(model, data_split, k=(50,))
+    console.print(
+        f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
+        f"test recall@50 {metrics['recall@50']:.4f}"
+    )
+
+
+@app.command()
+def evaluate(
+    model: ModelDir,
+    k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [20, 50],  # noqa: B006
+    as_json: AsJson = False,
+) -> None:
+    """Ranking metrics of a saved model on the test split saved with it."""
+    from whyrec.pipeline import dumps, evaluate_saved
+
+    metrics = evaluate_saved(model, k=tuple(k))
+    if as_json:
+        typer.echo(dumps(metrics))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Test metrics of {model} ({metrics['n_users']} users)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    if "cold_start" in metrics:
+        for kk in k:
+            table.add_row(f"cold-start recall@{kk}", f"{metrics['cold_start'][f'recall@{kk}']:.4f}")
+    console.print(table)
+
+
+@app.command()
+def recommend(
+    model: ModelDir,
+    user: Annotated[str, typer.Option(help="External user ID.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of items.")] = 10,
+    as_json: AsJson = False,
+) -> None:
+    """Top-k items for a known user, best first."""
+    from whyrec.models import load_model
+    from whyrec.pipeline import dumps
+
+    loaded = load_model(model)
+    recs = loaded.recommend(user, k=k)
+    names = loaded.feature_space_.item_names
+    rows = [
+        {"rank": r + 1, "item_id": item_id, "item": names[index], "score": float(score)}
+        for r, (item_id, index, score) in enumerate(zip(recs.item_ids[0], recs.items[0], recs.scores[0], strict=True))
+    ]
+    if as_json:
+        typer.echo(dumps({"user": user, "recommendations": rows}))
+        return
+    for row in rows:
+        console.print(f"{row['rank']:>3}. {row['item']} [dim](id {row['item_id']}, score {row['score']:.3f})[/dim]")
+
+
+@app.command()
+def explain(
+    model: ModelDir,
+    user: Annotated[str, typer.Option(help="External user ID.")],
+    item: Annotated[str, typer.Option(help="External item ID to explain.")],
+    top: Annotated[int, typer.Option(help="Number of reasons to show.")] = 10,
+    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+    as_json: AsJson = False,
+) -> None:
+    """Which profile tokens drove the score of ITEM for USER (signed relevance)."""
+    from whyrec.errors import ParameterError
+    from whyrec.models import load_model
+    from whyrec.pipeline import dumps
+
+    if top <= 0:
+        raise ParameterError(f"--top must be positive, got {top}")
+    loaded = load_model(model)
+    explanation = loaded.explain(user, item, method=method)[0]
+    if as_json:
+        typer.echo(dumps({"user": user, **explanation.to_dict(top=top)}))
+        return
+    console.print(
+        f"[bold]{explanation.item_name}[/bold] for user {user}: score {explanation.score:.3f} "
+        f"(bias {explanation.baseline:+.3f}, method {explanation.method})"
+    )
+    console.print(explanation.sentence())
+    for reason in explanation.top(top):
+        colour = "green" if reason.relevance > 0 else "red"
+        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.name}")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    from whyrec.errors import ParameterError
+
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ParameterError(f"--hidden takes comma-separated integers, not {text!r}") from None
+
+
+def main() -> None:
+    """Console entry point: run the typer app, turning whyrec errors into one-line messages."""
+    from whyrec._runtime import tune_allocator
+
+    tune_allocator()
+    try:
+        app(standalone_mode=False)
+    except WhyrecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # usage errors (missing option, bad value) know their message and exit code; typer
+        # raises its own or click's class depending on the version, so match on behaviour
+        if hasattr(exc, "exit_code") and hasattr(exc, "show"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The command line, as a user runs it: outputs, saved artifacts, one-line errors, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from whyrec.cli import main
+from whyrec.models import load_model
+
+SMALL = "synthetic:n_users=300,n_items=60,seed=2"
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["whyrec", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "model"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            sys,
+            "argv",
+            [
+                "whyrec",
+                "train",
+                "--data",
+                SMALL,
+                "--out",
+                str(out),
+                "--epochs",
+                "3",
+                "--dim",
+                "16",
+                "--quiet",
+                "--cold-start",
+                "0.1",
+            ],
+        )
+        main()
+    return out
+
+
+def test_train_evaluate_recommend_explain(monkeypatch, capsys, trained):
+    code, out, _ = run(monkeypatch, capsys, "evaluate", "--model", trained, "--json", "--k", "10", "--k", "50")
+    assert code == 0
+    metrics = json.loads(out)
+    assert 0 <= metrics["recall@50"] <= 1 and "ndcg@50" in metrics and "recall@10" in metrics
+    assert "cold_start" in metrics
+
+    code, out, _ = run(monkeypatch, capsys, "recommend", "--model", trained, "--user", "5", "-k", "4", "--json")
+    assert code == 0
+    recs = json.loads(out)["recommendations"]
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4]
+
+    item = recs[0]["item_id"]
+    code, out, _ = run(
+        monkeypatch, capsys, "explain", "--model", trained, "--user", "5", "--item", item, "--top", "3", "--json"
+    )
+    assert code == 0
+    explanation = json.loads(out)
+    assert len(explanation["reasons"]) == 3 and explanation["item_id"] == item
+
+    code, out, _ = run(monkeypatch, capsys, "explain", "--model", trained, "--user", "5", "--item", item)
+    assert code == 0 and "recommended mainly because" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recommend", "--user", "99999"], "unknown user '99999'"),
+        (["recommend", "--user", "5", "-k", "0"], "k must be positive"),
+        (["recommend", "--user", "5", "-k", "100000"], "larger than the catalogue"),
+        (["explain", "--user", "5", "--item", "nope"], "unknown item 'nope'"),
+        (["explain", "--user", "5", "--item", "1", "--method", "magic"], "unknown explanation method 'magic'"),
+        (["explain", "--user", "5", "--item", "1", "--top", "0"], "--top must be positive"),
+    ],
+)
+def test_bad_requests_give_one_line_errors(monkeypatch, capsys, trained, args, message):
+    code, _, err = run(monkeypatch, capsys, args[0], "--model", trained, *args[1:])
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_model_and_data(monkeypatch, capsys, tmp_path):
+    code, _, err = run(monkeypatch, capsys, "evaluate", "--model", tmp_path / "nothing")
+    assert code == 2 and "model directory not found" in err
+    code, _, err = run(monkeypatch, capsys, "train", "--data", "movielens:" + str(tmp_path), "--out", tmp_path / "m")
+    assert code == 2 and "neither MovieLens" in err
+    code, _, err = run(monkeypatch, capsys, "train", "--data", "mongo:x", "--out", tmp_path / "m")
+    assert code == 2 and "unknown data spec" in err
+    code, _, err = run(monkeypatch, capsys, "train", "--data", SMALL, "--out", tmp_path / "m", "--dim", "0", "--quiet")
+    assert code == 2 and "dim=0" in err
+    assert not (tmp_path / "m").exists()  # nothing half-written
+
+
+def test_usage_errors_exit_nonzero(monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "recommend")
+    assert code == 2 and "Missing option" in err
+
+
+def test_saved_config_reproduces_the_run(monkeypatch, capsys, trained, tmp_path):
+    code, _, _ = run(
+        monkeypatch, capsys, "train", "--config", trained / "whyrec.json", "--out", tmp_path / "again", "--quiet"
+    )
+    assert code == 0
+    first, second = load_model(trained), load_model(tmp_path / "again")
+    assert first.get_params() == second.get_params()
+    users = np.arange(25)
+    assert np.array_equal(first.score_users(users), second.score_users(users))

@@ -1,0 +1,152 @@
+"""RecoNet: training, determinism, recommend verbs, cold start, save/load and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from whyrec.errors import EmptyProfileError, ModelFormatError, NotFittedError, ParameterError, UnknownIdError
+from whyrec.evaluate import evaluate
+from whyrec.models import Popularity, RecoNet, load_model, load_split
+
+
+def test_reconet_beats_popularity(small_split, small_model):
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    ours = evaluate(small_model, small_split.test, exclude=known, k=20)["recall@20"]
+    pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
+    assert ours > pop
+    assert small_model.best_epoch_ >= 1 and len(small_model.history_) >= small_model.best_epoch_
+
+
+def test_training_is_deterministic(small_split):
+    users = np.arange(20)
+    a = RecoNet(dim=8, epochs=2, batch_size=256, seed=4).fit(small_split.train, small_split.validation)
+    b = RecoNet(dim=8, epochs=2, batch_size=256, seed=4).fit(small_split.train, small_split.validation)
+    assert np.array_equal(a.score_users(users), b.score_users(users))
+
+
+def test_hidden_layer_variant_trains(small_split, small_deep_model):
+    scores = small_deep_model.score_users(np.arange(5))
+    assert scores.shape == (5, small_split.dataset.n_items) and np.isfinite(scores).all()
+
+
+def test_recommend_excludes_seen_and_orders_scores(small_model):
+    fs = small_model.feature_space_
+    users = [fs.user_ids[0], fs.user_ids[1]]
+    recs = small_model.recommend(users, k=10)
+    assert recs.item_ids.shape == (2, 10)
+    assert (np.diff(recs.scores, axis=1) <= 0).all()
+    for row, u in enumerate(fs.user_index(users)):
+        assert not set(recs.items[row]) & set(small_model.train_matrix_[u].indices)
+    with_seen = small_model.recommend(users[0], k=fs.n_items, exclude_seen=False)
+    assert len(set(with_seen.items[0])) == fs.n_items
+
+
+def test_cold_start_profile_needs_no_retraining(small_model, small_split):
+    fs = small_model.feature_space_
+    liked = [fs.item_ids[i] for i in small_split.dataset.items[:3]]
+    recs = small_model.recommend_profile(items=liked, user_attributes={"country": "FR", "device": "mobile"}, k=5)
+    assert recs.items.shape == (1, 5)
+    assert not set(recs.item_ids[0]) & set(liked)
+    only_attrs = small_model.recommend_profile(user_attributes={"country": "JP"}, k=5)
+    other = small_model.recommend_profile(user_attributes={"country": "BR"}, k=5)
+    assert not np.array_equal(only_attrs.scores, other.scores)
+
+
+def test_cold_start_users_are_scored_from_attributes(small_model, small_split):
+    cold = small_split.cold_users
+    bags = small_model.user_profiles(cold)
+    assert bags[:, : small_model.feature_space_.n_items].nnz == 0  # no history ...
+    assert (np.diff(bags.indptr) > 0).all()  # ... but attributes
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda m: m.recommend("no-such-user"), UnknownIdError, "unknown user 'no-such-user'"),
+        (lambda m: m.recommend(m.feature_space_.user_ids[0], k=0), ParameterError, "k must be positive"),
+        (lambda m: m.recommend(m.feature_space_.user_ids[0], k=10**6), ParameterError, "larger than the catalogue"),
+        (lambda m: m.recommend(m.feature_space_.user_ids[0], k=2.5), ParameterError, "k must be an integer"),
+        (lambda m: m.recommend_profile(items=[]), EmptyProfileError, "is empty"),
+        (lambda m: m.recommend_profile(items=["nope"]), UnknownIdError, "unknown item 'nope'"),
+        (lambda m: m.recommend_profile(user_attributes={"planet": "Mars"}), UnknownIdError, "unknown user attribute"),
+        (lambda m: m.explain(m.feature_space_.user_ids[0], "nope"), UnknownIdError, "unknown item"),
+        (
+            lambda m: m.explain(m.feature_space_.user_ids[0], m.feature_space_.item_ids[0], method="magic"),
+            ParameterError,
+            "unknown explanation method",
+        ),
+    ],
+)
+def test_bad_requests_raise_clear_errors(small_model, call, error, message):
+    with pytest.raises(error, match=message):
+        call(small_model)
+
+
+def test_bad_parameters_and_unfitted_use(small_split):
+    with pytest.raises(ParameterError, match="dim=0"):
+        RecoNet(dim=0).fit(small_split.train)
+    with pytest.raises(NotFittedError):
+        RecoNet().recommend(1)
+
+
+def test_save_load_round_trip_gives_identical_scores(tmp_path, small_model, small_split):
+    small_model.save(tmp_path / "m", split=small_split)
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, RecoNet)
+    users = np.arange(30)
+    assert np.array_equal(loaded.score_users(users), small_model.score_users(users))
+    assert loaded.feature_space_.item_ids == small_model.feature_space_.item_ids
+    restored = load_split(tmp_path / "m")
+    assert np.array_equal(np.sort(restored.test.users), np.sort(small_split.test.users))
+    assert np.array_equal(restored.cold_users, small_split.cold_users)
+    e1 = loaded.explain(loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
+    e2 = small_model.explain(loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
+    assert np.allclose(e1.relevance, e2.relevance)
+
+
+def test_saving_is_atomic_and_refuses_foreign_dirs(tmp_path, small_model):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_text("meow")
+    with pytest.raises(ModelFormatError, match="not a whyrec model directory"):
+        small_model.save(foreign)
+    assert (foreign / "cat.jpg").exists()
+    small_model.save(tmp_path / "m")
+    small_model.save(tmp_path / "m")  # overwriting a model is fine
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_corrupt_or_foreign_model_dirs_are_named(tmp_path, small_model):
+    with pytest.raises(ModelFormatError, match="not found"):
+        load_model(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFormatError, match="not a whyrec model directory"):
+        load_model(tmp_path / "empty")
+    path = small_model.save(tmp_path / "m")
+    tensors = path / "model.safetensors"
+    data = bytearray(tensors.read_bytes())
+    data[-10:] = b"0123456789"
+    tensors.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="checksum"):
+        load_model(path)
+    path = small_model.save(tmp_path / "m2")
+    manifest = json.loads((path / "whyrec.json").read_text())
+    manifest["format_version"] = 999
+    (path / "whyrec.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="format version 999"):
+        load_model(path)
+    (path / "whyrec.json").write_text("{")
+    with pytest.raises(ModelFormatError, match="corrupt"):
+        load_model(path)
+    with pytest.raises(ModelFormatError, match="without its split"):
+        load_split(small_model.save(tmp_path / "m3"))
+
+
+def test_popularity_round_trip(tmp_path, small_split):
+    pop = Popularity().fit(small_split.train)
+    loaded = load_model(pop.save(tmp_path / "pop"))
+    assert np.array_equal(loaded.score_users(np.arange(3)), pop.score_users(np.arange(3)))

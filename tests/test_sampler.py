@@ -1,0 +1,78 @@
+"""The removal sampler: count distribution 1/(k!)^β, labels leave the bag, attributes follow items."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from whyrec.models.sampler import RemovalSampler, removal_counts
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+def test_removal_count_distribution_matches_the_paper(beta):
+    rng = np.random.default_rng(0)
+    n = 200_000
+    counts = removal_counts(rng, n, beta)
+    assert counts.min() >= 1
+    # P(K >= k) = 1 / (k!)^β, so P(K = k) = 1/(k!)^β - 1/((k+1)!)^β
+    ks = np.arange(1, 7)
+    expected = np.array([math.factorial(k) ** -beta - math.factorial(k + 1) ** -beta for k in ks])
+    observed = np.array([(counts == k).sum() for k in ks])
+    tail_expected = n * (1 - expected.sum())
+    chi = stats.chisquare(np.append(observed, n - observed.sum()), np.append(n * expected, tail_expected), ddof=0)
+    assert chi.pvalue > 1e-3, (observed, n * expected)
+
+
+def test_beta_zero_removes_everything_it_can():
+    assert (removal_counts(np.random.default_rng(0), 100, 0.0) == 64).all()
+
+
+def _toy():
+    # 3 users x 4 items; tokens: 4 items, 2 user attributes (4, 5), 2 item attributes (6, 7)
+    history = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 1, 0, 1], [1, 0, 0, 1]], dtype=np.float32))
+    user_attr = sp.csr_matrix(np.array([[0, 0, 0, 0, 1, 0, 0, 0]] * 3, dtype=np.float32))
+    item_attr = np.zeros((4, 8), np.float32)
+    item_attr[0, 6] = item_attr[1, 6] = item_attr[2, 7] = item_attr[3, 7] = (
+        1  # item 2's attribute 7 is unique in user 0
+    )
+    return history, user_attr, sp.csr_matrix(item_attr)
+
+
+def test_batch_removes_label_and_its_exclusive_attributes():
+    history, user_attr, item_attr = _toy()
+    sampler = RemovalSampler(history, user_attr, item_attr, beta=50.0)  # β large: only the label goes
+    batch = sampler.batch(np.random.default_rng(0), np.arange(history.nnz))
+    bags = np.split(batch.indices, batch.offsets[1:])
+    for bag, label, user in zip(bags, batch.labels, sampler.row_of, strict=True):
+        assert label not in bag
+        expected_items = set(history[user].indices) - {label}
+        assert set(bag[bag < 4]) == expected_items
+        expected_attrs = {4} | {t for i in expected_items for t in item_attr[i].indices}
+        assert set(bag[bag >= 4]) == expected_attrs
+
+
+def test_extra_removals_hit_attributes_when_asked():
+    history, user_attr, item_attr = _toy()
+    rng = np.random.default_rng(1)
+    with_attr = RemovalSampler(history, user_attr, item_attr, beta=0.3, remove_attributes=True)
+    without = RemovalSampler(history, user_attr, item_attr, beta=0.3, remove_attributes=False)
+    positions = np.tile(np.arange(history.nnz), 300)
+    dropped_user_attr = sum(4 not in bag for bag in _bags(with_attr.batch(rng, positions)))
+    kept_user_attr = all(4 in bag for bag in _bags(without.batch(rng, positions)))
+    assert dropped_user_attr > 0 and kept_user_attr
+
+
+def test_sampling_is_deterministic_under_a_seed():
+    history, user_attr, item_attr = _toy()
+    sampler = RemovalSampler(history, user_attr, item_attr, beta=1.0)
+    a = sampler.batch(np.random.default_rng(7), np.arange(history.nnz))
+    b = sampler.batch(np.random.default_rng(7), np.arange(history.nnz))
+    assert (a.indices == b.indices).all() and (a.offsets == b.offsets).all()
+
+
+def _bags(batch):
+    return np.split(batch.indices, batch.offsets[1:])
