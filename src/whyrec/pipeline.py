@@ -135,7 +135,7 @@ def demo(
     from rich.table import Table
 
     from whyrec.data.synthetic import synthetic
-    from whyrec.explain import explain_pairs
+    from whyrec.evaluate.ground_truth import planted_driver_recovery
 
     console = console or Console()
     out = Path(out)
@@ -168,16 +168,10 @@ def demo(
 
     # does LRP find the planted driver? (ground truth known only for synthetic data)
     fs = data.dataset.feature_space
-    users = np.unique(data_split.test.users)[:1000]
-    recs = model.top_k(model.score_users(users), 5, model.train_matrix_[users])
-    pair_users, pair_items = np.repeat(users, 5), recs.items.ravel()
-    drivers = data.planted_drivers(pair_users, pair_items, model.train_matrix_)
-    explanations = explain_pairs(model, model.user_profiles(pair_users), pair_items)
-    with_driver = [n for n, dr in enumerate(drivers) if dr]
-    found = sum(bool(set(fs.token_names[explanations[n].tokens[:3]]) & set(drivers[n])) for n in with_driver)
-    driver_share = found / max(1, len(with_driver))
+    recovery = planted_driver_recovery(model, data, np.unique(data_split.test.users)[:1000])
+    driver_share, n_with_driver = recovery["share"], recovery["pairs_with_driver"]
     console.print(
-        f"LRP ranks the planted driver in its top 3 for {driver_share:.1%} of {len(with_driver)} "
+        f"LRP ranks the planted driver in its top 3 for {driver_share:.1%} of {n_with_driver} "
         "recommended (user, item) pairs that have one."
     )
 
@@ -206,7 +200,8 @@ def demo(
             for name, m in results.items()
         },
         "lrp_planted_driver_top3": driver_share,
-        "pairs_with_driver": len(with_driver),
+        "pairs_with_driver": n_with_driver,
+        "lrp_planted_driver_top3_by_driver": recovery["by_driver"],
         "best_epoch": model.best_epoch_,
         "seconds_to_best_epoch": model.time_to_best_,
     }
@@ -225,7 +220,7 @@ def demo(
         ),
         "",
         f"LRP ranks the planted driver among its top-3 tokens for {driver_share:.1%} of "
-        f"{len(with_driver)} recommended pairs that have one.",
+        f"{n_with_driver} recommended pairs that have one.",
         "",
         "## Recommendations with reasons",
         "",
