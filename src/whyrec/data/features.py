@@ -425,13 +425,16 @@ def _quantile_edges(numbers: np.ndarray, n_bins: int) -> list[float]:
 
 def _bin_labels(edges: Sequence[float]) -> tuple[str, ...]:
     integer = all(float(e).is_integer() for e in edges)
-    labels = []
     last = len(edges) - 2
-    for i in range(len(edges) - 1):
-        lo, hi = edges[i], edges[i + 1]
-        if integer:
-            top = int(hi) if i == last else int(hi) - 1
-            labels.append(str(int(lo)) if top == int(lo) else f"{int(lo)}-{top}")
-        else:
-            labels.append(f"{lo:.3g}-{hi:.3g}")
+    if integer:
+        labels = []
+        for i in range(len(edges) - 1):
+            lo, hi = int(edges[i]), int(edges[i + 1])
+            top = hi if i == last else hi - 1
+            labels.append(str(lo) if top == lo else f"{lo}-{top}")
+        return tuple(labels)
+    for digits in range(3, 18):  # as few significant digits as keep the labels distinct
+        labels = [f"{edges[i]:.{digits}g}-{edges[i + 1]:.{digits}g}" for i in range(len(edges) - 1)]
+        if len(set(labels)) == len(labels):
+            break
     return tuple(labels)

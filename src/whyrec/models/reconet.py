@@ -22,8 +22,11 @@ import torch
 from torch import nn
 
 from whyrec.data.dataset import Dataset
+from whyrec.data.profiles import check_nonempty
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate.metrics import evaluate
+from whyrec.explain.base import explain_pairs
+from whyrec.explain.explanation import Explanations
 from whyrec.models.base import Recommender
 from whyrec.models.sampler import RemovalSampler, prefetched_batches
 
@@ -273,15 +276,13 @@ class RecoNet(Recommender):
         items: Sequence[Any] = (),
         user_attributes: Mapping[str, Any] | None = None,
         method: str = "lrp",
-    ) -> list:
+    ) -> Explanations:
         """Explanations of (user, item) pairs: for known users by ID, or for one new profile.
 
         `user_ids` and `item_ids` are paired element by element (a single user may be paired
         with several items). Without `user_ids`, `items` / `user_attributes` (or a prepared
         `profile`) describe a user never seen in training.
         """
-        from whyrec.explain import explain_pairs
-
         self._check_fitted()
         fs = self.feature_space_
         targets = np.atleast_1d(fs.item_index(item_ids))
@@ -293,8 +294,6 @@ class RecoNet(Recommender):
                 raise ParameterError(f"{len(users)} users but {len(targets)} items; pass one item per user")
             unique, inverse = np.unique(users, return_inverse=True)
             bags = self.user_profiles(unique)[inverse]
-            from whyrec.data.profiles import check_nonempty
-
             check_nonempty(bags, list(np.asarray(fs.user_ids, dtype=object)[users]))
         else:
             bags = profile if profile is not None else self.profile(items, user_attributes)
