@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from whyrec._io import atomic_directory
 from whyrec.data.dataset import Dataset
 from whyrec.errors import DataError
 
@@ -110,8 +111,14 @@ def fetch(release: str, cache_dir: str | os.PathLike | None = None) -> Path:
     digest = hashlib.md5(payload).hexdigest()
     if digest != md5:
         raise DataError(f"checksum mismatch for {url}: md5 {digest}, expected {md5}")
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        archive.extractall(cache)
+    # unpack beside the cache and rename into place, so a broken download never looks cached
+    with atomic_directory(target) as staging, zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        archive.extractall(staging)
+        inner = staging / release
+        if inner.is_dir():  # the official zips hold one top folder named after the release
+            for entry in inner.iterdir():
+                entry.rename(staging / entry.name)
+            inner.rmdir()
     return target
 
 
