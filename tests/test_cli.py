@@ -119,3 +119,28 @@ def test_saved_config_reproduces_the_run(monkeypatch, capsys, trained, tmp_path)
     assert first.get_params() == second.get_params()
     users = np.arange(25)
     assert np.array_equal(first.score_users(users), second.score_users(users))
+
+
+@pytest.mark.parametrize("method", ["shapley", "occlusion", "integrated_gradients", "lime"])
+def test_explain_accepts_every_method(monkeypatch, capsys, trained, method):
+    code, out, err = run(
+        monkeypatch, capsys, "explain", "--model", trained, "--user", "5", "--item", "3", "--method", method, "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["method"] == method
+
+
+def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_path):
+    code, _, err = run(
+        monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--out", tmp_path,
+        "--pairs", "12", "--speed-pairs", "50", "--name", "tiny",
+    )  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "explanations_tiny.json").read_text())["results"]
+    assert set(results["methods"]) >= {"lrp", "shapley", "lime", "deeplift"}
+    assert "planted_driver_top3" in results["methods"]["lrp"]
+    page = (tmp_path / "explanations_tiny.html").read_text()
+    assert "plotly.min.js" in page and "cdn" not in page.lower()
+    assert (tmp_path / "plotly.min.js").stat().st_size > 1_000_000
+    code, _, err = run(monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--pairs", "1")
+    assert code == 2 and "--pairs must be at least 2" in err

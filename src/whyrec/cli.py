@@ -30,6 +30,10 @@ class SplitKind(StrEnum):
     temporal = "temporal"
 
 
+_METHODS = (
+    "lrp", "shapley", "occlusion", "saliency", "input_x_gradient", "integrated_gradients", "deeplift",
+    "lime", "kernel_shap", "sampled_shapley",
+)  # fmt: skip
 ModelDir = Annotated[Path, typer.Option("--model", "-m", help="A model directory written by `whyrec train`.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -156,7 +160,7 @@ def explain(
     user: Annotated[str, typer.Option(help="External user ID.")],
     item: Annotated[str, typer.Option(help="External item ID to explain.")],
     top: Annotated[int, typer.Option(help="Number of reasons to show.")] = 10,
-    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+    method: Annotated[str, typer.Option(help="Attribution method: " + ", ".join(_METHODS) + ".")] = "lrp",
     as_json: AsJson = False,
 ) -> None:
     """Which profile tokens drove the score of ITEM for USER (signed relevance)."""
@@ -179,6 +183,74 @@ def explain(
     for reason in explanation.top(top):
         colour = "green" if reason.relevance > 0 else "red"
         console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.name}")
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="A model directory, or NAME=DIR; repeat to serve several.")
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI page at /docs) and the dashboard (at /)."""
+    import uvicorn
+
+    from whyrec.serve import create_app
+
+    models = {}
+    for entry in model:
+        name, sep, path = entry.partition("=")
+        if not sep:
+            name, path = Path(entry).name, entry
+        models[name] = path
+    console.print(f"Serving {', '.join(models)} on http://{host}:{port}/ (API reference at /docs)")
+    uvicorn.run(create_app(models), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def report(
+    model: ModelDir,
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
+    user: Annotated[list[str] | None, typer.Option(help="Users to show (repeatable); default a random few.")] = None,
+    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+) -> None:
+    """The dashboard's views (global drivers, recommendations with Sankeys) as one static HTML file."""
+    from whyrec.models import load_model
+    from whyrec.viz.report import model_report
+
+    path = model_report(load_model(model), out, users=user or None, method=method)
+    console.print(f"Wrote {path}")
+
+
+benchmark_app = typer.Typer(help="Reproducible studies that write JSON + HTML under benchmarks/results.")
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("explanations")
+def benchmark_explanations(
+    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
+    name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
+    pairs: Annotated[int, typer.Option(help="(user, top recommendation) pairs explained by every method.")] = 200,
+    speed_pairs: Annotated[int, typer.Option(help="Pairs in the batched speed measurement.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed for data, split, training and sampling.")] = 0,
+) -> None:
+    """Deletion/insertion curves, significance, agreement, ground truth and speed of every method."""
+    from whyrec.errors import ParameterError
+    from whyrec.evaluate.explanation_study import explanation_study
+
+    if pairs < 2 or speed_pairs < 1:
+        raise ParameterError(f"--pairs must be at least 2 and --speed-pairs at least 1, got {pairs} and {speed_pairs}")
+    results = explanation_study(
+        data, out, name=name, n_pairs=pairs, speed_pairs=speed_pairs, seed=seed, log=console.print
+    )
+    lrp = results["methods"]["lrp"]
+    console.print(
+        f"LRP deletion area {lrp['deletion']['area']:.3f} vs random {results['random']['deletion']['area']:.3f}; "
+        f"top-1 vs random-1 p = {lrp['top1_vs_random1']['p_value']:.2e}; "
+        f"LIME/LRP time ratio {results['lime_to_lrp_speed_ratio']:,.0f}"
+    )
 
 
 def _widths(text: str) -> tuple[int, ...]:

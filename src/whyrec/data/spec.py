@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import DataError
+
+if TYPE_CHECKING:
+    from whyrec.data.synthetic import SyntheticData
 
 SPEC_HELP = "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS]"
 
@@ -16,10 +19,7 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: A
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
     if kind == "synthetic":
-        from whyrec.data.synthetic import synthetic
-
-        params = _parse_params(rest)
-        data = synthetic(seed=int(params.pop("seed", seed)), **{k: int(v) for k, v in params.items()})
+        data = synthetic_from_spec(spec, seed=seed)
         return data.dataset if attributes else _without_attributes(data.dataset)
     if kind == "movielens":
         from whyrec.data.movielens import load_movielens
@@ -36,6 +36,17 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: A
         dataset = Dataset.from_files(paths[0], users if attributes else None, items if attributes else None, **options)
         return dataset
     raise DataError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
+
+
+def synthetic_from_spec(spec: str, *, seed: int = 0) -> SyntheticData:
+    """The generated data (with its planted drivers) that a ``synthetic[:...]`` spec names."""
+    from whyrec.data.synthetic import synthetic
+
+    kind, _, rest = spec.partition(":")
+    if kind.strip().lower() != "synthetic":
+        raise DataError(f"{spec!r} is not a synthetic data spec")
+    params = _parse_params(rest)
+    return synthetic(seed=int(params.pop("seed", seed)), **{k: int(v) for k, v in params.items()})
 
 
 def _parse_params(text: str) -> dict[str, str]:

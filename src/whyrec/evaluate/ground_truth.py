@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from whyrec.data.synthetic import SyntheticData
-from whyrec.explain import explain_pairs
+from whyrec.explain import Explanations, explain_pairs
 
 
 def planted_driver_recovery(
@@ -28,17 +28,24 @@ def planted_driver_recovery(
     users = np.asarray(users, dtype=np.int64)
     recs = model.top_k(model.score_users(users), k, model.train_matrix_[users])
     pair_users, pair_items = np.repeat(users, k), recs.items.ravel()
-    drivers = data.planted_drivers(pair_users, pair_items, model.train_matrix_)
     result = explain_pairs(model, model.user_profiles(pair_users), pair_items, method=method)
+    return driver_hits(data, result, pair_users, model.train_matrix_, top=top)
+
+
+def driver_hits(
+    data: SyntheticData, explanations: Explanations, users: np.ndarray, history: Any, *, top: int = 3
+) -> dict[str, Any]:
+    """Planted-driver recovery of explanations already computed for (users[i], explanations.targets[i])."""
+    drivers = data.planted_drivers(np.asarray(users), explanations.targets, history)
     names = data.dataset.feature_space.token_names
     by_driver: dict[str, list[bool]] = defaultdict(list)
     for n, planted in enumerate(drivers):
         if planted:
             kind = planted[0].split("=")[0].split(":")[0]  # user.country, user.device or item
-            by_driver[kind].append(bool(set(names[result[n].tokens[:top]]) & set(planted)))
+            by_driver[kind].append(bool(set(names[explanations[n].tokens[:top]]) & set(planted)))
     hits = [h for values in by_driver.values() for h in values]
     return {
-        "pairs": len(pair_items),
+        "pairs": len(explanations),
         "pairs_with_driver": len(hits),
         "share": float(np.mean(hits)) if hits else float("nan"),
         "by_driver": {kind: {"pairs": len(v), "share": float(np.mean(v))} for kind, v in sorted(by_driver.items())},

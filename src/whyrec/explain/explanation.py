@@ -94,16 +94,17 @@ class Explanation:
         return float(self.score - self.baseline - self.relevance.sum())
 
     def sentence(self, n: int = 3) -> str:
-        """A plain-language summary of the top positive reasons."""
+        """A plain-language summary of the top positive reasons, strongest first."""
         top = self.top(n, positive=True)
         if not top:
             return f"{self.item_name} is recommended mostly for its overall popularity."
         items = [r.name.removeprefix("item:") for r in top if r.kind == "item"]
-        others = [r.words() for r in top if r.kind != "item"]
-        parts = []
-        if items:
-            parts.append("you interacted with " + _join(items))
-        parts.extend(others)
+        parts: list[str] = []
+        for reason in top:  # history items are named together, where the first of them ranks
+            if reason.kind != "item":
+                parts.append(reason.words())
+            elif reason.name.removeprefix("item:") == items[0]:
+                parts.append("you interacted with " + _join(items))
         return f"{self.item_name} is recommended mainly because " + _join(parts) + "."
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:

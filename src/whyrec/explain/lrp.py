@@ -25,6 +25,7 @@ from whyrec.explain.explanation import Explanations
 
 # Above this many dense (pair, token) products per chunk the per-entry path is used instead.
 _DENSE_CHUNK = 1 << 24
+_DENSE_FACTOR = 200  # dense path while the vocabulary is at most this many times the mean bag
 
 
 class LRP(Explainer):
@@ -99,7 +100,7 @@ def sampled_dot(rows: torch.Tensor, q: torch.Tensor, indices: torch.Tensor, leng
     row_of = torch.from_numpy(np.repeat(np.arange(n_pairs), lengths)).to(indices.device)
     out = torch.empty(len(indices), dtype=rows.dtype, device=rows.device)
     mean_len = max(1.0, float(lengths.mean()) if len(lengths) else 1.0)
-    if n_tokens <= 32 * mean_len:
+    if n_tokens <= _DENSE_FACTOR * mean_len:
         # small vocabulary: a dense (pairs x tokens) product per chunk is BLAS-fast
         step = max(1, _DENSE_CHUNK // max(n_tokens, 1))
         bounds = np.concatenate([[0], np.cumsum(lengths)])

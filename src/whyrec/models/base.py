@@ -99,6 +99,15 @@ class Recommender:
         """Scores (n_profiles x n_items) of bags of tokens given as a binary CSR matrix."""
         raise NotImplementedError
 
+    def score_pairs(self, profiles: sp.csr_matrix, targets: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Score of one target item per profile (explainers and deletion tests need only these)."""
+        targets = np.asarray(targets, dtype=np.int64)
+        out = np.empty(len(targets), dtype=np.float32)
+        for start in range(0, len(targets), batch_size):
+            block = self.score(profiles[start : start + batch_size])
+            out[start : start + len(block)] = block[np.arange(len(block)), targets[start : start + batch_size]]
+        return out
+
     def user_profiles(self, users: np.ndarray) -> sp.csr_matrix:
         """Bags of tokens of known users (dense indices): training history plus attributes."""
         self._check_fitted()

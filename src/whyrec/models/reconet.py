@@ -25,6 +25,7 @@ from whyrec.data.dataset import Dataset
 from whyrec.data.profiles import check_nonempty
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate.metrics import evaluate
+from whyrec.explain.bags import target_logits
 from whyrec.explain.base import explain_pairs
 from whyrec.explain.explanation import Explanations
 from whyrec.models.base import Recommender
@@ -254,6 +255,24 @@ class RecoNet(Recommender):
             indices = torch.from_numpy(block.indices.astype(np.int64)).to(device)
             offsets = torch.from_numpy(block.indptr[:-1].astype(np.int64)).to(device)
             out[start : start + block.shape[0]] = self.module_(indices, offsets).cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def score_pairs(self, profiles: sp.csr_matrix, targets: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        """Target logits only: the pooled vector times one output row per profile."""
+        self._check_fitted()
+        profiles = self._check_profiles(profiles)
+        targets = torch.as_tensor(np.asarray(targets, dtype=np.int64))
+        device = next(self.module_.parameters()).device
+        out = np.empty(profiles.shape[0], dtype=np.float32)
+        for start in range(0, profiles.shape[0], batch_size):
+            block = profiles[start : start + batch_size]
+            pooled = self.module_.pooled(
+                torch.from_numpy(block.indices.astype(np.int64)).to(device),
+                torch.from_numpy(block.indptr[:-1].astype(np.int64)).to(device),
+            )
+            logits = target_logits(self.module_, pooled, targets[start : start + block.shape[0]].to(device))
+            out[start : start + block.shape[0]] = logits.cpu().numpy()
         return out
 
     def _check_profiles(self, profiles: sp.csr_matrix) -> sp.csr_matrix:

@@ -1,0 +1,145 @@
+"""Removal-based attributions with exact fast paths: occlusion and Shapley values.
+
+Occlusion: R_k = f(bag) - f(bag without k), the mean recomputed over the remaining tokens. For a
+mean-pooled model, x_{-k} = (n x - q_k) / (n - 1), so every leave-one-out logit comes from one
+vector operation, at any depth.
+
+Exact Shapley values of token removal for the linear mean-pooled RecoNet. With a_k = w_j · q_k the
+game is v(S) = b + (1/|S|) Σ_{k∈S} a_k (v(∅) = b: the empty bag pools to 0). Shapley values are
+linear in the game, so decompose v - b = Σ_k a_k u_k with u_k(S) = [k ∈ S] / |S|:
+
+* i's marginal contribution to u_i from any S of size s (i ∉ S) is 1/(s+1); averaging over sizes,
+  φ_i(u_i) = (1/n) Σ_{s=0}^{n-1} 1/(s+1) = H_n / n (H_n the n-th harmonic number);
+* efficiency gives Σ_i φ_i(u_k) = u_k(N) = 1/n, and the other n-1 players are symmetric, so
+  φ_i(u_k) = (1/n - H_n/n) / (n - 1) for i ≠ k.
+
+Hence φ_i = a_i H_n / n + (A - a_i)(1 - H_n) / (n (n - 1)) with A = Σ_k a_k, in O(n) per pair,
+and Σ_i φ_i = A / n = logit - b. Deeper models use sampled Shapley values (captum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from whyrec.explain.bags import empty_bag_logits, is_torch_bag_model, removal_logits, target_logits
+from whyrec.explain.base import Explainer
+from whyrec.explain.explanation import Explanations
+
+_ENTRY_CHUNK = 1 << 18
+
+
+class Occlusion(Explainer):
+    """Relevance of a token = score drop when it alone is removed (the mean recomputed)."""
+
+    name = "occlusion"
+
+    @torch.no_grad()
+    def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
+        bags = sp.csr_matrix(bags, dtype=np.float32)
+        full = removal_logits(model, bags, targets)
+        lengths = np.diff(bags.indptr)
+        pair_of = np.repeat(np.arange(len(targets)), lengths)
+        if is_torch_bag_model(model):
+            dropped = _leave_one_out_torch(model, bags, targets, pair_of, lengths)
+        else:
+            dropped = removal_logits(model, leave_one_out_bags(bags), targets[pair_of])
+        relevance = sp.csr_matrix((full[pair_of] - dropped, bags.indices, bags.indptr), shape=bags.shape)
+        return _result(self.name, model, relevance, targets, full, empty_bag_logits(model, targets))
+
+
+def _leave_one_out_torch(
+    model: Any, bags: sp.csr_matrix, targets: np.ndarray, pair_of: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    module = model.module_
+    q = module.embedding.weight
+    pooled = module.pooled(
+        torch.from_numpy(bags.indices.astype(np.int64)), torch.from_numpy(bags.indptr[:-1].astype(np.int64))
+    )
+    n = torch.from_numpy(lengths.astype(np.float32))
+    out = np.empty(bags.nnz, dtype=np.float64)
+    for a in range(0, bags.nnz, _ENTRY_CHUNK):
+        b = min(bags.nnz, a + _ENTRY_CHUNK)
+        rows = torch.from_numpy(pair_of[a:b])
+        count = n[rows].unsqueeze(1)
+        tokens = torch.from_numpy(bags.indices[a:b].astype(np.int64))
+        remaining = (pooled[rows] * count - q[tokens]) / torch.clamp(count - 1, min=1)
+        remaining = torch.where(count > 1, remaining, torch.zeros_like(remaining))  # a lone token: empty bag
+        out[a:b] = target_logits(module, remaining, torch.from_numpy(targets[pair_of[a:b]])).numpy()
+    return out
+
+
+def leave_one_out_bags(bags: sp.csr_matrix) -> sp.csr_matrix:
+    """One bag per stored entry of `bags`: its own bag without that entry (entry order kept)."""
+    lengths = np.diff(bags.indptr)
+    rows = []
+    for p, n in enumerate(lengths):
+        tokens = bags.indices[bags.indptr[p] : bags.indptr[p + 1]]
+        keep = ~np.eye(n, dtype=bool)
+        rows.append(np.broadcast_to(tokens, (n, n))[keep].reshape(n, max(n - 1, 0)))
+    counts = np.concatenate([np.full(n, max(n - 1, 0)) for n in lengths]) if len(lengths) else np.zeros(0, int)
+    indices = np.concatenate([r.ravel() for r in rows]) if rows else np.zeros(0, np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(bags.nnz, bags.shape[1]))
+
+
+class Shapley(Explainer):
+    """Shapley values of token removal: exact closed form for linear RecoNet, sampled otherwise."""
+
+    name = "shapley"
+
+    def __init__(self, n_samples: int = 64, seed: int = 0) -> None:
+        self.n_samples = n_samples
+        self.seed = seed
+
+    @torch.no_grad()
+    def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
+        if is_torch_bag_model(model) and not len(model.module_.hidden):
+            return exact_linear_shapley(model, bags, targets, self.name)
+        from whyrec.explain.captum_methods import ShapleySampling
+
+        result = ShapleySampling(n_samples=self.n_samples, seed=self.seed).attribute(model, bags, targets)
+        return Explanations(
+            result.relevance, result.targets, result.scores, result.baselines, self.name, result.feature_space
+        )
+
+
+def exact_linear_shapley(model: Any, bags: sp.csr_matrix, targets: np.ndarray, name: str = "shapley") -> Explanations:
+    """The closed form of the module docstring, batched over pairs."""
+    from whyrec.explain.lrp import sampled_dot
+
+    bags = sp.csr_matrix(bags, dtype=np.float32)
+    module = model.module_
+    lengths = np.diff(bags.indptr)
+    target = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    a = sampled_dot(
+        module.output.weight[target], module.embedding.weight, torch.from_numpy(bags.indices.astype(np.int64)), lengths
+    )
+    a = a.double().numpy()
+    pair_of = np.repeat(np.arange(len(targets)), lengths)
+    total = np.bincount(pair_of, weights=a, minlength=len(targets))
+    n = lengths.astype(np.float64)
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(n.max(initial=0)) + 1))])
+    h = harmonic[lengths]
+    own = h / np.maximum(n, 1)
+    other = np.where(n > 1, (1 - h) / np.maximum(n * (n - 1), 1), 0.0)
+    phi = a * own[pair_of] + (total[pair_of] - a) * other[pair_of]
+    relevance = sp.csr_matrix((phi.astype(np.float32), bags.indices, bags.indptr), shape=bags.shape)
+    bias = module.output.bias[target].double().numpy() if module.output.bias is not None else np.zeros(len(targets))
+    return _result(name, model, relevance, targets, bias + total / np.maximum(n, 1), bias)
+
+
+def _result(
+    name: str, model: Any, relevance: sp.csr_matrix, targets: np.ndarray, scores: np.ndarray, baselines: np.ndarray
+) -> Explanations:
+    return Explanations(
+        relevance=relevance,
+        targets=np.asarray(targets, dtype=np.int64),
+        scores=np.asarray(scores, dtype=np.float64),
+        baselines=np.asarray(baselines, dtype=np.float64),
+        method=name,
+        feature_space=model.feature_space_,
+    )

@@ -1,0 +1,226 @@
+"""The HTTP service: recommendations with explanations, for known users and new profiles.
+
+``create_app({"ml100k": "runs/ml100k"})`` serves one or more saved models by name. Every user error
+is a whyrec exception mapped to a 4xx response with its message; the dashboard's static files and
+plotly.js (from the installed plotly package, never a CDN) are served by the same app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import whyrec
+from whyrec.errors import (
+    DataError,
+    EmptyProfileError,
+    ModelFormatError,
+    NotFittedError,
+    ParameterError,
+    UnknownIdError,
+    WhyrecError,
+)
+from whyrec.explain import EXPLAINERS
+from whyrec.explain.explanation import Reason
+from whyrec.models.base import Recommender, load_model
+from whyrec.serve.schemas import (
+    ExplainRequest,
+    ExplainResponse,
+    Health,
+    ItemOut,
+    ItemsResponse,
+    ModelInfo,
+    ReasonOut,
+    RecommendedItem,
+    RecommendRequest,
+    RecommendResponse,
+    UserResponse,
+)
+
+STATIC = Path(__file__).parent / "static"
+_STATUS = {UnknownIdError: 404, ModelFormatError: 404, NotFittedError: 409}
+
+
+def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI:
+    """A FastAPI app serving `models` (name -> model directory or fitted model)."""
+    if not models:
+        raise ParameterError("serve needs at least one model")
+    served = {name: m if isinstance(m, Recommender) else load_model(m) for name, m in models.items()}
+    app = FastAPI(
+        title="whyrec",
+        version=whyrec.__version__,
+        description="Recommendations that explain themselves: every item comes with the inputs that drove it.",
+    )
+
+    @app.exception_handler(WhyrecError)
+    async def _whyrec_error(request: Request, exc: WhyrecError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    def pick(name: str | None) -> tuple[str, Recommender]:
+        key = name or next(iter(served))
+        if key not in served:
+            raise UnknownIdError(f"unknown model {key!r}; served models: {', '.join(served)}")
+        return key, served[key]
+
+    def bag_of(model: Recommender, request: RecommendRequest | ExplainRequest) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The request's bag and the items to exclude as 'seen'."""
+        fs = model.feature_space_
+        if request.user_id is not None:
+            user = fs.user_index([request.user_id])
+            bag = model.user_profiles(user)
+            if bag.nnz == 0:
+                raise EmptyProfileError(f"user {request.user_id!r} has no history and no attributes to go on")
+            return bag, model.train_matrix_[user]
+        bag = model.profile(request.profile.items, request.profile.attributes)
+        return bag, bag[:, : fs.n_items]
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        return Health(status="ok", models=list(served))
+
+    @app.get("/model", response_model=ModelInfo, tags=["service"])
+    def model_info(model: str | None = Query(None, description="Served model name.")) -> ModelInfo:
+        name, m = pick(model)
+        fs = m.feature_space_
+        manifest = getattr(m, "manifest_", {})
+        return ModelInfo(
+            name=name,
+            model=type(m).__name__,
+            params={k: v for k, v in m.get_params().items() if k != "progress"},
+            feature_space=fs.summary(),
+            user_fields={f.name: list(f.values) for f in fs.user_fields},
+            item_fields={f.name: list(f.values) for f in fs.item_fields},
+            methods=sorted(EXPLAINERS),
+            training={
+                "best_epoch": getattr(m, "best_epoch_", None),
+                "best_validation_metric": getattr(m, "best_metric_", None),
+                "data": manifest.get("info", {}).get("data"),
+                "split": manifest.get("split"),
+            },
+        )
+
+    @app.post("/recommend", response_model=RecommendResponse, tags=["recommendations"])
+    def recommend(request: RecommendRequest) -> RecommendResponse:
+        name, m = pick(request.model)
+        fs = m.feature_space_
+        bag, seen = bag_of(m, request)
+        scores = m.score(bag)
+        exclude = seen if request.exclude_seen else sp.csr_matrix(seen.shape, dtype=np.float32)
+        if request.item_filter:
+            allowed = _items_with(m, request.item_filter)
+            blocked = sp.csr_matrix(np.where(allowed, 0.0, 1.0).astype(np.float32)[None, :])
+            exclude = exclude + blocked
+            available = int(allowed.sum())
+            if available == 0:
+                raise ParameterError(f"no item matches the filter {request.item_filter}")
+        k = min(request.k, fs.n_items)
+        recs = m.top_k(scores, k, exclude)
+        items = [
+            RecommendedItem(rank=r + 1, item_id=fs.item_ids[i], name=fs.item_names[i], score=float(s))
+            for r, (i, s) in enumerate(zip(recs.items[0], recs.scores[0], strict=True))
+            if np.isfinite(s)
+        ]
+        return RecommendResponse(model=name, user_id=request.user_id, items=items)
+
+    @app.post("/explain", response_model=ExplainResponse, tags=["recommendations"])
+    def explain(request: ExplainRequest) -> ExplainResponse:
+        name, m = pick(request.model)
+        fs = m.feature_space_
+        if request.method not in EXPLAINERS:
+            raise ParameterError(
+                f"unknown explanation method {request.method!r}; available: {', '.join(sorted(EXPLAINERS))}"
+            )
+        bag, _ = bag_of(m, request)
+        target = fs.item_index([request.item_id])
+        from whyrec.explain import explain_pairs
+
+        e = explain_pairs(m, bag, target, method=request.method)[0]
+        return ExplainResponse(
+            model=name,
+            user_id=request.user_id,
+            item_id=e.item_id,
+            item=e.item_name,
+            score=e.score,
+            baseline=e.baseline,
+            method=e.method,
+            sentence=e.sentence(),
+            reasons=[_reason(r) for r in e.top(request.top)],
+            against=[_reason(r) for r in e.bottom(min(request.top, 5))],
+        )
+
+    @app.get("/items", response_model=ItemsResponse, tags=["catalogue"])
+    def items(
+        model: str | None = Query(None),
+        query: str = Query("", description="Case-insensitive substring of the item name."),
+        offset: int = Query(0, ge=0),
+        limit: int = Query(50, ge=1, le=1000),
+    ) -> ItemsResponse:
+        _, m = pick(model)
+        fs = m.feature_space_
+        names = np.asarray(fs.item_names, dtype=object)
+        match = np.flatnonzero([query.lower() in n.lower() for n in names]) if query else np.arange(fs.n_items)
+        page = match[offset : offset + limit]
+        return ItemsResponse(total=len(match), items=[_item(m, i) for i in page])
+
+    @app.get("/users/{user_id}", response_model=UserResponse, tags=["catalogue"])
+    def user(user_id: str, model: str | None = Query(None)) -> UserResponse:
+        _, m = pick(model)
+        fs = m.feature_space_
+        index = fs.user_index([user_id])[0]
+        attributes = [str(fs.token_names[t]) for t in m.user_attributes_[index].indices]
+        history = [_item(m, i) for i in m.train_matrix_[index].indices]
+        return UserResponse(user_id=fs.user_ids[index], attributes=attributes, history=history)
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> Response:
+        return Response(_plotly_js(), media_type="application/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.models = served
+    return app
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _reason(reason: Reason) -> ReasonOut:
+    return ReasonOut(
+        name=reason.name, kind=reason.kind, field=reason.field, relevance=reason.relevance, words=reason.words()
+    )
+
+
+def _item(model: Recommender, index: int) -> ItemOut:
+    fs = model.feature_space_
+    attrs = [str(fs.token_names[t]) for t in model.item_attributes_[index].indices]
+    return ItemOut(item_id=fs.item_ids[index], name=fs.item_names[index], attributes=attrs)
+
+
+def _items_with(model: Recommender, wanted: Mapping[str, Any]) -> np.ndarray:
+    """Boolean mask of items carrying every requested attribute value."""
+    fs = model.feature_space_
+    allowed = np.ones(fs.n_items, dtype=bool)
+    for field, value in wanted.items():
+        tokens = fs.encode_attributes("item", {field: value})
+        if model.item_attributes_.nnz == 0:
+            raise DataError("this model has no item attributes to filter on")
+        has = np.asarray(model.item_attributes_[:, tokens].sum(axis=1)).ravel() > 0
+        allowed &= has
+    return allowed

@@ -1,0 +1,86 @@
+"""Figures of explanation quality: curves with confidence bands, Δŷ histograms, agreement."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from whyrec._io import write_text_atomic
+from whyrec.evaluate.pertinence import Curve
+
+PLOTLY_JS = "plotly.min.js"
+
+
+def curve_figure(curves: Mapping[str, Curve], *, title: str, yaxis: str) -> go.Figure:
+    """Mean curve per method with its 95% confidence band."""
+    figure = go.Figure()
+    for n, (name, curve) in enumerate(curves.items()):
+        colour = _colour(n)
+        mean, half = curve.mean, curve.ci95
+        ks = curve.ks.tolist()
+        figure.add_trace(
+            go.Scatter(
+                x=ks + ks[::-1],
+                y=(mean + half).tolist() + (mean - half)[::-1].tolist(),
+                fill="toself",
+                fillcolor=colour.replace("rgb", "rgba").replace(")", ",0.15)"),
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        figure.add_trace(go.Scatter(x=ks, y=mean.tolist(), name=name, line={"color": colour}))
+    figure.update_layout(title=title, xaxis_title="k (tokens)", yaxis_title=yaxis, template="plotly_white")
+    return figure
+
+
+def delta_histogram(samples: Mapping[str, np.ndarray], *, title: str) -> go.Figure:
+    """Overlaid histograms of Δŷ (the paper's Figure 7)."""
+    figure = go.Figure()
+    for n, (name, values) in enumerate(samples.items()):
+        figure.add_trace(go.Histogram(x=np.asarray(values).tolist(), name=name, opacity=0.6, marker_color=_colour(n)))
+    figure.update_layout(barmode="overlay", title=title, xaxis_title="Δŷ", yaxis_title="pairs", template="plotly_white")
+    return figure
+
+
+def agreement_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str) -> go.Figure:
+    """Method x method agreement (Kendall τ or top-k overlap)."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.asarray(matrix).tolist(), x=list(names), y=list(names), colorscale="RdBu", zmid=0, zmin=-1, zmax=1
+        )
+    )
+    figure.update_layout(title=title, template="plotly_white")
+    return figure
+
+
+def write_page(path: str | os.PathLike, title: str, figures: Sequence[go.Figure], notes: Sequence[str] = ()) -> Path:
+    """An HTML page of figures; plotly.js is written once beside it from the installed package."""
+    path = Path(path)
+    script = path.parent / PLOTLY_JS
+    if not script.exists():
+        write_text_atomic(script, get_plotlyjs())
+    body = "\n".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figures)
+    paragraphs = "\n".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<script src='{PLOTLY_JS}'></script></head><body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
+        f"<h1>{html.escape(title)}</h1>{paragraphs}{body}</body></html>"
+    )
+    write_text_atomic(path, page)
+    return path
+
+
+def _colour(n: int) -> str:
+    palette = [
+        "rgb(31,119,180)", "rgb(214,39,40)", "rgb(44,160,44)", "rgb(255,127,14)", "rgb(148,103,189)",
+        "rgb(140,86,75)", "rgb(227,119,194)", "rgb(127,127,127)", "rgb(188,189,34)", "rgb(23,190,207)",
+        "rgb(0,0,0)",
+    ]  # fmt: skip
+    return palette[n % len(palette)]

@@ -1,0 +1,33 @@
+"""The Sankey view of one explanation (RecoNet's Figure 5): inputs flow into the item they drove."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from whyrec.explain.explanation import Explanation
+
+SUPPORT, AGAINST = "rgba(44,160,44,0.45)", "rgba(214,39,40,0.45)"
+
+
+def sankey_figure(explanation: Explanation, *, top: int = 8) -> go.Figure:
+    """Top positive reasons flow into the item; negative evidence flows into a separate red node."""
+    positive = explanation.top(top, positive=True)
+    negative = explanation.bottom(min(top, 5))
+    labels = [r.name for r in positive] + [r.name for r in negative] + [explanation.item_name, "against"]
+    item = len(positive) + len(negative)
+    source = list(range(item))
+    target = [item] * len(positive) + [item + 1] * len(negative)
+    value = [r.relevance for r in positive] + [-r.relevance for r in negative]
+    colours = [SUPPORT] * len(positive) + [AGAINST] * len(negative)
+    node_colours = ["#2ca02c"] * len(positive) + ["#d62728"] * len(negative) + ["#1f3b57", "#b02a2a"]
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"label": labels, "pad": 12, "thickness": 14, "color": node_colours},
+            link={"source": source, "target": target, "value": value, "color": colours},
+        )
+    )
+    figure.update_layout(
+        title=f"{explanation.method.upper()}: why {explanation.item_name}", height=380, margin={"l": 10, "r": 10}
+    )
+    return figure

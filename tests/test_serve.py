@@ -1,0 +1,121 @@
+"""The HTTP API, endpoint by endpoint, including every bad input (a 4xx with a message, never a 500)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from whyrec.serve import create_app
+
+
+@pytest.fixture(scope="module")
+def client(small_model, tmp_path_factory):
+    path = small_model.save(tmp_path_factory.mktemp("serve") / "model")
+    app = create_app({"shop": path, "again": small_model})
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def known(small_model):
+    fs = small_model.feature_space_
+    user = fs.user_ids[0]
+    return {"user": user, "item": fs.item_ids[1]}
+
+
+def test_health_and_model(client):
+    assert client.get("/health").json() == {"status": "ok", "models": ["shop", "again"]}
+    info = client.get("/model", params={"model": "shop"}).json()
+    assert info["model"] == "RecoNet" and "country" in info["user_fields"] and "lrp" in info["methods"]
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_recommend_known_user_and_profile(client, known, small_model):
+    body = client.post("/recommend", json={"user_id": known["user"], "k": 5}).json()
+    assert [i["rank"] for i in body["items"]] == [1, 2, 3, 4, 5]
+    expected = small_model.recommend(known["user"], k=5)
+    assert [i["item_id"] for i in body["items"]] == list(expected.item_ids[0])
+    profile = {"items": [known["item"]], "attributes": {"country": "FR", "device": "mobile"}}
+    cold = client.post("/recommend", json={"profile": profile, "k": 3, "model": "again"}).json()
+    assert len(cold["items"]) == 3 and known["item"] not in [i["item_id"] for i in cold["items"]]
+    filtered = client.post("/recommend", json={"user_id": known["user"], "k": 5, "item_filter": {"category": "books"}})
+    assert filtered.status_code == 200
+    assert all(i["name"].startswith("books") for i in filtered.json()["items"])
+
+
+def test_explain(client, known, small_model):
+    body = client.post("/explain", json={"user_id": known["user"], "item_id": known["item"], "top": 4}).json()
+    expected = small_model.explain(known["user"], known["item"])[0]
+    assert [r["name"] for r in body["reasons"]] == [r.name for r in expected.top(4)]
+    assert body["sentence"] and body["method"] == "lrp"
+    assert all(r["relevance"] < 0 for r in body["against"])
+    shapley = client.post("/explain", json={"user_id": known["user"], "item_id": known["item"], "method": "shapley"})
+    assert shapley.json()["method"] == "shapley"
+
+
+def test_items_and_users(client, known):
+    page = client.get("/items", params={"query": "books", "limit": 3}).json()
+    assert page["total"] >= len(page["items"]) and all("books" in i["name"] for i in page["items"])
+    user = client.get(f"/users/{known['user']}").json()
+    assert any(a.startswith("user.country=") for a in user["attributes"]) and user["history"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "message"),
+    [
+        ("post", "/recommend", {"user_id": "nobody"}, 404, "unknown user 'nobody'"),
+        ("post", "/recommend", {"user_id": 1, "k": 0}, 422, "greater than or equal to 1"),
+        ("post", "/recommend", {"user_id": 1, "k": 5000}, 422, "less than or equal to 1000"),
+        ("post", "/recommend", {}, 422, "exactly one of user_id or profile"),
+        ("post", "/recommend", {"profile": {"items": []}}, 400, "is empty"),
+        ("post", "/recommend", {"profile": {"items": ["nope"]}}, 404, "unknown item 'nope'"),
+        ("post", "/recommend", {"profile": {"attributes": {"country": "Atlantis"}}}, 404, "unknown value 'Atlantis'"),
+        ("post", "/recommend", {"profile": {"attributes": {"planet": "Mars"}}}, 404, "unknown user attribute 'planet'"),
+        ("post", "/recommend", {"user_id": 1, "model": "ghost"}, 404, "unknown model 'ghost'"),
+        ("post", "/recommend", {"user_id": 1, "item_filter": {"colour": "red"}}, 404, "unknown item attribute"),
+        ("post", "/explain", {"user_id": 1, "item_id": "nope"}, 404, "unknown item 'nope'"),
+        ("post", "/explain", {"user_id": 1, "item_id": 1, "method": "magic"}, 400, "unknown explanation method"),
+        ("post", "/explain", {"user_id": 1}, 422, "Field required"),
+        ("get", "/users/nobody", None, 404, "unknown user 'nobody'"),
+        ("get", "/items?limit=0", None, 422, "greater than or equal to 1"),
+        ("get", "/model?model=ghost", None, 404, "unknown model"),
+    ],
+)
+def test_bad_input_is_a_4xx_with_a_message(client, method, path, payload, status, message):
+    response = client.post(path, json=payload) if method == "post" else client.get(path)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_malformed_body_and_server_keeps_serving(client, known):
+    response = client.post("/recommend", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert client.post("/recommend", json={"user_id": known["user"]}).status_code == 200
+
+
+def test_dashboard_and_assets_come_from_the_package(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/plotly.min.js" in page.text and "cdn" not in page.text.lower()
+    script = client.get("/static/plotly.min.js")
+    assert script.status_code == 200 and len(script.text) > 1_000_000
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    from whyrec.errors import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="not found"):
+        create_app({"x": tmp_path / "absent"})
+
+
+def test_static_report_is_self_contained(small_model, tmp_path):
+    from whyrec.viz.report import field_shares, model_report
+
+    fs = small_model.feature_space_
+    path = model_report(small_model, tmp_path / "report.html", users=[fs.user_ids[0]], k=3)
+    page = path.read_text()
+    assert "<script" in page and "Plotly" in page
+    assert 'src="http' not in page and "src='http" not in page  # nothing is loaded from the network
+    assert f"User {fs.user_ids[0]}" in page and "recommended mainly because" in page
+    shares = field_shares(small_model, small_model.train_matrix_.nonzero()[0][:50])
+    assert abs(shares["share"].sum() - 1.0) < 1e-6 and "user.country" in set(shares["field"])
