@@ -80,6 +80,19 @@ def rows() -> list[str]:
         if "planted_driver_top3" in lrp:
             shares = ", ".join(f"{m} {v['planted_driver_top3']['share']:.0%}" for m, v in r["methods"].items())
             out.append(f"| Planted driver in top 3 by method (top recommendation, {data}) | {shares} | - | {source} |")
+    load = _load("serve_load_ml-1m-half.json")
+    if load:
+        r = load["results"]
+        h, e = r["handler_ms"], r["end_to_end_ms"]
+        out.append(
+            f"| POST /explain, {r['clients']} concurrent clients for {r['seconds']:.0f} s, ml-1m-half: handler time "
+            f"| **p50 {h['p50']:.2f} ms, p99 {h['p99']:.2f} ms** ({r['requests']:,} requests, {r['errors']} errors, "
+            f"{r['throughput_per_s']:.0f}/s) | p50 < 2 ms, p99 < 20 ms | `serve_load_ml-1m-half.json` |"
+        )
+        out.append(
+            f"| Same run, end to end over loopback (closed loop, clients on the same 2 cores) "
+            f"| p50 {e['p50']:.1f} ms, p99 {e['p99']:.1f} ms | report | `serve_load_ml-1m-half.json` |"
+        )
     return out
 
 

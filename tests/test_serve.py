@@ -53,6 +53,14 @@ def test_explain(client, known, small_model):
     assert shapley.json()["method"] == "shapley"
 
 
+def test_insights_are_global_field_shares(client):
+    body = client.get("/insights", params={"sample": 40}).json()
+    assert body["users"] == 40 and abs(sum(f["share"] for f in body["fields"]) - 1) < 1e-6
+    shares = [f["share"] for f in body["fields"]]
+    assert shares == sorted(shares, reverse=True)
+    assert client.get("/insights", params={"method": "magic"}).status_code == 400
+
+
 def test_items_and_users(client, known):
     page = client.get("/items", params={"query": "books", "limit": 3}).json()
     assert page["total"] >= len(page["items"]) and all("books" in i["name"] for i in page["items"])
@@ -119,3 +127,9 @@ def test_static_report_is_self_contained(small_model, tmp_path):
     assert f"User {fs.user_ids[0]}" in page and "recommended mainly because" in page
     shares = field_shares(small_model, small_model.train_matrix_.nonzero()[0][:50])
     assert abs(shares["share"].sum() - 1.0) < 1e-6 and "user.country" in set(shares["field"])
+
+
+def test_every_response_reports_its_handler_time(client, known):
+    response = client.post("/explain", json={"user_id": known["user"], "item_id": known["item"]})
+    timing = response.headers["server-timing"]
+    assert timing.startswith("app;dur=") and float(timing.split("=")[1]) > 0

@@ -8,6 +8,7 @@ plotly.js (from the installed plotly package, never a CDN) are served by the sam
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -29,13 +30,15 @@ from whyrec.errors import (
     UnknownIdError,
     WhyrecError,
 )
-from whyrec.explain import EXPLAINERS
+from whyrec.explain import EXPLAINERS, explain_pairs
 from whyrec.explain.explanation import Reason
 from whyrec.models.base import Recommender, load_model
 from whyrec.serve.schemas import (
     ExplainRequest,
     ExplainResponse,
+    FieldShare,
     Health,
+    InsightsResponse,
     ItemOut,
     ItemsResponse,
     ModelInfo,
@@ -45,6 +48,7 @@ from whyrec.serve.schemas import (
     RecommendResponse,
     UserResponse,
 )
+from whyrec.viz.report import field_shares
 
 STATIC = Path(__file__).parent / "static"
 _STATUS = {UnknownIdError: 404, ModelFormatError: 404, NotFittedError: 409}
@@ -55,6 +59,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     if not models:
         raise ParameterError("serve needs at least one model")
     served = {name: m if isinstance(m, Recommender) else load_model(m) for name, m in models.items()}
+    insight_cache: dict[tuple, InsightsResponse] = {}
     app = FastAPI(
         title="whyrec",
         version=whyrec.__version__,
@@ -109,8 +114,9 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             },
         )
 
+    # CPU work of a fraction of a millisecond: async handlers skip the thread-pool hop
     @app.post("/recommend", response_model=RecommendResponse, tags=["recommendations"])
-    def recommend(request: RecommendRequest) -> RecommendResponse:
+    async def recommend(request: RecommendRequest) -> RecommendResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
         bag, seen = bag_of(m, request)
@@ -133,7 +139,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         return RecommendResponse(model=name, user_id=request.user_id, items=items)
 
     @app.post("/explain", response_model=ExplainResponse, tags=["recommendations"])
-    def explain(request: ExplainRequest) -> ExplainResponse:
+    async def explain(request: ExplainRequest) -> ExplainResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
         if request.method not in EXPLAINERS:
@@ -142,8 +148,6 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             )
         bag, _ = bag_of(m, request)
         target = fs.item_index([request.item_id])
-        from whyrec.explain import explain_pairs
-
         e = explain_pairs(m, bag, target, method=request.method)[0]
         return ExplainResponse(
             model=name,
@@ -181,6 +185,30 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         history = [_item(m, i) for i in m.train_matrix_[index].indices]
         return UserResponse(user_id=fs.user_ids[index], attributes=attributes, history=history)
 
+    @app.get("/insights", response_model=InsightsResponse, tags=["insights"])
+    def insights(
+        model: str | None = Query(None),
+        sample: int = Query(300, ge=1, le=5000, description="Users to sample."),
+        method: str = Query("lrp", description="Attribution method."),
+    ) -> InsightsResponse:
+        name, m = pick(model)
+        if method not in EXPLAINERS:
+            raise ParameterError(f"unknown explanation method {method!r}; available: {', '.join(sorted(EXPLAINERS))}")
+        key = (name, sample, method)
+        if key not in insight_cache:
+            active = np.flatnonzero(np.diff(m.user_profiles(np.arange(m.feature_space_.n_users)).indptr) > 0)
+            users = np.sort(np.random.default_rng(0).choice(active, min(sample, len(active)), replace=False))
+            shares = field_shares(m, users, method=method)
+            insight_cache[key] = InsightsResponse(
+                model=name,
+                method=method,
+                users=len(users),
+                fields=[
+                    FieldShare(field=f, share=float(v)) for f, v in zip(shares["field"], shares["share"], strict=True)
+                ],
+            )
+        return insight_cache[key]
+
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html")
@@ -190,8 +218,35 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         return Response(_plotly_js(), media_type="application/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(ServerTiming)
     app.state.models = served
     return app
+
+
+class ServerTiming:
+    """ASGI middleware adding `Server-Timing: app;dur=<ms>`: the request's time inside the app.
+
+    Written as plain ASGI (not BaseHTTPMiddleware) to keep its own cost to microseconds.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+
+        async def timed_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - start) * 1e3
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={elapsed:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 @lru_cache(maxsize=1)

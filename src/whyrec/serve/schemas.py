@@ -112,3 +112,15 @@ class ModelInfo(BaseModel):
 class Health(BaseModel):
     status: str
     models: list[str]
+
+
+class FieldShare(BaseModel):
+    field: str
+    share: float
+
+
+class InsightsResponse(BaseModel):
+    model: str
+    method: str
+    users: int = Field(description="Users sampled; each contributes the explanation of their top recommendation.")
+    fields: list[FieldShare] = Field(description="Mean share of |relevance| per field, largest first.")

@@ -25,6 +25,7 @@ async function init() {
   $("load-profile").onclick = () => recommendFor({ profile: currentProfile() });
   $("item-search").oninput = searchItems;
   $("method").onchange = () => state.item !== null && explain(state.item);
+  $("load-insights").onclick = showInsights;
   await loadModel();
 }
 
@@ -101,6 +102,16 @@ function drawSankey(e) {
     link: links,
   }];
   Plotly.react("sankey", data, { margin: { l: 10, r: 10, t: 30, b: 10 }, height: 420, title: { text: `${e.method.toUpperCase()}: why ${e.item}`, font: { size: 14 } } });
+}
+
+async function showInsights() {
+  showError(null);
+  try {
+    const r = await api(`/insights?model=${encodeURIComponent(state.model)}&method=${$("method").value}`);
+    Plotly.react("insights-chart", [{ type: "bar", orientation: "h", x: r.fields.map((f) => f.share), y: r.fields.map((f) => f.field) }],
+      { title: { text: `Mean share of |relevance| per field over ${r.users} users' top recommendation (${r.method})`, font: { size: 13 } },
+        yaxis: { autorange: "reversed" }, margin: { l: 140 }, height: Math.max(300, 26 * r.fields.length) });
+  } catch (error) { showError(error); }
 }
 
 init().catch(showError);

@@ -1,0 +1,146 @@
+"""Load test of POST /explain on an ml-1m-half model: 32 concurrent clients for 30 s over loopback.
+
+    python benchmarks/serve_load.py --clients 32 --seconds 30 --seed 0
+
+Trains RecoNet on ml-1m-half (one epoch: latency depends on the model's size, not its accuracy),
+starts `whyrec serve` in its own process on 127.0.0.1, and runs a closed loop of `--clients`
+concurrent httpx clients, each asking to explain a (user, recommended item) pair, for a bounded
+time. Reports end-to-end latency (client side) and in-process handler time (the server's
+Server-Timing header) separately, plus errors and throughput. Writes
+benchmarks/results/serve_load_ml-1m-half.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from _common import RESULTS, data_dir
+from whyrec.data import load_movielens, split
+from whyrec.evaluate.benchmark import write_result
+from whyrec.models import RecoNet
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _client(url: str, pairs: list[dict], stop: float, rng: np.random.Generator, out: dict) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        while time.perf_counter() < stop:
+            body = pairs[int(rng.integers(len(pairs)))]
+            start = time.perf_counter()
+            try:
+                response = await client.post("/explain", json=body)
+                elapsed = (time.perf_counter() - start) * 1e3
+                if response.status_code != 200:
+                    out["errors"] += 1
+                    continue
+                out["latency"].append(elapsed)
+                timing = response.headers.get("server-timing", "")
+                out["handler"].append(float(timing.split("dur=")[1]) if "dur=" in timing else np.nan)
+            except httpx.HTTPError:
+                out["errors"] += 1
+
+
+async def _load(url: str, pairs: list[dict], clients: int, seconds: float, seed: int) -> dict:
+    out = {"latency": [], "handler": [], "errors": 0}
+    stop = time.perf_counter() + seconds
+    rngs = [np.random.default_rng([seed, n]) for n in range(clients)]
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(url, pairs, stop, rng, out) for rng in rngs))
+    out["wall"] = time.perf_counter() - started
+    return out
+
+
+def _summary(values: list[float]) -> dict:
+    array = np.asarray(values, dtype=float)
+    array = array[~np.isnan(array)]
+    return {p: float(np.percentile(array, q)) for p, q in (("p50", 50), ("p90", 90), ("p99", 99))} | {
+        "mean": float(array.mean()),
+        "max": float(array.max()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    dataset = load_movielens(data_dir("ml-1m"))
+    parts = split(dataset, seed=args.seed)
+    model = RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed=args.seed).fit(parts.train)
+    fs = model.feature_space_
+    rng = np.random.default_rng(args.seed)
+    users = rng.choice(np.unique(parts.train.users), 500, replace=False)
+    recs = model.top_k(model.score_users(users), 10, model.train_matrix_[users])
+    pairs = [
+        {"user_id": fs.user_ids[u], "item_id": fs.item_ids[i]}
+        for u, row in zip(users, recs.items, strict=True)
+        for i in row
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model.save(Path(tmp) / "model")
+        port = _port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "whyrec.cli", "serve", "--model", f"ml1m={path}", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            asyncio.run(_load(url, pairs, 4, 3.0, args.seed))  # warm-up
+            result = asyncio.run(_load(url, pairs, args.clients, args.seconds, args.seed))
+            alive = httpx.get(url + "/health", timeout=5).status_code == 200
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    results = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "requests": len(result["latency"]),
+        "errors": result["errors"],
+        "throughput_per_s": len(result["latency"]) / result["wall"],
+        "end_to_end_ms": _summary(result["latency"]),
+        "handler_ms": _summary(result["handler"]),
+        "server_alive_after": alive,
+        "model": {"n_tokens": fs.n_tokens, "n_items": fs.n_items, "dim": model.dim},
+        "note": "server (1 uvicorn worker) and clients share the same 2 cores; end-to-end latency in a "
+        "closed loop is dominated by queueing: about clients / throughput",
+    }
+    out = write_result(
+        RESULTS / "serve_load_ml-1m-half.json",
+        data="ml-1m-half model; POST /explain (LRP) of (user, top-10 recommended item) pairs of 500 users",
+        seed=args.seed,
+        results=results,
+    )
+    print(
+        f"{results['requests']} requests, {results['errors']} errors, {results['throughput_per_s']:.0f}/s; "
+        f"handler p50 {results['handler_ms']['p50']:.2f} ms p99 {results['handler_ms']['p99']:.2f} ms; "
+        f"end-to-end p50 {results['end_to_end_ms']['p50']:.2f} ms p99 {results['end_to_end_ms']['p99']:.2f} ms -> {out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
