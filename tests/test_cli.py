@@ -117,6 +117,8 @@ def test_saved_config_reproduces_the_run(monkeypatch, capsys, trained, tmp_path)
     assert code == 0
     first, second = load_model(trained), load_model(tmp_path / "again")
     assert first.get_params() == second.get_params()
+    assert first.manifest_["info"]["test_metrics"] == second.manifest_["info"]["test_metrics"]
+    assert 0 < first.manifest_["info"]["test_metrics"]["recall@50"] <= 1
     users = np.arange(25)
     assert np.array_equal(first.score_users(users), second.score_users(users))
 

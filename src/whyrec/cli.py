@@ -78,7 +78,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train RecoNet and save it, with its split and config, to OUT."""
-    from whyrec.pipeline import RunConfig, evaluate_model, train_run
+    from whyrec.pipeline import RunConfig, train_run
 
     overrides = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
@@ -94,8 +94,7 @@ def train(
         run = RunConfig(
             data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides
         )
-    model, data_split = train_run(run, out, progress=not quiet)
-    metrics = evaluate_model(model, data_split, k=(50,))
+    model, _, metrics = train_run(run, out, progress=not quiet)
     console.print(
         f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
         f"test recall@50 {metrics['recall@50']:.4f}"

@@ -90,9 +90,13 @@ def train_run(
     except TypeError as exc:
         raise ParameterError(f"unknown RecoNet parameter: {exc}") from None
     model.fit(data_split.train, data_split.validation)
+    metrics = evaluate_model(model, data_split)
     if out is not None:
-        model.save(out, split=data_split, info=run_info(config, model))
-    return model, data_split
+        summary = {k: v for k, v in metrics.items() if k != "cold_start"}
+        if "cold_start" in metrics:
+            summary["cold_start"] = {k: v for k, v in metrics["cold_start"].items() if k != "recall_curve"}
+        model.save(out, split=data_split, info={**run_info(config, model), "test_metrics": summary})
+    return model, data_split, metrics
 
 
 def run_info(config: RunConfig, model: Recommender) -> dict[str, Any]:
@@ -190,7 +194,8 @@ def demo(
             lines.append(f"{rank}. **{e.item_name}** (score {e.score:.2f}): {reasons}")
         lines.append("")
 
-    model.save(out / "model", split=data_split, info=run_info(config, model))
+    test_metrics = {k: v for k, v in results["RecoNet"].items() if k != "cold_start"}
+    model.save(out / "model", split=data_split, info={**run_info(config, model), "test_metrics": test_metrics})
     metrics = {
         "data": spec,
         "seed": seed,

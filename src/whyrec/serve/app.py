@@ -110,6 +110,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
                 "best_epoch": getattr(m, "best_epoch_", None),
                 "best_validation_metric": getattr(m, "best_metric_", None),
                 "data": manifest.get("info", {}).get("data"),
+                "test_metrics": manifest.get("info", {}).get("test_metrics"),
                 "split": manifest.get("split"),
             },
         )
