@@ -261,13 +261,21 @@ class FeatureSpace:
     def _name_lookup(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.token_names)}
 
+    @cached_property
+    def _item_dict(self) -> dict[str, int]:
+        return {key: n for n, key in enumerate(self._item_lookup)}
+
+    @cached_property
+    def _user_dict(self) -> dict[str, int]:
+        return {key: n for n, key in enumerate(self._user_lookup)}
+
     def item_index(self, ids: Any) -> np.ndarray:
         """Dense indices of external item IDs (matched on their string form)."""
-        return _lookup(self._item_lookup, ids, "item", self.item_ids)
+        return _lookup(self._item_lookup, ids, "item", self.item_ids, self._item_dict)
 
     def user_index(self, ids: Any) -> np.ndarray:
         """Dense indices of external user IDs (matched on their string form)."""
-        return _lookup(self._user_lookup, ids, "user", self.user_ids)
+        return _lookup(self._user_lookup, ids, "user", self.user_ids, self._user_dict)
 
     def token_index(self, names: Iterable[str]) -> np.ndarray:
         """Token indices of readable token names."""
@@ -353,9 +361,13 @@ class FeatureSpace:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _lookup(table: pd.Index, ids: Any, what: str, known: Sequence[Any]) -> np.ndarray:
+def _lookup(table: pd.Index, ids: Any, what: str, known: Sequence[Any], small: dict[str, int]) -> np.ndarray:
     if isinstance(ids, str | int | np.integer):
         ids = [ids]
+    if isinstance(ids, list | tuple) and len(ids) <= 32:  # a request's few IDs: a dict beats pandas
+        found = [small.get(id_key(v), -1) for v in ids]
+        if -1 not in found:
+            return np.asarray(found, dtype=np.int64)
     keys = pd.Series(ids, dtype=object).map(id_key)
     index = table.get_indexer(keys)
     if (index < 0).any():

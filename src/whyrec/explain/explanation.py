@@ -69,24 +69,30 @@ class Explanation:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def reason(self, position: int) -> Reason:
+        """The reason at `position` in the sorted order (0 = most relevant)."""
+        fs = self.feature_space
+        token = int(self.tokens[position])
+        return Reason(
+            token, str(fs.token_names[token]), str(fs.token_kinds[token]), str(fs.token_fields[token]),
+            float(self.relevance[position]),
+        )  # fmt: skip
+
     @property
     def reasons(self) -> list[Reason]:
-        fs = self.feature_space
-        return [
-            Reason(int(t), str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t]), float(r))
-            for t, r in zip(self.tokens, self.relevance, strict=True)
-        ]
+        return [self.reason(i) for i in range(len(self.tokens))]
 
     def top(self, n: int = 5, *, positive: bool = False) -> list[Reason]:
         """The n most relevant reasons (only those with positive relevance if `positive`)."""
-        reasons = self.reasons
+        count = min(n, len(self.tokens))
         if positive:
-            reasons = [r for r in reasons if r.relevance > 0]
-        return reasons[:n]
+            count = min(count, int(np.sum(self.relevance > 0)))
+        return [self.reason(i) for i in range(count)]
 
     def bottom(self, n: int = 5) -> list[Reason]:
         """The n most negative reasons (evidence against the item), most negative first."""
-        return [r for r in reversed(self.reasons) if r.relevance < 0][:n]
+        count = min(n, int(np.sum(self.relevance < 0)))
+        return [self.reason(len(self.tokens) - 1 - i) for i in range(count)]
 
     @property
     def conservation_gap(self) -> float:

@@ -77,17 +77,14 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             raise UnknownIdError(f"unknown model {key!r}; served models: {', '.join(served)}")
         return key, served[key]
 
-    def bag_of(model: Recommender, request: RecommendRequest | ExplainRequest) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The request's bag and the items to exclude as 'seen'."""
-        fs = model.feature_space_
+    def bag_of(model: Recommender, request: RecommendRequest | ExplainRequest) -> sp.csr_matrix:
+        """The request's bag of tokens (a known user's profile, or the new profile it describes)."""
         if request.user_id is not None:
-            user = fs.user_index([request.user_id])
-            bag = model.user_profiles(user)
+            bag = model.user_profiles(model.feature_space_.user_index([request.user_id]))
             if bag.nnz == 0:
                 raise EmptyProfileError(f"user {request.user_id!r} has no history and no attributes to go on")
-            return bag, model.train_matrix_[user]
-        bag = model.profile(request.profile.items, request.profile.attributes)
-        return bag, bag[:, : fs.n_items]
+            return bag
+        return model.profile(request.profile.items, request.profile.attributes)
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
@@ -120,7 +117,8 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     async def recommend(request: RecommendRequest) -> RecommendResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
-        bag, seen = bag_of(m, request)
+        bag = bag_of(m, request)
+        seen = sp.csr_matrix(bag[:, : fs.n_items])  # items are the first tokens: the history
         scores = m.score(bag)
         exclude = seen if request.exclude_seen else sp.csr_matrix(seen.shape, dtype=np.float32)
         if request.item_filter:
@@ -147,7 +145,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             raise ParameterError(
                 f"unknown explanation method {request.method!r}; available: {', '.join(sorted(EXPLAINERS))}"
             )
-        bag, _ = bag_of(m, request)
+        bag = bag_of(m, request)
         target = fs.item_index([request.item_id])
         e = explain_pairs(m, bag, target, method=request.method)[0]
         return ExplainResponse(
