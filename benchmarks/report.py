@@ -80,6 +80,15 @@ def rows() -> list[str]:
         if "planted_driver_top3" in lrp:
             shares = ", ".join(f"{m} {v['planted_driver_top3']['share']:.0%}" for m, v in r["methods"].items())
             out.append(f"| Planted driver in top 3 by method (top recommendation, {data}) | {shares} | - | {source} |")
+    ins = _load("insights_ml-100k.json")
+    if ins:
+        r = ins["results"]
+        out.append(
+            f"| `whyrec insights`, ml-100k, all {r['users']} users (segments, replication, 3-run stability) "
+            f"| **{r['seconds_total']:.1f} s**; stability Spearman >= {r['stability_min_spearman_top20_fields']:.2f}, "
+            f"unstable fields: {', '.join(r['unstable_fields']) or 'none'} | < 2 min, Spearman >= 0.9 "
+            f"| `insights_ml-100k.json` |"
+        )
     load = _load("serve_load_ml-1m-half.json")
     if load:
         r = load["results"]

@@ -222,6 +222,36 @@ def report(
     console.print(f"Wrote {path}")
 
 
+@app.command()
+def insights(
+    model: ModelDir,
+    segment_by: Annotated[
+        list[str] | None, typer.Option("--segment-by", help="user.FIELD, item.FIELD, activity or cold (repeatable).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for insights.json and insights.html.")] = Path("runs/insights"),
+    k: Annotated[int, typer.Option("-k", "--k", help="Recommendations explained per user.")] = 5,
+    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+    stability: Annotated[int, typer.Option(help="Retrained runs for the stability check (0: none).")] = 0,
+    users: Annotated[int | None, typer.Option(help="Sample this many users (default: all).")] = None,
+) -> None:
+    """What drives the recommendations overall and per segment, with uncertainty, as HTML + JSON."""
+    from whyrec.insights.report import insights as run_insights
+    from whyrec.insights.report import retrain_for_stability, summary_lines, write_report
+    from whyrec.models import load_model
+
+    if k <= 0 or stability < 0:
+        from whyrec.errors import ParameterError
+
+        raise ParameterError(f"-k must be positive and --stability non-negative, got {k} and {stability}")
+    loaded = load_model(model)
+    retrained = retrain_for_stability(model, stability) if stability else ()
+    result = run_insights(loaded, segment_by=segment_by or (), k=k, method=method, max_users=users, retrained=retrained)
+    json_path, html_path = write_report(result, out, title=f"whyrec insights: {model}")
+    for line in summary_lines(result):
+        console.print(line)
+    console.print(f"Wrote {json_path} and {html_path}")
+
+
 benchmark_app = typer.Typer(help="Reproducible studies that write JSON + HTML under benchmarks/results.")
 app.add_typer(benchmark_app, name="benchmark")
 

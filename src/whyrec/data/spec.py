@@ -46,15 +46,18 @@ def synthetic_from_spec(spec: str, *, seed: int = 0) -> SyntheticData:
     if kind.strip().lower() != "synthetic":
         raise DataError(f"{spec!r} is not a synthetic data spec")
     params = _parse_params(rest)
-    return synthetic(seed=int(params.pop("seed", seed)), **{k: int(v) for k, v in params.items()})
+    segmented = params.pop("segments", "0") not in ("0", "false", "no")
+    return synthetic(
+        seed=int(params.pop("seed", seed)), segment_drivers=segmented, **{k: int(v) for k, v in params.items()}
+    )
 
 
 def _parse_params(text: str) -> dict[str, str]:
     params: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
-        if not sep or key not in ("n_users", "n_items", "seed"):
-            raise DataError(f"synthetic options are n_users=N,n_items=N,seed=N; got {part!r}")
+        if not sep or key not in ("n_users", "n_items", "seed", "segments"):
+            raise DataError(f"synthetic options are n_users=N,n_items=N,seed=N,segments=0|1; got {part!r}")
         params[key] = value
     return params
 

@@ -47,6 +47,7 @@ class SyntheticData:
     item_bundle: np.ndarray
     user_country: np.ndarray
     user_device: np.ndarray
+    user_mixture: np.ndarray  # per-user prior of each mechanism (differs by region with segment drivers)
 
     def mechanism_likelihoods(self, users: np.ndarray, items: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """P(item | user, mechanism) for each pair (rows) and mechanism (columns)."""
@@ -71,7 +72,7 @@ class SyntheticData:
 
         A pair has a driver when one non-popularity mechanism has posterior >= `clarity`.
         """
-        like = self.mechanism_likelihoods(users, items, history) * self.mixture
+        like = self.mechanism_likelihoods(users, items, history) * self.user_mixture[np.asarray(users)]
         posterior = like / like.sum(axis=1, keepdims=True)
         best = posterior.argmax(axis=1)
         mates = self._bundle_mates(users, items, history)
@@ -106,11 +107,15 @@ def synthetic(
     affinity: float = 0.85,
     bundle_size: int = 3,
     popularity_exponent: float = 0.6,
+    segment_drivers: bool = False,
 ) -> SyntheticData:
     """Generate users, items and interactions with planted drivers (see the module docstring).
 
     `affinity` is the probability mass a country puts on its favourite category (and a device on
-    its favourite price band); the rest is spread evenly.
+    its favourite price band); the rest is spread evenly. With `segment_drivers`, users also get a
+    `region` (north: BR DE FR IN, south: JP US NG MX): in the north recommendations are driven by
+    country x category (no device effect), in the south by device x price (no country effect);
+    popularity, bundles and the noise attributes are planted equal in both regions.
     """
     if n_users < 10 or n_items < 2 * len(CATEGORIES):
         raise ParameterError(f"synthetic data needs n_users >= 10 and n_items >= {2 * len(CATEGORIES)}")
@@ -145,12 +150,18 @@ def synthetic(
     band_members = [np.flatnonzero(item_band == b) for b in range(len(PRICE_BANDS))]
     bundles = [np.flatnonzero(item_bundle == b) for b in range(item_bundle.max() + 1)]
 
+    user_mixture = np.tile(weights, (n_users, 1))
+    north = user_country < len(COUNTRIES) // 2
+    if segment_drivers:
+        attribute_mass = weights[1] + weights[2]
+        user_mixture[north, 1], user_mixture[north, 2] = attribute_mass, 0.0
+        user_mixture[~north, 1], user_mixture[~north, 2] = 0.0, attribute_mass
     lengths = np.clip(rng.lognormal(np.log(mean_interactions) - 0.32, 0.8, n_users).astype(int), 5, n_items // 3)
     rows: list[tuple[int, int, int, int]] = []  # user, item, mechanism, anchor (-1 = none)
     for u in range(n_users):
         chosen: list[int] = []
         taken = set()
-        mechanisms = rng.choice(4, size=lengths[u] * 2, p=weights)
+        mechanisms = rng.choice(4, size=lengths[u] * 2, p=user_mixture[u])
         for m in mechanisms:
             if len(chosen) >= lengths[u]:
                 break
@@ -194,6 +205,8 @@ def synthetic(
             "device": np.array(DEVICES)[user_device],
         }
     )
+    if segment_drivers:
+        users["region"] = np.where(north, "north", "south")
     items = pd.DataFrame(
         {
             "item": item_ids,
@@ -223,6 +236,7 @@ def synthetic(
         item_bundle=item_bundle,
         user_country=user_country,
         user_device=user_device,
+        user_mixture=user_mixture,
     )
 
 
