@@ -89,6 +89,26 @@ def rows() -> list[str]:
             f"unstable fields: {', '.join(r['unstable_fields']) or 'none'} | < 2 min, Spearman >= 0.9 "
             f"| `insights_ml-100k.json` |"
         )
+    for data in ("synthetic", "ml-1m-half"):
+        an = _load(f"attribution_network_{data}.json")
+        if not an:
+            continue
+        models = an["results"]["models"]
+        parts = [f"{k} {v['accuracy']:.4f}" for k, v in models.items()]
+        readout = [
+            f"{k.removeprefix('attribution_')} {v['readout_accuracy']:.0%}"
+            for k, v in models.items()
+            if "readout_accuracy" in v
+        ]
+        extra = f"; read-out picks the true subset: {', '.join(readout)}" if readout else ""
+        if "accuracy_gap_points" in an["results"]:
+            extra += f"; gap to the MLP {an['results']['accuracy_gap_points']:.2f} points"
+            extra += "; HR@10 " + ", ".join(f"{k} {v['hr@10']:.3f}" for k, v in models.items())
+        goal = ">= 90% read-out, within 1 point" if data == "synthetic" else "gap <= 1 point"
+        out.append(
+            f"| Attribution networks vs black-box MLP, {data}: accuracy | {', '.join(parts)}{extra} | {goal} "
+            f"| `attribution_network_{data}.json` |"
+        )
     load = _load("serve_load_ml-1m-half.json")
     if load:
         r = load["results"]

@@ -31,6 +31,8 @@ class Reason:
         """The reason as a phrase a user can read ("you interacted with Alien (1979)")."""
         if self.kind == "item":
             return f"you interacted with {self.name.removeprefix('item:')}"
+        if self.kind == "group":
+            return f"the {self.field.replace('_', ' ')}"
         field, _, value = self.name.partition("=")
         attribute = field.split(".", 1)[1].replace("_", " ")
         if self.kind == "user_attribute":

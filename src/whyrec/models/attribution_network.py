@@ -1,0 +1,520 @@
+"""Attribution networks: interpretable by design (Afchar and Hennequin, RecSys 2020).
+
+Inputs are split into disjoint groups X_1..X_N. The analyst lists attribution subsets S_h (sets of
+groups, closed under intersection so that "smaller subsets answer first" is well defined). Each
+subset has an expert F_h that sees only the groups in S_h and outputs F_h in [-1, 1]; its
+prediction is f_h = (F_h + 1) / 2 and its confidence g_h = |F_h| (or F_h², or a smooth |x|).
+Boosting: α_h = g_h · Π_{t ⊊ S_h} (1 - g_t) and y = Σ_h α_h f_h / Σ_h α_h. Training is a
+generalised EM: each expert minimises its cross-entropy weighted by Π_{t ⊊ S_h} (1 - g_t), held
+constant (stop-gradient). For every prediction the α distribution says which subset explains it.
+
+Two implementations: ``tower`` (an MLP per subset) and ``masked`` (one wide network whose hidden
+units are split into blocks; a block sees only its subset's inputs and, in deeper layers, the
+hidden features of the blocks of its sub-subsets, reused without updating them).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from whyrec.errors import DataError, ParameterError
+
+
+def check_design(groups: Mapping[str, Sequence[int]], subsets: Sequence[Sequence[str]]) -> list[frozenset[str]]:
+    """Validate groups (disjoint column sets) and subsets (known groups, closed under intersection)."""
+    if not groups:
+        raise ParameterError("an attribution network needs at least one input group")
+    owner: dict[int, str] = {}
+    for name, columns in groups.items():
+        if len(columns) == 0:
+            raise ParameterError(f"group {name!r} has no input columns")
+        for column in columns:
+            if column in owner:
+                raise ParameterError(f"groups {owner[column]!r} and {name!r} overlap (both use input column {column})")
+            owner[column] = name
+    parsed: list[frozenset[str]] = []
+    for subset in subsets:
+        members = frozenset(subset)
+        if not members:
+            raise ParameterError("an attribution subset cannot be empty")
+        unknown = sorted(members - set(groups))
+        if unknown:
+            raise ParameterError(f"subset {sorted(members)} names unknown group(s) {unknown}; groups: {sorted(groups)}")
+        if members in parsed:
+            raise ParameterError(f"subset {sorted(members)} is listed twice")
+        parsed.append(members)
+    for a in parsed:
+        for b in parsed:
+            meet = a & b
+            if meet and meet not in parsed:
+                raise ParameterError(
+                    f"subsets {sorted(a)} and {sorted(b)} share {sorted(meet)}, which is not a listed subset: "
+                    "the subsets must be closed under intersection"
+                )
+    return parsed
+
+
+def _confidence(f: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "abs":
+        return f.abs()
+    if kind == "square":
+        return f * f
+    return torch.sqrt(f * f + 1e-4) - 1e-2  # smooth |x|, 0 at 0
+
+
+class _Towers(nn.Module):
+    def __init__(self, columns: list[torch.Tensor], width_in: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.columns = [c for c in columns]
+        self.towers = nn.ModuleList()
+        for cols in columns:
+            widths = [len(cols), *hidden, 1]
+            layers: list[nn.Module] = []
+            for a, b in itertools.pairwise(widths):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+            self.towers.append(nn.Sequential(*layers[:-1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.tanh(t(x[:, c])) for t, c in zip(self.towers, self.columns, strict=True)], dim=1)
+
+
+class _Masked(nn.Module):
+    """One wide MLP with block masks; parents read children's hidden features detached."""
+
+    def __init__(
+        self, columns: list[torch.Tensor], contains: torch.Tensor, width_in: int, hidden: Sequence[int]
+    ) -> None:
+        super().__init__()
+        n = len(columns)
+        self.layers = nn.ModuleList()
+        self.own_masks, self.child_masks = [], []
+        previous, previous_block = width_in, None
+        for width in hidden:
+            layer = nn.Linear(previous, n * width)
+            own = torch.zeros(n * width, previous)
+            child = torch.zeros(n * width, previous)
+            for h in range(n):
+                rows = slice(h * width, (h + 1) * width)
+                if previous_block is None:
+                    own[rows, columns[h]] = 1.0
+                else:
+                    for t in range(n):
+                        cols = slice(t * previous_block, (t + 1) * previous_block)
+                        if t == h:
+                            own[rows, cols] = 1.0
+                        elif contains[h, t]:
+                            child[rows, cols] = 1.0
+            self.layers.append(layer)
+            self.own_masks.append(own)
+            self.child_masks.append(child)
+            previous, previous_block = n * width, width
+        self.out = nn.Linear(previous, n)
+        out_mask = torch.zeros(n, previous)
+        for h in range(n):
+            out_mask[h, h * previous_block : (h + 1) * previous_block] = 1.0
+        self.out_mask = out_mask
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = x
+        for layer, own, child in zip(self.layers, self.own_masks, self.child_masks, strict=True):
+            z = nn.functional.linear(a, layer.weight * own, layer.bias)
+            if child.any():
+                z = z + nn.functional.linear(a.detach(), layer.weight * child)
+            a = torch.relu(z)
+        return torch.tanh(nn.functional.linear(a, self.out.weight * self.out_mask, self.out.bias))
+
+
+class AttributionModule(nn.Module):
+    """Group inputs (dense columns or ids with embeddings) -> experts -> boosted mixture."""
+
+    def __init__(
+        self,
+        dense_widths: Mapping[str, int],
+        id_vocab: Mapping[str, int],
+        embedding_dim: int,
+        subsets: list[frozenset[str]],
+        hidden: Sequence[int],
+        implementation: str,
+        confidence: str,
+    ) -> None:
+        super().__init__()
+        self.group_order = list(dense_widths) + list(id_vocab)
+        self.embeddings = nn.ModuleDict({g: nn.Embedding(v, embedding_dim) for g, v in id_vocab.items()})
+        spans, cursor = {}, 0
+        for g in self.group_order:
+            width = dense_widths.get(g, embedding_dim)
+            spans[g] = list(range(cursor, cursor + width))
+            cursor += width
+        self.width = cursor
+        columns = [torch.tensor(sorted(c for g in s for c in spans[g])) for s in subsets]
+        contains = torch.tensor([[t < h for t in subsets] for h in subsets])  # t strictly inside h
+        self.register_buffer("contains", contains.float())
+        self.confidence = confidence
+        self.experts = (
+            _Towers(columns, cursor, hidden)
+            if implementation == "tower"
+            else _Masked(columns, contains, cursor, hidden)
+        )
+
+    def represent(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        parts = [dense[g] if g in dense else self.embeddings[g](ids[g]) for g in self.group_order]
+        return torch.cat(parts, dim=1)
+
+    def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        F = self.experts(self.represent(dense, ids))  # n x H in [-1, 1]
+        f = (F + 1) / 2
+        g = _confidence(F, self.confidence).clamp(0, 1)
+        # log Π_{t ⊊ S_h} (1 - g_t), via the containment matrix
+        doubt = torch.exp(torch.log1p(-g.clamp(max=1 - 1e-6)) @ self.contains.T)
+        alpha = g * doubt
+        y = (alpha * f).sum(dim=1) / (alpha.sum(dim=1) + 1e-8)
+        return y.clamp(1e-6, 1 - 1e-6), f, alpha, doubt
+
+
+class _GroupModel:
+    """Shared input handling, training loop and persistence of group-input binary classifiers."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        groups: Mapping[str, Any],
+        hidden: Sequence[int] = (32, 16),
+        embedding_dim: int = 16,
+        lr: float = 3e-3,
+        batch_size: int = 512,
+        epochs: int = 30,
+        weight_decay: float = 0.0,
+        patience: int = 4,
+        seed: int = 0,
+    ) -> None:
+        self.groups = {k: _group_spec(k, v) for k, v in groups.items()}
+        self.hidden = tuple(hidden)
+        self.embedding_dim = embedding_dim
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.seed = seed
+
+    def _split_inputs(self, X: np.ndarray | None, ids: Mapping[str, np.ndarray] | None) -> tuple[dict, dict]:
+        dense, id_tensors = {}, {}
+        for name, spec in self.groups.items():
+            if isinstance(spec, tuple):
+                if ids is None or name not in ids:
+                    raise DataError(f"id group {name!r} needs ids[{name!r}]")
+                values = np.asarray(ids[name], dtype=np.int64)
+                if len(values) and (values.min() < 0 or values.max() >= spec[1]):
+                    raise DataError(f"ids of group {name!r} must lie in 0..{spec[1] - 1}")
+                id_tensors[name] = torch.as_tensor(values)
+            else:
+                if X is None:
+                    raise DataError(f"group {name!r} needs the dense input matrix X")
+                if max(spec) >= X.shape[1]:
+                    raise DataError(f"group {name!r} uses column {max(spec)} but X has {X.shape[1]} columns")
+                dense[name] = torch.as_tensor(np.asarray(X[:, spec], dtype=np.float32))
+        return dense, id_tensors
+
+    def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
+        raise NotImplementedError
+
+    def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def fit(
+        self,
+        X: np.ndarray | None,
+        y: np.ndarray,
+        *,
+        ids: Mapping[str, np.ndarray] | None = None,
+        validation: tuple[np.ndarray | None, np.ndarray, Mapping[str, np.ndarray] | None] | None = None,
+    ) -> _GroupModel:
+        """Train with Adam; early stopping on validation log loss when given."""
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        y = np.asarray(y, dtype=np.float32)
+        dense, id_t = self._split_inputs(X, ids)
+        widths = {k: v.shape[1] for k, v in dense.items()}
+        vocab = {k: spec[1] for k, spec in self.groups.items() if isinstance(spec, tuple)}
+        self.module_ = self._build(widths, vocab)
+        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        target = torch.from_numpy(y)
+        best, best_state, waited, self.history_ = -math.inf, None, 0, []
+        for epoch in range(1, self.epochs + 1):
+            self.module_.train()
+            order = torch.from_numpy(rng.permutation(len(y)))
+            total = 0.0
+            for start in range(0, len(y), self.batch_size):
+                b = order[start : start + self.batch_size]
+                outputs = self.module_({k: v[b] for k, v in dense.items()}, {k: v[b] for k, v in id_t.items()})
+                loss = self._loss(outputs, target[b])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(b)
+            record = {"epoch": epoch, "loss": total / len(y)}
+            if validation is not None:
+                # stop on log loss, not accuracy: accuracy saturates long before the experts
+                # become confident, and the attribution read-out needs confident experts
+                Xv, yv, idv = validation
+                p = self.predict_proba(Xv, ids=idv)
+                yv = np.asarray(yv, dtype=np.float64)
+                record["val_accuracy"] = float(((p > 0.5) == (yv > 0.5)).mean())
+                record["val_log_loss"] = float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
+                if -record["val_log_loss"] > best:
+                    best, best_state, waited = -record["val_log_loss"], copy.deepcopy(self.module_.state_dict()), 0
+                else:
+                    waited += 1
+            self.history_.append(record)
+            if validation is not None and waited >= self.patience:
+                break
+        if best_state is not None:
+            self.module_.load_state_dict(best_state)
+        self.module_.eval()
+        return self
+
+    @torch.no_grad()
+    def _run(self, X: np.ndarray | None, ids: Mapping[str, np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
+        if not hasattr(self, "module_"):
+            raise ParameterError(f"{type(self).__name__} is not fitted")
+        self.module_.eval()
+        dense, id_t = self._split_inputs(X, ids)
+        n = len(next(iter({**dense, **id_t}.values())))
+        return [
+            self.module_({k: v[s : s + 8192] for k, v in dense.items()}, {k: v[s : s + 8192] for k, v in id_t.items()})
+            for s in range(0, n, 8192)
+        ]
+
+    def predict_proba(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """P(y = 1) of each row."""
+        return torch.cat([out[0] for out in self._run(X, ids)]).numpy()
+
+    def save(self, path: str | Any) -> Any:
+        """Weights (safetensors) and parameters (JSON) in directory `path`, written atomically."""
+        from pathlib import Path
+
+        from safetensors.torch import save_file
+
+        from whyrec._io import atomic_directory, write_json_atomic
+
+        if not hasattr(self, "module_"):
+            raise ParameterError(f"{type(self).__name__} is not fitted")
+        path = Path(path)
+        with atomic_directory(path) as staging:
+            save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, staging / "model.safetensors")
+            write_json_atomic(
+                staging / "whyrec.json", {"format": "whyrec.group_model", "kind": self.kind, "params": self._params()}
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Any) -> _GroupModel:
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        from whyrec.errors import ModelFormatError
+
+        path = Path(path)
+        try:
+            manifest = json.loads((path / "whyrec.json").read_text())
+            state = load_file(path / "model.safetensors")
+        except (OSError, ValueError) as exc:
+            raise ModelFormatError(f"{path} is not a readable whyrec group model: {exc}") from None
+        target = {c.kind: c for c in (AttributionNetwork, MLPClassifier)}.get(manifest.get("kind"))
+        if manifest.get("format") != "whyrec.group_model" or target is None:
+            raise ModelFormatError(f"{path} is not a whyrec group model")
+        params = manifest["params"]
+        model = target(**params)
+        widths = {k: len(v) for k, v in model.groups.items() if not isinstance(v, tuple)}
+        vocab = {k: v[1] for k, v in model.groups.items() if isinstance(v, tuple)}
+        model.module_ = model._build(widths, vocab)
+        model.module_.load_state_dict(state)
+        model.module_.eval()
+        return model
+
+    def _params(self) -> dict[str, Any]:
+        groups = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.groups.items()}
+        return {
+            "groups": groups, "hidden": list(self.hidden), "embedding_dim": self.embedding_dim, "lr": self.lr,
+            "batch_size": self.batch_size, "epochs": self.epochs, "weight_decay": self.weight_decay,
+            "patience": self.patience, "seed": self.seed,
+        }  # fmt: skip
+
+
+def _group_spec(name: str, spec: Any) -> Any:
+    if isinstance(spec, list | tuple) and len(spec) == 2 and spec[0] == "ids":
+        if int(spec[1]) <= 0:
+            raise ParameterError(f"id group {name!r} needs a positive vocabulary size")
+        return ("ids", int(spec[1]))
+    return [int(c) for c in spec]
+
+
+class AttributionNetwork(_GroupModel):
+    """Binary classifier whose every prediction is attributed to one subset of input groups.
+
+    `groups` maps a group name to its dense input columns (indices into X) or, for id groups, to
+    ``("ids", vocabulary_size)`` (learned embeddings). `subsets` lists the attribution subsets.
+    Verbs: ``fit(X, y, ids=..., validation=...)``, ``predict_proba``, ``attribute`` (normalised α
+    per subset), ``read_out`` (the explaining subset), ``group_relevance``, ``save``/``load``.
+    """
+
+    kind = "attribution_network"
+
+    def __init__(
+        self,
+        groups: Mapping[str, Any],
+        subsets: Sequence[Sequence[str]],
+        hidden: Sequence[int] = (32, 16),
+        implementation: str = "tower",
+        confidence: str = "abs",
+        **options: Any,
+    ) -> None:
+        super().__init__(groups, hidden, **options)
+        placeholders = {
+            k: (v if not isinstance(v, tuple) else [-1 - n]) for n, (k, v) in enumerate(self.groups.items())
+        }
+        self.subsets_ = check_design(placeholders, subsets)
+        self.subsets = [tuple(sorted(s)) for s in self.subsets_]
+        if implementation not in ("tower", "masked"):
+            raise ParameterError(f"implementation must be 'tower' or 'masked', not {implementation!r}")
+        if confidence not in ("abs", "square", "smooth"):
+            raise ParameterError(f"confidence must be 'abs', 'square' or 'smooth', not {confidence!r}")
+        self.implementation = implementation
+        self.confidence = confidence
+
+    def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
+        return AttributionModule(
+            widths, vocab, self.embedding_dim, self.subsets_, self.hidden, self.implementation, self.confidence
+        )
+
+    def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
+        _, f, _, doubt = outputs
+        weight = doubt.detach()  # E-step: each expert's responsibility, held constant (stop-gradient)
+        fb = f.clamp(1e-6, 1 - 1e-6)
+        t = target[:, None]
+        return -(weight * (t * torch.log(fb) + (1 - t) * torch.log(1 - fb))).sum(dim=1).mean()
+
+    def attribute(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Normalised α (rows sum to 1): how much each subset answers each prediction."""
+        alpha = torch.cat([out[2] for out in self._run(X, ids)]).numpy()
+        return alpha / np.maximum(alpha.sum(axis=1, keepdims=True), 1e-12)
+
+    def read_out(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, ...]]:
+        """The subset that explains each prediction (largest α)."""
+        return [self.subsets[h] for h in self.attribute(X, ids=ids).argmax(axis=1)]
+
+    def group_relevance(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Relevance per group (rows x groups): each subset's α share split evenly over its groups."""
+        alpha = self.attribute(X, ids=ids)
+        names = list(self.groups)
+        spread = np.zeros((len(self.subsets), len(names)))
+        for h, subset in enumerate(self.subsets):
+            for g in subset:
+                spread[h, names.index(g)] = 1.0 / len(subset)
+        return alpha @ spread
+
+    def explanations(
+        self,
+        X: np.ndarray | None,
+        *,
+        ids: Mapping[str, np.ndarray] | None = None,
+        items: Sequence[Any] | None = None,
+        item_names: Sequence[str] | None = None,
+    ) -> Any:
+        """The read-out as whyrec's shared `Explanations`: one relevance per input group.
+
+        Each row's relevance is the prediction's α share per group (sums to 1), so charts, the
+        service and insights read it like any other explainer's output. `items` (one target per
+        row) and `item_names` name what was predicted; rows are numbered when they are absent.
+        """
+        import scipy.sparse as sp
+
+        from whyrec.explain.explanation import Explanations
+
+        relevance = self.group_relevance(X, ids=ids)
+        scores = self.predict_proba(X, ids=ids)
+        n, names = len(scores), list(self.groups)
+        targets = np.asarray(items if items is not None else np.arange(n), dtype=np.int64)
+        labels = (
+            list(item_names) if item_names is not None else [f"row {i}" for i in range(int(targets.max(initial=0)) + 1)]
+        )
+        vocabulary = GroupVocabulary(names, labels)
+        matrix = sp.csr_matrix(relevance.astype(np.float32))
+        full = sp.csr_matrix(
+            (matrix.toarray().ravel(), np.tile(np.arange(len(names)), n), np.arange(0, n * len(names) + 1, len(names))),
+            shape=(n, len(names)),
+        )  # every group appears in every row, even with zero relevance
+        return Explanations(full, targets, scores.astype(np.float64), np.zeros(n), "attribution_network", vocabulary)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            **super()._params(),
+            "subsets": [list(s) for s in self.subsets],
+            "implementation": self.implementation,
+            "confidence": self.confidence,
+        }
+
+
+class GroupVocabulary:
+    """The little vocabulary an attribution network's explanations speak: its input groups."""
+
+    def __init__(self, groups: Sequence[str], item_names: Sequence[str]) -> None:
+        self.token_names = np.array([f"group:{g}" for g in groups], dtype=object)
+        self.token_kinds = np.array(["group"] * len(groups), dtype=object)
+        self.token_fields = np.array(list(groups), dtype=object)
+        self.item_names = list(item_names)
+        self.item_ids = list(range(len(item_names)))
+
+
+class MLPClassifier(_GroupModel):
+    """The non-interpretable counterpart: one MLP over all groups' inputs, plain cross-entropy."""
+
+    kind = "mlp"
+
+    def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
+        return _BlackBox(widths, vocab, self.embedding_dim, self.hidden)
+
+    def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy(outputs[0], target)
+
+
+class _BlackBox(nn.Module):
+    def __init__(
+        self, widths: Mapping[str, int], vocab: Mapping[str, int], embedding_dim: int, hidden: Sequence[int]
+    ) -> None:
+        super().__init__()
+        self.group_order = list(widths) + list(vocab)
+        self.embeddings = nn.ModuleDict({g: nn.Embedding(v, embedding_dim) for g, v in vocab.items()})
+        width = sum(widths.values()) + embedding_dim * len(vocab)
+        self.body = MLPBaseline(width, hidden)
+
+    def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor]:
+        x = torch.cat([dense[g] if g in dense else self.embeddings[g](ids[g]) for g in self.group_order], dim=1)
+        return (torch.sigmoid(self.body(x)).clamp(1e-6, 1 - 1e-6),)
+
+
+class MLPBaseline(nn.Module):
+    """The non-interpretable counterpart: one MLP over all groups' inputs."""
+
+    def __init__(self, width_in: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        widths = [width_in, *hidden]
+        layers: list[nn.Module] = []
+        for a, b in itertools.pairwise(widths):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.body = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(1)
