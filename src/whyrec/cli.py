@@ -287,7 +287,7 @@ def benchmark_attribution_network(
     task: Annotated[str, typer.Option(help="synthetic | movielens:PATH")] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the task).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 80 synthetic, 20 MovieLens).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 80 synthetic, 30 MovieLens).")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Attribution networks (tower and masked) against a black-box MLP: accuracy and read-out."""

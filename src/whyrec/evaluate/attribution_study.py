@@ -51,7 +51,7 @@ def attribution_study(
         dataset = (
             load_spec(task, seed=seed, min_rating=1) if task.startswith("movielens") else load_spec(task, seed=seed)
         )
-        results = _movielens(dataset, seed, implementations, epochs or 20, log)
+        results = _movielens(dataset, seed, implementations, epochs or 30, log)
         data = f"{task} (all ratings as implicit positives, leave-last-out, 1 sampled negative per positive)"
     out = Path(out)
     path = write_result(out / f"attribution_network_{name}.json", data=data, seed=seed, results=results)
@@ -120,11 +120,12 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
     candidates = [
         (
             f"attribution_{impl}",
-            AttributionNetwork(task.groups, MOVIELENS_SUBSETS, hidden=(64, 32), implementation=impl, **common),
+            AttributionNetwork(task.groups, MOVIELENS_SUBSETS, hidden=(128, 64), implementation=impl, **common),
         )
         for impl in implementations
     ]
-    candidates.append(("mlp", MLPClassifier(task.groups, hidden=(256, 128), **common)))
+    # the black box is 4x wider than one expert, as in the paper, and larger than all experts together
+    candidates.append(("mlp", MLPClassifier(task.groups, hidden=(512, 256), **common)))
     out: dict[str, Any] = {
         "models": {},
         "train_examples": len(task.train[2]),
