@@ -50,6 +50,13 @@ class PaddedBags:
         )
 
 
+def bag_tensors(bags: sp.csr_matrix, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """A CSR batch of bags as EmbeddingBag inputs: (token indices, bag start offsets)."""
+    indices = torch.from_numpy(bags.indices.astype(np.int64)).to(device)
+    offsets = torch.from_numpy(bags.indptr[:-1].astype(np.int64)).to(device)
+    return indices, offsets
+
+
 def is_torch_bag_model(model: Any) -> bool:
     """Whether `model` exposes a mean-pooled torch module (RecoNet and its relatives)."""
     module = getattr(model, "module_", None)

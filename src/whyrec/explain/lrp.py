@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from whyrec.explain.bags import bag_tensors, is_torch_bag_model
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
 
@@ -37,7 +38,7 @@ class LRP(Explainer):
         self.epsilon = epsilon
 
     def supports(self, model: Any) -> bool:
-        return hasattr(model, "module_") and hasattr(model.module_, "embedding")
+        return is_torch_bag_model(model)
 
     @torch.no_grad()
     def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
@@ -45,8 +46,7 @@ class LRP(Explainer):
         module = model.module_
         device = module.embedding.weight.device
         bags = sp.csr_matrix(bags, dtype=np.float32)
-        indices = torch.from_numpy(bags.indices.astype(np.int64)).to(device)
-        offsets = torch.from_numpy(bags.indptr[:-1].astype(np.int64)).to(device)
+        indices, offsets = bag_tensors(bags, device)
         lengths = torch.from_numpy(np.diff(bags.indptr).astype(np.float32)).to(device).clamp_min(1.0)
         target = torch.from_numpy(np.asarray(targets, dtype=np.int64)).to(device)
 

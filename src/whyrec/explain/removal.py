@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from whyrec.explain.bags import empty_bag_logits, is_torch_bag_model, removal_logits, target_logits
+from whyrec.explain.bags import bag_tensors, empty_bag_logits, is_torch_bag_model, removal_logits, target_logits
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
 
@@ -56,9 +56,7 @@ def _leave_one_out_torch(
 ) -> np.ndarray:
     module = model.module_
     q = module.embedding.weight
-    pooled = module.pooled(
-        torch.from_numpy(bags.indices.astype(np.int64)), torch.from_numpy(bags.indptr[:-1].astype(np.int64))
-    )
+    pooled = module.pooled(*bag_tensors(bags))
     n = torch.from_numpy(lengths.astype(np.float32))
     out = np.empty(bags.nnz, dtype=np.float64)
     for a in range(0, bags.nnz, _ENTRY_CHUNK):

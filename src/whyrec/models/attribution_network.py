@@ -71,7 +71,7 @@ def _confidence(f: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class _Towers(nn.Module):
-    def __init__(self, columns: list[torch.Tensor], width_in: int, hidden: Sequence[int]) -> None:
+    def __init__(self, columns: list[torch.Tensor], hidden: Sequence[int]) -> None:
         super().__init__()
         self.columns = [c for c in columns]
         self.towers = nn.ModuleList()
@@ -133,6 +133,19 @@ class _Masked(nn.Module):
         return torch.tanh(nn.functional.linear(a, self.out.weight * self.out_mask, self.out.bias))
 
 
+class GroupInputs(nn.Module):
+    """Every group's representation side by side: dense columns as they are, ids embedded."""
+
+    def __init__(self, dense_widths: Mapping[str, int], id_vocab: Mapping[str, int], embedding_dim: int) -> None:
+        super().__init__()
+        self.group_order = list(dense_widths) + list(id_vocab)
+        self.embeddings = nn.ModuleDict({g: nn.Embedding(v, embedding_dim) for g, v in id_vocab.items()})
+        self.widths = {g: dense_widths.get(g, embedding_dim) for g in self.group_order}
+
+    def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([dense[g] if g in dense else self.embeddings[g](ids[g]) for g in self.group_order], dim=1)
+
+
 class AttributionModule(nn.Module):
     """Group inputs (dense columns or ids with embeddings) -> experts -> boosted mixture."""
 
@@ -147,30 +160,21 @@ class AttributionModule(nn.Module):
         confidence: str,
     ) -> None:
         super().__init__()
-        self.group_order = list(dense_widths) + list(id_vocab)
-        self.embeddings = nn.ModuleDict({g: nn.Embedding(v, embedding_dim) for g, v in id_vocab.items()})
+        self.inputs = GroupInputs(dense_widths, id_vocab, embedding_dim)
         spans, cursor = {}, 0
-        for g in self.group_order:
-            width = dense_widths.get(g, embedding_dim)
+        for g, width in self.inputs.widths.items():
             spans[g] = list(range(cursor, cursor + width))
             cursor += width
-        self.width = cursor
         columns = [torch.tensor(sorted(c for g in s for c in spans[g])) for s in subsets]
         contains = torch.tensor([[t < h for t in subsets] for h in subsets])  # t strictly inside h
         self.register_buffer("contains", contains.float())
         self.confidence = confidence
         self.experts = (
-            _Towers(columns, cursor, hidden)
-            if implementation == "tower"
-            else _Masked(columns, contains, cursor, hidden)
+            _Towers(columns, hidden) if implementation == "tower" else _Masked(columns, contains, cursor, hidden)
         )
 
-    def represent(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        parts = [dense[g] if g in dense else self.embeddings[g](ids[g]) for g in self.group_order]
-        return torch.cat(parts, dim=1)
-
     def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        F = self.experts(self.represent(dense, ids))  # n x H in [-1, 1]
+        F = self.experts(self.inputs(dense, ids))  # n x H in [-1, 1]
         f = (F + 1) / 2
         g = _confidence(F, self.confidence).clamp(0, 1)
         # log Π_{t ⊊ S_h} (1 - g_t), via the containment matrix
@@ -451,9 +455,12 @@ class AttributionNetwork(_GroupModel):
             list(item_names) if item_names is not None else [f"row {i}" for i in range(int(targets.max(initial=0)) + 1)]
         )
         vocabulary = GroupVocabulary(names, labels)
-        matrix = sp.csr_matrix(relevance.astype(np.float32))
         full = sp.csr_matrix(
-            (matrix.toarray().ravel(), np.tile(np.arange(len(names)), n), np.arange(0, n * len(names) + 1, len(names))),
+            (
+                relevance.astype(np.float32).ravel(),
+                np.tile(np.arange(len(names)), n),
+                np.arange(0, n * len(names) + 1, len(names)),
+            ),
             shape=(n, len(names)),
         )  # every group appears in every row, even with zero relevance
         return Explanations(full, targets, scores.astype(np.float64), np.zeros(n), "attribution_network", vocabulary)
@@ -495,14 +502,11 @@ class _BlackBox(nn.Module):
         self, widths: Mapping[str, int], vocab: Mapping[str, int], embedding_dim: int, hidden: Sequence[int]
     ) -> None:
         super().__init__()
-        self.group_order = list(widths) + list(vocab)
-        self.embeddings = nn.ModuleDict({g: nn.Embedding(v, embedding_dim) for g, v in vocab.items()})
-        width = sum(widths.values()) + embedding_dim * len(vocab)
-        self.body = MLPBaseline(width, hidden)
+        self.inputs = GroupInputs(widths, vocab, embedding_dim)
+        self.body = MLPBaseline(sum(self.inputs.widths.values()), hidden)
 
     def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor]:
-        x = torch.cat([dense[g] if g in dense else self.embeddings[g](ids[g]) for g in self.group_order], dim=1)
-        return (torch.sigmoid(self.body(x)).clamp(1e-6, 1 - 1e-6),)
+        return (torch.sigmoid(self.body(self.inputs(dense, ids))).clamp(1e-6, 1 - 1e-6),)
 
 
 class MLPBaseline(nn.Module):

@@ -25,7 +25,7 @@ from whyrec.data.dataset import Dataset
 from whyrec.data.profiles import check_nonempty
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate.metrics import evaluate
-from whyrec.explain.bags import target_logits
+from whyrec.explain.bags import bag_tensors, target_logits
 from whyrec.explain.base import explain_pairs
 from whyrec.explain.explanation import Explanations
 from whyrec.models.base import Recommender
@@ -252,9 +252,7 @@ class RecoNet(Recommender):
         out = np.empty((profiles.shape[0], self.feature_space_.n_items), dtype=np.float32)
         for start in range(0, profiles.shape[0], batch_size):
             block = profiles[start : start + batch_size]
-            indices = torch.from_numpy(block.indices.astype(np.int64)).to(device)
-            offsets = torch.from_numpy(block.indptr[:-1].astype(np.int64)).to(device)
-            out[start : start + block.shape[0]] = self.module_(indices, offsets).cpu().numpy()
+            out[start : start + block.shape[0]] = self.module_(*bag_tensors(block, device)).cpu().numpy()
         return out
 
     @torch.no_grad()
@@ -267,10 +265,7 @@ class RecoNet(Recommender):
         out = np.empty(profiles.shape[0], dtype=np.float32)
         for start in range(0, profiles.shape[0], batch_size):
             block = profiles[start : start + batch_size]
-            pooled = self.module_.pooled(
-                torch.from_numpy(block.indices.astype(np.int64)).to(device),
-                torch.from_numpy(block.indptr[:-1].astype(np.int64)).to(device),
-            )
+            pooled = self.module_.pooled(*bag_tensors(block, device))
             logits = target_logits(self.module_, pooled, targets[start : start + block.shape[0]].to(device))
             out[start : start + block.shape[0]] = logits.cpu().numpy()
         return out

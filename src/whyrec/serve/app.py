@@ -30,7 +30,7 @@ from whyrec.errors import (
     UnknownIdError,
     WhyrecError,
 )
-from whyrec.explain import EXPLAINERS, explain_pairs
+from whyrec.explain import EXPLAINERS, explain_pairs, get_explainer
 from whyrec.explain.explanation import Reason
 from whyrec.models.base import Recommender, load_model
 from whyrec.serve.schemas import (
@@ -141,10 +141,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     async def explain(request: ExplainRequest) -> ExplainResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
-        if request.method not in EXPLAINERS:
-            raise ParameterError(
-                f"unknown explanation method {request.method!r}; available: {', '.join(sorted(EXPLAINERS))}"
-            )
+        get_explainer(request.method)  # an unknown method fails before any work
         bag = bag_of(m, request)
         target = fs.item_index([request.item_id])
         e = explain_pairs(m, bag, target, method=request.method)[0]
@@ -191,8 +188,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         method: str = Query("lrp", description="Attribution method."),
     ) -> InsightsResponse:
         name, m = pick(model)
-        if method not in EXPLAINERS:
-            raise ParameterError(f"unknown explanation method {method!r}; available: {', '.join(sorted(EXPLAINERS))}")
+        get_explainer(method)  # an unknown method fails before any work
         key = (name, sample, method)
         if key not in insight_cache:
             active = np.flatnonzero(np.diff(m.user_profiles(np.arange(m.feature_space_.n_users)).indptr) > 0)
