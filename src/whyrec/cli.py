@@ -296,6 +296,167 @@ def benchmark_attribution_network(
     attribution_study(task, out, name=name, seed=seed, epochs=epochs, log=console.print)
 
 
+ctr_app = typer.Typer(help="Click-through-rate models: logistic regression, FM, Wide&Deep, DeepFM, DCN, AutoInt.")
+app.add_typer(ctr_app, name="ctr")
+interactions_app = typer.Typer(help="Feature interactions of CTR models: GLIDER detection and cross-feature encoding.")
+app.add_typer(interactions_app, name="interactions")
+CtrData = Annotated[
+    str, typer.Option(help="synthetic-ctr[:n_rows=N] | criteo:PATH | avazu:PATH | frappe:PATH | movielens-ctr:PATH")
+]
+
+
+@ctr_app.command("train")
+def ctr_train(
+    data: CtrData = "synthetic-ctr",
+    architecture: Annotated[str, typer.Option(help="lr | fm | wide_deep | deepfm | dcn | autoint")] = "deepfm",
+    out: Annotated[Path, typer.Option(help="Model directory to write.")] = Path("runs/ctr"),
+    seed: Annotated[int, typer.Option(help="Seed for the split, negatives and training.")] = 0,
+    min_count: Annotated[int, typer.Option(help="Values seen fewer times in training fold into 'other'.")] = 2,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (early stopping on validation log loss).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (default per architecture).")] = None,
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 16,
+) -> None:
+    """Train a CTR model on an 80/10/10 split; report test AUC and log loss; save it."""
+    from whyrec.interactions.study import ctr_split
+
+    split, _ = ctr_split(data, seed=seed, min_count=min_count)
+    overrides = {"seed": seed, "dim": dim, **({"lr": lr} if lr is not None else {})}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    model = _fit_ctr(architecture, overrides, split, data)
+    metrics = model.evaluate(split.test)
+    model.save(out, info={"data": data, "split_seed": seed, "min_count": min_count, "test": metrics})
+    console.print(
+        f"{architecture} on {data}: test AUC {metrics['auc']:.4f}, log loss {metrics['log_loss']:.4f} "
+        f"(best epoch {model.best_epoch_}); saved to {out}"
+    )
+
+
+def _fit_ctr(architecture: str, overrides: dict, split, data: str):
+    from whyrec.interactions.study import model_params
+    from whyrec.models.ctr import CTRModel
+
+    return CTRModel(**model_params(architecture, overrides, data=data)).fit(split.train, split.validation)
+
+
+def _ctr_model_and_split(model_dir: Path, data: str | None):
+    from whyrec.errors import DataError
+    from whyrec.interactions.study import ctr_split
+    from whyrec.models.ctr import CTRModel
+
+    model = CTRModel.load(model_dir)
+    info = model.manifest_.get("info", {})
+    spec = data or info.get("data")
+    if not spec:
+        raise DataError(f"{model_dir} does not say which data it was trained on; pass --data")
+    split, planted = ctr_split(spec, seed=info.get("split_seed", 0), space=model.space_)
+    return model, split, planted, spec, info
+
+
+@ctr_app.command("evaluate")
+def ctr_evaluate(
+    model: ModelDir,
+    data: Annotated[str | None, typer.Option(help="CTR data spec (default: the model's own).")] = None,
+) -> None:
+    """Test AUC and log loss of a saved CTR model (unseen values go to their field's 'other')."""
+    loaded, split, _, spec, _ = _ctr_model_and_split(model, data)
+    metrics = loaded.evaluate(split.test)
+    console.print(
+        f"{spec}: test AUC {metrics['auc']:.4f}, log loss {metrics['log_loss']:.4f} on {metrics['rows']} rows"
+    )
+
+
+@interactions_app.command("detect")
+def interactions_detect(
+    model: ModelDir,
+    data: Annotated[str | None, typer.Option(help="CTR data spec (default: the model's own).")] = None,
+    instances: Annotated[int, typer.Option(help="Test rows explained (GLIDER's N).")] = 1000,
+    samples: Annotated[int, typer.Option(help="Perturbations per instance.")] = 600,
+    jobs: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON file (default MODEL/interactions.json); HTML beside it.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the instances and perturbations.")] = 0,
+) -> None:
+    """GLIDER: the interactions a CTR model learned, as JSON and a field graph."""
+    from rich.progress import Progress
+
+    from whyrec._io import write_json_atomic
+    from whyrec.interactions.glider import GliderSettings, glider
+    from whyrec.interactions.study import planted_recovery
+    from whyrec.viz.figures import write_page
+    from whyrec.viz.interactions import interaction_bars, interaction_graph
+
+    loaded, split, planted, spec, info = _ctr_model_and_split(model, data)
+    n = min(instances, len(split.test))
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("GLIDER", total=n)
+        report = glider(
+            loaded.predict_logit, split.test, instances=instances, settings=GliderSettings(samples=samples),
+            n_jobs=jobs, seed=seed, progress=lambda done: bar.update(task, completed=done),
+        )  # fmt: skip
+    payload = {"data": spec, "split_seed": info.get("split_seed", 0), "min_count": info.get("min_count", 2),
+               "model": str(model), **report.to_dict()}  # fmt: skip
+    if planted:
+        payload["planted"] = [list(p) for p in planted]
+        payload["recovery"] = planted_recovery(report, planted)
+    out = out or model / "interactions.json"
+    write_json_atomic(out, payload)
+    html = write_page(
+        out.with_suffix(".html"), f"Interactions of {model.name}", [interaction_graph(report), interaction_bars(report)]
+    )
+    for row in report.ranking[:10]:
+        console.print(f"{' × '.join(row['fields']):<40} {row['share']:6.1%} of instances")
+    console.print(f"{report.timing['seconds_per_instance'] * 1000:.1f} ms per instance; wrote {out} and {html}")
+    if planted:
+        console.print(f"planted pairs ROC-AUC {payload['recovery']['pair_auc']:.3f}")
+
+
+@interactions_app.command("encode")
+def interactions_encode(
+    interactions: Annotated[Path, typer.Option(help="JSON written by `whyrec interactions detect`.")],
+    top: Annotated[int, typer.Option(help="Cross the K strongest interactions.")] = 5,
+    architectures: Annotated[
+        str, typer.Option(help="Comma-separated target models.")
+    ] = "lr,fm,wide_deep,deepfm,dcn,autoint",
+    seeds: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0,1,2",
+    data: Annotated[str | None, typer.Option(help="CTR data spec (default: the detection's).")] = None,
+    min_count: Annotated[int, typer.Option(help="Cross values seen fewer times in training map to 'other'.")] = 5,
+    out: Annotated[Path | None, typer.Option(help="JSON result (default: beside the interactions file).")] = None,
+) -> None:
+    """Retrain target models with and without GLIDER's cross fields; AUC and log loss over seeds."""
+    import json
+
+    from whyrec._io import write_json_atomic
+    from whyrec.errors import DataError, ParameterError
+    from whyrec.interactions.study import ctr_split, encode_study
+
+    try:
+        detected = json.loads(interactions.read_text(encoding="utf-8"))
+        chosen = [tuple(r["fields"]) for r in detected["interactions"] if len(r["fields"]) >= 2][:top]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"{interactions} is not an interactions file from `whyrec interactions detect` ({exc})"
+        ) from None
+    if top < 1:
+        raise ParameterError(f"--top must be at least 1, got {top}")
+    try:
+        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
+    except ValueError:
+        raise ParameterError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
+    spec = data or detected.get("data")
+    split, _ = ctr_split(spec, seed=detected.get("split_seed", 0), min_count=detected.get("min_count", 2))
+    result = encode_study(
+        split, chosen, architectures=[a.strip() for a in architectures.split(",") if a.strip()], seeds=seed_list,
+        cross_min_count=min_count, log=console.print,
+    )  # fmt: skip
+    out = out or interactions.with_name(interactions.stem + "-encode.json")
+    write_json_atomic(out, {"data": spec, "top": top, **result})
+    console.print(
+        f"crosses improved test AUC for {len(result['improved_models'])} of {len(result['models'])} models; wrote {out}"
+    )
+
+
 def _widths(text: str) -> tuple[int, ...]:
     from whyrec.errors import ParameterError
 

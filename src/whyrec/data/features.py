@@ -5,7 +5,11 @@ pairwise disjoint)::
 
     [0, n_items)                      items            "item:Toy Story (1995)"
     [n_items, n_items + n_user_attr)  user attributes  "user.gender=F"
-    [..., n_tokens)                   item attributes  "item.genre=Comedy"
+    [..., n_item_attr)                item attributes  "item.genre=Comedy"
+    [..., n_tokens)                   context fields   "site_id=85f751fd"
+
+Context fields carry click-through-rate rows: a CTR row is a bag with one ``field=value`` token per
+field, in a FeatureSpace that has no items and no users.
 
 Every attribute column becomes a :class:`Field` that knows how to turn raw values into tokens:
 categorical values map one to one, numeric columns are cut into quantile bins with readable labels
@@ -30,9 +34,10 @@ from whyrec.errors import DataError, ModelFormatError, UnknownIdError
 
 FORMAT_VERSION = 1
 
-Entity = Literal["user", "item"]
+Entity = Literal["user", "item", "context"]
+ENTITIES: tuple[Entity, ...] = ("user", "item", "context")
 FieldKind = Literal["categorical", "numeric", "multi"]
-TOKEN_KINDS = ("item", "user_attribute", "item_attribute")
+TOKEN_KINDS = ("item", "user_attribute", "item_attribute", "context_attribute")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Field:
     values: tuple[str, ...]
     edges: tuple[float, ...] | None = None  # numeric fields: bin edges, len(values) + 1
     separator: str | None = None  # multi-valued fields given as delimited strings
+    fallback: str | None = None  # the value unknown raw values map to ("other"); None: they raise
 
     @classmethod
     def fit(
@@ -73,6 +79,18 @@ class Field:
             return cls(name, entity, "numeric", _bin_labels(edges), edges=tuple(edges))
         labels = sorted({str(v) for v in non_null})
         return cls(name, entity, "categorical", tuple(labels))
+
+    @classmethod
+    def fit_categorical(
+        cls, name: str, entity: Entity, column: pd.Series, *, min_count: int = 1, fallback: str = "other"
+    ) -> Field:
+        """A categorical field whose values seen fewer than `min_count` times fold into `fallback`.
+
+        The fallback value always exists, so values never seen in training encode to it too.
+        """
+        counts = column.dropna().astype(str).value_counts()
+        kept = sorted(v for v in counts.index[counts.to_numpy() >= min_count] if v != fallback)
+        return cls(name, entity, "categorical", (*kept, fallback), fallback=fallback)
 
     def encode(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Map a column to (row, value-index) pairs; missing values give no pair.
@@ -123,6 +141,8 @@ class Field:
 
     def _codes(self, labels: pd.Series) -> np.ndarray:
         codes = self.lookup_order.get_indexer(labels)
+        if self.fallback is not None:
+            codes[codes < 0] = self.lookup_order.get_loc(self.fallback)
         if (codes < 0).any():
             unknown = labels[codes < 0].iloc[0]
             shown = ", ".join(self.values[:8]) + (", ..." if len(self.values) > 8 else "")
@@ -146,6 +166,8 @@ class Field:
             out["edges"] = list(self.edges)
         if self.separator is not None:
             out["separator"] = self.separator
+        if self.fallback is not None:
+            out["fallback"] = self.fallback
         return out
 
     @classmethod
@@ -158,6 +180,7 @@ class Field:
             values=tuple(data["values"]),
             edges=tuple(edges) if edges is not None else None,
             separator=data.get("separator"),
+            fallback=data.get("fallback"),
         )
 
 
@@ -190,10 +213,10 @@ class FeatureSpace:
 
     @cached_property
     def field_offsets(self) -> dict[tuple[str, str], int]:
-        """First token index of every field, user fields before item fields."""
+        """First token index of every field: user fields, then item fields, then context fields."""
         offsets: dict[tuple[str, str], int] = {}
         cursor = self.n_items
-        for entity in ("user", "item"):
+        for entity in ENTITIES:
             for f in self.fields:
                 if f.entity == entity:
                     offsets[(entity, f.name)] = cursor
@@ -212,19 +235,23 @@ class FeatureSpace:
     def item_fields(self) -> list[Field]:
         return [f for f in self.fields if f.entity == "item"]
 
+    @property
+    def context_fields(self) -> list[Field]:
+        return [f for f in self.fields if f.entity == "context"]
+
     @cached_property
     def token_names(self) -> np.ndarray:
         """Readable name of every token (``item:Alien (1979)``, ``user.age=25-34``)."""
         names = [f"item:{name}" for name in self.item_names]
-        for entity in ("user", "item"):
+        for entity in ENTITIES:
             for f in self.fields:
                 if f.entity == entity:
-                    names.extend(f"{entity}.{f.name}={v}" for v in f.values)
+                    names.extend(f"{field_label(entity, f.name)}={v}" for v in f.values)
         return np.array(names, dtype=object)
 
     @cached_property
     def token_kinds(self) -> np.ndarray:
-        """Kind of every token: 'item', 'user_attribute' or 'item_attribute'."""
+        """Kind of every token: 'item', 'user_attribute', 'item_attribute' or 'context_attribute'."""
         kinds = np.empty(self.n_tokens, dtype=object)
         kinds[: self.n_items] = "item"
         for (entity, _), start in self.field_offsets.items():
@@ -234,11 +261,11 @@ class FeatureSpace:
 
     @cached_property
     def token_fields(self) -> np.ndarray:
-        """Field of every token ('item' for items, 'user.age' for attribute values)."""
+        """Field of every token ('item' for items, 'user.age' for attribute values, 'C1' for context)."""
         out = np.empty(self.n_tokens, dtype=object)
         out[: self.n_items] = "item"
         for (entity, name), start in self.field_offsets.items():
-            out[start : start + len(self.field(entity, name).values)] = f"{entity}.{name}"
+            out[start : start + len(self.field(entity, name).values)] = field_label(entity, name)
         return out
 
     def field(self, entity: str, name: str) -> Field:
@@ -357,10 +384,16 @@ class FeatureSpace:
             "n_tokens": self.n_tokens,
             "user_fields": {f.name: len(f.values) for f in self.user_fields},
             "item_fields": {f.name: len(f.values) for f in self.item_fields},
+            "context_fields": {f.name: len(f.values) for f in self.context_fields},
         }
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def field_label(entity: str, name: str) -> str:
+    """How a field is named in tokens: 'user.age', 'item.genre', or a context field's bare name."""
+    return name if entity == "context" else f"{entity}.{name}"
+
+
 def _lookup(table: pd.Index, ids: Any, what: str, known: Sequence[Any], small: dict[str, int]) -> np.ndarray:
     if isinstance(ids, str | int | np.integer):
         ids = [ids]

@@ -23,7 +23,7 @@ class Reason:
 
     token: int
     name: str
-    kind: str  # "item", "user_attribute" or "item_attribute"
+    kind: str  # "item", "user_attribute", "item_attribute", "context_attribute" or "group"
     field: str  # "item", "user.age", "item.genre", ...
     relevance: float
 
@@ -34,6 +34,8 @@ class Reason:
         if self.kind == "group":
             return f"the {self.field.replace('_', ' ')}"
         field, _, value = self.name.partition("=")
+        if self.kind == "context_attribute":
+            return f"{field} is {value}"
         attribute = field.split(".", 1)[1].replace("_", " ")
         if self.kind == "user_attribute":
             return f"your {attribute} is {value}"

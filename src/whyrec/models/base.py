@@ -258,8 +258,8 @@ class Recommender:
         if cls is not Recommender and not issubclass(target, cls):
             raise ModelFormatError(f"{path} holds a {name} model, not a {cls.__name__}")
         path = Path(path)
-        _verify_files(path, manifest, [TENSORS, FEATURES])
-        tensors = _load_tensors(path / TENSORS)
+        verify_files(path, manifest, [TENSORS, FEATURES])
+        tensors = load_tensors(path / TENSORS)
         try:
             model = target(**manifest["params"])
         except TypeError as exc:
@@ -283,8 +283,8 @@ def load_model(path: str | os.PathLike) -> Recommender:
     return Recommender.load(path)
 
 
-def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON manifest of a model directory, validated for format and version."""
+def read_manifest(path: str | os.PathLike, *, fmt: str = MODEL_FORMAT) -> dict[str, Any]:
+    """The JSON manifest of a model directory, validated for format (`fmt`) and version."""
     path = Path(path)
     if not path.is_dir():
         raise ModelFormatError(f"model directory not found: {path}")
@@ -295,7 +295,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"{manifest_path} is corrupt: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         raise ModelFormatError(f"{manifest_path} is not a whyrec model manifest")
     version = manifest.get("format_version")
     if version != MODEL_FORMAT_VERSION:
@@ -315,10 +315,10 @@ def load_split(path: str | os.PathLike) -> Split:
     path = Path(path)
     if SPLIT_TENSORS not in manifest["files"]:
         raise ModelFormatError(f"{path} was saved without its split; retrain with `whyrec train`")
-    _verify_files(path, manifest, [SPLIT_TENSORS, FEATURES, TENSORS])
+    verify_files(path, manifest, [SPLIT_TENSORS, FEATURES, TENSORS])
     fs = FeatureSpace.load(path / FEATURES)
-    tensors = _load_tensors(path / TENSORS)
-    split_tensors = _load_tensors(path / SPLIT_TENSORS)
+    tensors = load_tensors(path / TENSORS)
+    split_tensors = load_tensors(path / SPLIT_TENSORS)
     try:
         parts = [(split_tensors[f"{p}.users"], split_tensors[f"{p}.items"]) for p in ("train", "validation", "test")]
         cold = split_tensors["cold_users"]
@@ -386,14 +386,14 @@ def _split_tensors(split: Split) -> dict[str, np.ndarray]:
     return out
 
 
-def _load_tensors(path: Path) -> dict[str, np.ndarray]:
+def load_tensors(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFormatError(f"{path} is not a readable safetensors file: {exc}") from None
 
 
-def _verify_files(path: Path, manifest: Mapping[str, Any], names: Sequence[str]) -> None:
+def verify_files(path: Path, manifest: Mapping[str, Any], names: Sequence[str]) -> None:
     for name in names:
         expected = manifest["files"].get(name)
         file = path / name
