@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
+
 from _common import RESULTS, ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -89,7 +91,7 @@ def rows() -> list[str]:
             f"unstable fields: {', '.join(r['unstable_fields']) or 'none'} | < 2 min, Spearman >= 0.9 "
             f"| `insights_ml-100k.json` |"
         )
-    for data in ("synthetic", "ml-1m-half"):
+    for data in ("synthetic", "ml-1m-half", "frappe"):
         an = _load(f"attribution_network_{data}.json")
         if not an:
             continue
@@ -102,13 +104,20 @@ def rows() -> list[str]:
         ]
         extra = f"; read-out picks the true subset: {', '.join(readout)}" if readout else ""
         if "accuracy_gap_points" in an["results"]:
-            extra += f"; gap to the MLP {an['results']['accuracy_gap_points']:.2f} points"
+            extra += f"; gap to the MLP **{an['results']['accuracy_gap_points']:.2f} points**"
+            if "accuracy_gap_points_per_seed" in an["results"]:
+                per_seed = ", ".join(f"{g:.2f}" for g in an["results"]["accuracy_gap_points_per_seed"])
+                extra += f" (mean of {len(an['results']['seeds'])} seeds: {per_seed})"
+        if all("hr@10" in v for v in models.values()):
             extra += "; HR@10 " + ", ".join(f"{k} {v['hr@10']:.3f}" for k, v in models.items())
+        if all("log_loss" in v for v in models.values()) and data == "frappe":
+            extra += "; AUC " + ", ".join(f"{k} {v['auc']:.4f}" for k, v in models.items())
         goal = ">= 90% read-out, within 1 point" if data == "synthetic" else "gap <= 1 point"
         out.append(
             f"| Attribution networks vs black-box MLP, {data}: accuracy | {', '.join(parts)}{extra} | {goal} "
             f"| `attribution_network_{data}.json` |"
         )
+    out.extend(_glider_rows())
     load = _load("serve_load_ml-1m-half.json")
     if load:
         r = load["results"]
@@ -121,6 +130,46 @@ def rows() -> list[str]:
         out.append(
             f"| Same run, end to end over loopback (closed loop, clients on the same 2 cores) "
             f"| p50 {e['p50']:.1f} ms, p99 {e['p99']:.1f} ms | report | `serve_load_ml-1m-half.json` |"
+        )
+    return out
+
+
+def _glider_rows() -> list[str]:
+    out = []
+    synthetic = _load("glider_synthetic.json")
+    if synthetic:
+        r = synthetic["results"]
+        seeds = r["per_seed"]
+        ranks = sorted({rank for s in seeds.values() for rank in s["trained_model"]["higher_order_ranks"].values()})
+        per_instance = [s["trained_model"]["timing"]["seconds_per_instance"] * 1e3 for s in seeds.values()]
+        out.append(
+            f"| GLIDER on a DeepFM trained on synthetic CTR data ({len(seeds)} seeds): planted-pair ROC-AUC; "
+            f"rank of the planted 3-way interaction | **AUC {r['pair_auc_mean']:.3f}** (min {r['pair_auc_min']:.3f}); "
+            f"3-way at rank {', '.join(map(str, ranks))}; {np.mean(per_instance):.0f} ms per instance "
+            f"| AUC >= 0.95, every 3-way in top 10 | `glider_synthetic.json` |"
+        )
+    for data in ("criteo", "frappe"):
+        result = _load(f"glider_{data}.json")
+        if not result:
+            continue
+        r = result["results"]
+        timing = r["detection"]["timing"]
+        instances = r["detection"]["settings"]["instances"]
+        out.append(
+            f"| GLIDER detection, {data}, {instances:,} instances, {len(r['fields'])} fields, 2 cores "
+            f"| **{timing['seconds']:.0f} s** ({timing['seconds_per_instance'] * 1e3:.0f} ms per instance) "
+            f"| < 10 min | `glider_{data}.json` |"
+        )
+        models = r["encode"]["models"]
+        gains = ", ".join(
+            f"{k} {v['baseline']['auc_mean']:.4f}→{v['crossed']['auc_mean']:.4f} ({v['auc_gain']['mean']:+.4f} "
+            f"± {v['auc_gain']['std']:.4f})"
+            for k, v in models.items()
+        )
+        out.append(
+            f"| Test AUC without → with GLIDER's top-{len(r['encode']['interactions'])} crosses, {data}, "
+            f"{len(r['encode']['seeds'])} seeds | improved **{len(r['improved_models'])} of {len(models)}** models: "
+            f"{gains} | >= 3 models improve | `glider_{data}.json` |"
         )
     return out
 

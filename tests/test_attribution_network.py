@@ -111,3 +111,35 @@ def test_leave_last_out_task():
     assert labels.sum() == 3 and len(labels) == 9  # 3 training positives, 2 negatives each
     negative_pairs = zip(task.train[0][labels == 0], task.train[1][labels == 0], strict=True)
     assert all(task.seen[u, i] == 0 for u, i in negative_pairs)
+
+
+def test_ctr_rows_become_group_inputs_with_ids_for_large_fields():
+    from whyrec.data.ctr import split_rows
+    from whyrec.data.synthetic_ctr import synthetic_ctr
+    from whyrec.models.attribution_tasks import ctr_group_inputs
+
+    frame = synthetic_ctr(n_rows=3000, seed=1).frame
+    frame["f9"] = [f"id{i % 100}" for i in range(len(frame))]  # an id-like field: embedded
+    split = split_rows(frame, seed=0, min_count=1)
+    groups = {"pair": ["f0", "f1"], "rest": ["f2", "f3", "f4"], "who": ["f9"]}
+    inputs = ctr_group_inputs(split.train, groups)
+    assert inputs.groups["who"] == ("ids", 101) and inputs.groups["pair"] == list(range(10))
+    assert inputs.X.shape == (len(split.train), 10 + 15) and (inputs.X.sum(axis=1) == 5).all()
+    model = AttributionNetwork(inputs.groups, [("pair",), ("rest",), ("who",), ("pair", "rest", "who")], epochs=3)
+    model.fit(inputs.X, inputs.y, ids=inputs.ids)
+    relevance = model.group_relevance(inputs.X[:5], ids={"who": inputs.ids["who"][:5]})
+    np.testing.assert_allclose(relevance.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ParameterError, match="unknown CTR field"):
+        ctr_group_inputs(split.train, {"x": ["nope"]})
+
+
+def test_study_over_several_seeds_averages_and_keeps_each_seed(tmp_path):
+    from whyrec.evaluate.attribution_study import attribution_study
+
+    quiet = lambda *_: None  # noqa: E731
+    results = attribution_study("synthetic", tmp_path, seed=[0, 1], implementations=("tower",), epochs=1, log=quiet)
+    assert results["seeds"] == [0, 1] and set(results["per_seed"]) == {"0", "1"}
+    per_seed = [results["per_seed"][s]["models"]["mlp"]["accuracy"] for s in ("0", "1")]
+    assert results["models"]["mlp"]["accuracy"] == pytest.approx(np.mean(per_seed))
+    assert results["models"]["mlp"]["accuracy_std"] == pytest.approx(np.std(per_seed))
+    assert (tmp_path / "attribution_network_synthetic.json").exists()

@@ -214,3 +214,15 @@ def test_real_ctr_files_load_with_their_documented_shapes():
     assert len(frappe) == 288_609 and int(frappe["label"].sum()) == 96_203  # NFM's 288,609 instances
     movielens = read_movielens_ctr(dataset_dir("ml-100k"))
     assert len(movielens) == 100_000 and int(movielens["label"].sum()) == 34_174 + 21_201
+
+
+def test_ctr_explanations_are_exact_for_logistic_regression(syn_split):
+    model = CTRModel("lr", epochs=2, lr=1e-2, seed=0).fit(syn_split.train)
+    explanations = model.explain(syn_split.test.rows(slice(0, 4)))
+    first = explanations[0]
+    assert len(explanations) == 4 and len(first) == 10 and first.method == "occlusion"
+    assert abs(first.conservation_gap) < 1e-5  # logit = baseline + Σ relevance for a linear model
+    assert first.top(1)[0].kind == "context_attribute" and "=" in first.top(1)[0].name
+    assert first.to_dict()["item"] == "click"
+    deep = CTRModel("deepfm", dim=4, hidden=(8,), epochs=1, seed=0).fit(syn_split.train)
+    assert np.isfinite(deep.explain(syn_split.test.rows(slice(0, 3)))[2].relevance).all()

@@ -284,16 +284,16 @@ def benchmark_explanations(
 
 @benchmark_app.command("attribution-network")
 def benchmark_attribution_network(
-    task: Annotated[str, typer.Option(help="synthetic | movielens:PATH")] = "synthetic",
+    task: Annotated[str, typer.Option(help="synthetic | movielens:PATH | frappe:PATH")] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the task).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 80 synthetic, 30 MovieLens).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    seed: Annotated[list[int] | None, typer.Option(help="Seed; repeat for several (metrics averaged).")] = None,
 ) -> None:
     """Attribution networks (tower and masked) against a black-box MLP: accuracy and read-out."""
     from whyrec.evaluate.attribution_study import attribution_study
 
-    attribution_study(task, out, name=name, seed=seed, epochs=epochs, log=console.print)
+    attribution_study(task, out, name=name, seed=seed or [0], epochs=epochs, log=console.print)
 
 
 ctr_app = typer.Typer(help="Click-through-rate models: logistic regression, FM, Wide&Deep, DeepFM, DCN, AutoInt.")
@@ -317,7 +317,7 @@ def ctr_train(
     dim: Annotated[int, typer.Option(help="Embedding size.")] = 16,
 ) -> None:
     """Train a CTR model on an 80/10/10 split; report test AUC and log loss; save it."""
-    from whyrec.interactions.study import ctr_split
+    from whyrec.data.ctr_loaders import ctr_split
 
     split, _ = ctr_split(data, seed=seed, min_count=min_count)
     overrides = {"seed": seed, "dim": dim, **({"lr": lr} if lr is not None else {})}
@@ -340,8 +340,8 @@ def _fit_ctr(architecture: str, overrides: dict, split, data: str):
 
 
 def _ctr_model_and_split(model_dir: Path, data: str | None):
+    from whyrec.data.ctr_loaders import ctr_split
     from whyrec.errors import DataError
-    from whyrec.interactions.study import ctr_split
     from whyrec.models.ctr import CTRModel
 
     model = CTRModel.load(model_dir)
@@ -428,8 +428,9 @@ def interactions_encode(
     import json
 
     from whyrec._io import write_json_atomic
+    from whyrec.data.ctr_loaders import ctr_split
     from whyrec.errors import DataError, ParameterError
-    from whyrec.interactions.study import ctr_split, encode_study
+    from whyrec.interactions.study import encode_study
 
     try:
         detected = json.loads(interactions.read_text(encoding="utf-8"))

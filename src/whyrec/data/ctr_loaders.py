@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from whyrec.data.ctr import LABEL, bucketise
+from whyrec.data.ctr import LABEL, CTRSplit, bucketise, split_rows
+from whyrec.data.features import FeatureSpace
 from whyrec.errors import DataError
 
 CRITEO_INTEGER = [f"I{i}" for i in range(1, 14)]
@@ -276,3 +277,12 @@ def load_ctr(spec: str, *, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str,
             raise DataError(f"{kind} needs a path: {kind}:PATH")
         return readers[kind](rest), None
     raise DataError(f"unknown CTR data spec {spec!r}; expected {CTR_SPEC_HELP}")
+
+
+def ctr_split(
+    spec: str, *, seed: int = 0, min_count: int = 2, space: FeatureSpace | None = None
+) -> tuple[CTRSplit, list[tuple[str, ...]] | None]:
+    """The seeded 80/10/10 split of a CTR data spec and, for synthetic data, the planted interactions."""
+    frame, planted = load_ctr(spec, seed=seed)
+    name = spec.partition(":")[0]
+    return split_rows(frame, seed=seed, min_count=min_count, name=name, space=space), planted

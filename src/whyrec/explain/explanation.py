@@ -170,6 +170,18 @@ class Explanations:
         return (self[i] for i in range(len(self)))
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """What explanations need to name tokens and targets, for models without a user/item space
+    (attribution networks' input groups, CTR rows' field tokens)."""
+
+    token_names: np.ndarray
+    token_kinds: np.ndarray
+    token_fields: np.ndarray
+    item_ids: list[Any]
+    item_names: list[str]
+
+
 def _join(parts: list[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)

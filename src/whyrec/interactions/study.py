@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from whyrec.data.ctr import CTRSplit, split_rows
-from whyrec.data.ctr_loaders import load_ctr
-from whyrec.data.features import FeatureSpace
+from whyrec.data.ctr import CTRSplit
 from whyrec.errors import ParameterError
 from whyrec.interactions.crosses import crossed_split
 from whyrec.interactions.glider import InteractionReport
@@ -22,15 +20,6 @@ ARCHITECTURE_PARAMS: dict[str, dict[str, Any]] = {"lr": {"lr": 1e-2}, "fm": {"lr
 # Per-data presets, chosen on validation log loss: the synthetic 3-way effects are learnt only after
 # a plateau of several epochs, so training there is faster and more patient.
 DATA_PARAMS: dict[str, dict[str, Any]] = {"synthetic-ctr": {"lr": 3e-3, "patience": 4, "epochs": 60}}
-
-
-def ctr_split(
-    spec: str, *, seed: int = 0, min_count: int = 2, space: FeatureSpace | None = None
-) -> tuple[CTRSplit, list[tuple[str, ...]] | None]:
-    """The seeded 80/10/10 split of a CTR data spec and, for synthetic data, the planted interactions."""
-    frame, planted = load_ctr(spec, seed=seed)
-    name = spec.partition(":")[0]
-    return split_rows(frame, seed=seed, min_count=min_count, name=name, space=space), planted
 
 
 def model_params(architecture: str, overrides: Mapping[str, Any] | None = None, *, data: str = "") -> dict[str, Any]:

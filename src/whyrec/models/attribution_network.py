@@ -445,7 +445,7 @@ class AttributionNetwork(_GroupModel):
         """
         import scipy.sparse as sp
 
-        from whyrec.explain.explanation import Explanations
+        from whyrec.explain.explanation import Explanations, Vocabulary
 
         relevance = self.group_relevance(X, ids=ids)
         scores = self.predict_proba(X, ids=ids)
@@ -454,7 +454,13 @@ class AttributionNetwork(_GroupModel):
         labels = (
             list(item_names) if item_names is not None else [f"row {i}" for i in range(int(targets.max(initial=0)) + 1)]
         )
-        vocabulary = GroupVocabulary(names, labels)
+        vocabulary = Vocabulary(
+            np.array([f"group:{g}" for g in names], dtype=object),
+            np.array(["group"] * len(names), dtype=object),
+            np.array(names, dtype=object),
+            list(range(len(labels))),
+            labels,
+        )
         full = sp.csr_matrix(
             (
                 relevance.astype(np.float32).ravel(),
@@ -472,17 +478,6 @@ class AttributionNetwork(_GroupModel):
             "implementation": self.implementation,
             "confidence": self.confidence,
         }
-
-
-class GroupVocabulary:
-    """The little vocabulary an attribution network's explanations speak: its input groups."""
-
-    def __init__(self, groups: Sequence[str], item_names: Sequence[str]) -> None:
-        self.token_names = np.array([f"group:{g}" for g in groups], dtype=object)
-        self.token_kinds = np.array(["group"] * len(groups), dtype=object)
-        self.token_fields = np.array(list(groups), dtype=object)
-        self.item_names = list(item_names)
-        self.item_ids = list(range(len(item_names)))
 
 
 class MLPClassifier(_GroupModel):

@@ -131,3 +131,57 @@ def leave_last_out_task(dataset, *, negatives: int = 1, seed: int = 0) -> PairTa
         groups, user_content, item_content, with_negatives(users[train], items[train]),
         with_negatives(users[val], items[val]), users[test], items[test], task.seen,
     )  # fmt: skip
+
+
+FRAPPE_GROUPS = {
+    "user": ["user"],
+    "item": ["item"],
+    "context": ["daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"],
+}
+FRAPPE_SUBSETS = [
+    ("user",), ("item",), ("context",), ("item", "user"), ("context", "user"), ("context", "item"),
+    ("context", "item", "user"),
+]  # fmt: skip
+ID_GROUP_MIN_VALUES = 64  # a one-field group with at least this many values is embedded, not one-hot
+
+
+@dataclass(frozen=True)
+class CTRGroupInputs:
+    """CTR rows as attribution-network inputs: one-hot columns for small groups, ids for large ones."""
+
+    groups: dict
+    X: np.ndarray
+    ids: dict[str, np.ndarray]
+    y: np.ndarray
+
+
+def ctr_group_inputs(data, groups: dict[str, list[str]]) -> CTRGroupInputs:
+    """Map CTRData rows to the group inputs of an attribution network.
+
+    A group of one field with many values (a user or item id) becomes an id group with a learned
+    embedding; any other group is the one-hot encoding of its fields' values.
+    """
+    values = data.values()
+    spaces = {f.name: f for f in data.space.context_fields}
+    unknown = sorted({f for fields in groups.values() for f in fields} - set(spaces))
+    if unknown:
+        raise ParameterError(f"groups name unknown CTR field(s) {unknown}; fields: {data.fields}")
+    spec: dict = {}
+    dense: list[np.ndarray] = []
+    ids: dict[str, np.ndarray] = {}
+    width = 0
+    for name, fields in groups.items():
+        if len(fields) == 1 and len(spaces[fields[0]].values) >= ID_GROUP_MIN_VALUES:
+            spec[name] = ("ids", len(spaces[fields[0]].values))
+            ids[name] = values[:, data.fields.index(fields[0])]
+            continue
+        start = width
+        for f in fields:
+            n = len(spaces[f].values)
+            block = np.zeros((len(data), n), dtype=np.float32)
+            block[np.arange(len(data)), values[:, data.fields.index(f)]] = 1.0
+            dense.append(block)
+            width += n
+        spec[name] = list(range(start, width))
+    X = np.hstack(dense) if dense else np.zeros((len(data), 0), np.float32)
+    return CTRGroupInputs(spec, X, ids, data.labels)

@@ -12,15 +12,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from safetensors.torch import save_file
 from sklearn.metrics import log_loss, roc_auc_score
 
 import whyrec
 from whyrec._io import atomic_directory, sha256_file, write_json_atomic
-from whyrec.data.ctr import CTRData, encode
+from whyrec.data.ctr import ABSENT, CTRData, encode
 from whyrec.data.features import FeatureSpace
 from whyrec.errors import DataError, ModelFormatError, NotFittedError, ParameterError
+from whyrec.explain.explanation import Explanations, Vocabulary
 from whyrec.models.base import FEATURES, MANIFEST, TENSORS, load_tensors, read_manifest, verify_files
 from whyrec.models.ctr.modules import ARCHITECTURES, CTRNet
 
@@ -174,6 +176,31 @@ class CTRModel:
     def predict_proba(self, data: CTRData | pd.DataFrame | np.ndarray) -> np.ndarray:
         """Click probabilities of rows."""
         return 1.0 / (1.0 + np.exp(-self.predict_logit(data)))
+
+    def explain(self, data: CTRData | pd.DataFrame | np.ndarray) -> Explanations:
+        """Why each row got its click logit: one relevance per field token, as shared `Explanations`.
+
+        A field's relevance is the logit minus the logit with that field switched off (occlusion to
+        the absent token); the baseline is the logit with every field off. For logistic regression
+        this is exact (relevances + baseline = logit); for the other architectures the interaction
+        terms make the sum differ, and `conservation_gap` reports by how much.
+        """
+        tokens = self._rows(data)
+        n, p = tokens.shape
+        occluded = np.repeat(tokens[:, None, :], p, axis=1)
+        occluded[:, np.arange(p), np.arange(p)] = ABSENT
+        logits = self.predict_logit(tokens)
+        without = self.predict_logit(occluded.reshape(-1, p)).reshape(n, p)
+        baseline = self.predict_logit(np.full((1, p), ABSENT))[0]
+        present = tokens >= 0
+        relevance = sp.csr_matrix(
+            ((logits[:, None] - without)[present], tokens[present], np.r_[0, np.cumsum(present.sum(axis=1))]),
+            shape=(n, self.space_.n_tokens),
+        )
+        vocabulary = Vocabulary(
+            self.space_.token_names, self.space_.token_kinds, self.space_.token_fields, ["click"], ["click"]
+        )
+        return Explanations(relevance, np.zeros(n, np.int64), logits, np.full(n, baseline), "occlusion", vocabulary)
 
     def evaluate(self, data: CTRData) -> dict[str, float]:
         """ROC-AUC and log loss on labelled rows."""
