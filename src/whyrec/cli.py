@@ -296,6 +296,64 @@ def benchmark_attribution_network(
     attribution_study(task, out, name=name, seed=seed or [0], epochs=epochs, log=console.print)
 
 
+@benchmark_app.command("accuracy")
+def benchmark_accuracy(
+    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown results.")] = Path("benchmarks/results"),
+    name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (0..N-1): splits and model initialisations.")] = 3,
+    budget: Annotated[int, typer.Option(help="Configurations tried per model on the validation split.")] = 8,
+    models: Annotated[str | None, typer.Option(help="Comma-separated subset of the models (default: all).")] = None,
+) -> None:
+    """The paper's Table 1: every model tuned with the same budget, test recall and NDCG over seeds."""
+    from whyrec._io import write_text_atomic
+    from whyrec.data.spec import load_spec
+    from whyrec.evaluate.accuracy_study import accuracy_study, accuracy_table
+    from whyrec.evaluate.benchmark import write_result
+
+    name = name or data.split(":")[0]
+    dataset = load_spec(data)
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    results = accuracy_study(dataset, models=chosen, seeds=list(range(seeds)), budget=budget, log=console.print)
+    path = write_result(out / f"accuracy_{name}.json", data=data, seed=list(range(seeds)), results=results)
+    write_text_atomic(out / f"accuracy_{name}.md", accuracy_table(results))
+    console.print(accuracy_table(results))
+    console.print(f"Wrote {path} and {out / f'accuracy_{name}.md'}")
+
+
+@benchmark_app.command("coldstart")
+def benchmark_coldstart(
+    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
+    name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the models.")] = 0,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated cold-start models (default: all that can).")
+    ] = None,
+) -> None:
+    """The paper's Figure 4: recall@k of cold-start users (10% of test users, history removed)."""
+    import json
+
+    from whyrec.data.spec import load_spec
+    from whyrec.evaluate.accuracy_study import coldstart_figure, coldstart_study
+    from whyrec.evaluate.benchmark import write_result
+    from whyrec.viz.figures import write_page
+
+    name = name or data.split(":")[0]
+    tuned = out / f"accuracy_{name}.json"  # reuse the accuracy study's tuned configurations when present
+    params = {}
+    if tuned.exists():
+        params = {k: v["params"] for k, v in json.loads(tuned.read_text())["results"]["models"].items()}
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    results = coldstart_study(load_spec(data), models=chosen, params=params, seed=seed)
+    results["params_from"] = tuned.name if params else "defaults"
+    path = write_result(out / f"coldstart_{name}.json", data=data, seed=seed, results=results)
+    write_page(out / f"coldstart_{name}.html", f"Cold start on {name}", [coldstart_figure(results)])
+    for model, curve in results["curves"].items():
+        console.print(f"{model:>26}: cold-start recall@50 {curve[-1]:.4f}")
+    console.print(f"Wrote {path}")
+
+
 ctr_app = typer.Typer(help="Click-through-rate models: logistic regression, FM, Wide&Deep, DeepFM, DCN, AutoInt.")
 app.add_typer(ctr_app, name="ctr")
 interactions_app = typer.Typer(help="Feature interactions of CTR models: GLIDER detection and cross-feature encoding.")

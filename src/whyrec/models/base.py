@@ -56,6 +56,8 @@ class Recommender:
     """Base class of whyrec models (see the module docstring)."""
 
     supports_attributes: ClassVar[bool] = False
+    # can score a user from a new profile (attributes, or a history it was not trained on)?
+    supports_profiles: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -125,6 +127,17 @@ class Recommender:
             self._profile_cache = cached
         return cached[1]
 
+    def history(self, profiles: sp.csr_matrix) -> sp.csr_matrix:
+        """The item part of profile bags (n x n_items, binary)."""
+        return sp.csr_matrix(profiles[:, : self.feature_space_.n_items], dtype=np.float32)
+
+    def user_attribute_tokens(self, profiles: sp.csr_matrix) -> sp.csr_matrix:
+        """Profile bags with only their user-attribute tokens kept (n x n_tokens)."""
+        fs = self.feature_space_
+        keep = np.zeros(fs.n_tokens, dtype=np.float32)
+        keep[fs.n_items : fs.n_items + sum(len(f.values) for f in fs.user_fields)] = 1.0
+        return sp.csr_matrix(profiles.multiply(keep[None, :]), dtype=np.float32)
+
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Scores (n_users x n_items) of known users given by dense index."""
         return self.score(self.user_profiles(users))
@@ -165,7 +178,7 @@ class Recommender:
         labels = list(np.atleast_1d(np.asarray(user_ids, dtype=object)))
         check_nonempty(profiles, labels)
         exclude = self.train_matrix_[users] if exclude_seen else None
-        return self.top_k(self.score(profiles), k, exclude)
+        return self.top_k(self.score_users(users), k, exclude)
 
     def recommend_profile(
         self,

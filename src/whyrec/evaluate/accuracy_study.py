@@ -1,0 +1,257 @@
+"""The RecoNet paper's accuracy study (Table 1) and cold-start curve (Figure 4), in one harness.
+
+Every model gets the same tuning budget: `budget` configurations drawn without replacement from its
+documented grid (:data:`CANDIDATES`), seeded; each is fitted on the training split and scored by
+recall@50 on the validation split (training positives excluded). Tuning runs on the first seed's
+split; the winning configuration is then refitted on every seed's split (split and model seeds
+both follow the seed) and scored once on its test split (training and validation positives
+excluded), over the full catalogue. Cold start: 10% of the test users lose all their training and
+validation history; models that can score a user from attributes alone are compared on them by
+recall@k, k = 1..50.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from whyrec.data.dataset import Dataset
+from whyrec.data.splits import Split, split
+from whyrec.errors import DataError, ParameterError
+from whyrec.evaluate.metrics import evaluate, evaluate_curve
+from whyrec.models import baselines
+from whyrec.models.presets import preset_for
+from whyrec.models.reconet import RecoNet
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model in the study: how to build it, its grid, and whether it can serve cold users."""
+
+    factory: Callable[..., Any]
+    grid: Mapping[str, Sequence[Any]]
+    fixed: Mapping[str, Any]
+    cold_start: bool = False
+    seeded: bool = True
+
+
+def _reconet(**params: Any) -> RecoNet:
+    return RecoNet(**params)
+
+
+CANDIDATES: dict[str, Candidate] = {
+    "popularity": Candidate(baselines.Popularity, {}, {}, cold_start=True, seeded=False),
+    "item_knn": Candidate(baselines.ItemKNN, {"neighbours": [20, 50, 100, 200, 400, 800]}, {}, seeded=False),
+    "user_knn": Candidate(baselines.UserKNN, {"neighbours": [20, 50, 100, 200, 400]}, {}, seeded=False),
+    "ease": Candidate(baselines.EASE, {"l2": [50, 100, 200, 400, 800, 1600, 3200]}, {}, seeded=False),
+    "ials": Candidate(
+        baselines.ALS,
+        {"factors": [32, 64, 128, 256], "regularization": [0.01, 0.1, 1.0, 10.0], "alpha": [1.0, 5.0, 20.0, 50.0]},
+        {"iterations": 15},
+    ),
+    "bpr": Candidate(
+        baselines.BPR,
+        {"factors": [32, 64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.0001, 0.001, 0.01]},
+        {"iterations": 200},
+    ),
+    "mult_vae": Candidate(
+        baselines.MultVAE, {"dropout": [0.3, 0.5], "beta": [0.1, 0.2, 0.4], "lr": [1e-3, 3e-3]}, {"epochs": 60}
+    ),
+    "cml": Candidate(
+        baselines.CML, {"dim": [32, 64, 128], "margin": [0.5, 1.0, 2.0], "lr": [3e-3, 1e-2]}, {"epochs": 20}
+    ),
+    "fm": Candidate(
+        baselines.FactorizationMachine,
+        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4]},
+        {"epochs": 20, "use_attributes": False},
+    ),
+    "fm_attributes": Candidate(
+        baselines.FactorizationMachine,
+        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4], "id_dropout": [0.0, 0.1, 0.3]},
+        {"epochs": 20, "use_attributes": True},
+        cold_start=True,
+    ),
+    "ocular": Candidate(
+        baselines.OCuLaR, {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]}, {"use_attributes": False}
+    ),
+    "ocular_attributes": Candidate(
+        baselines.OCuLaR,
+        {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]},
+        {"use_attributes": True},
+        cold_start=True,
+    ),
+}
+_RECONET_GRID = {"dim": [64, 128], "beta": [0.5, 1.0, 2.0], "weight_decay": [0.0, 1e-6]}
+for _name, _hidden, _attributes in (
+    ("reconet", (), False),
+    ("reconet_attributes", (), True),
+    ("reconet_layer", (256,), False),
+    ("reconet_layer_attributes", (256,), True),
+):
+    CANDIDATES[_name] = Candidate(
+        _reconet, _RECONET_GRID, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes
+    )
+
+
+def configurations(candidate: Candidate, budget: int, seed: int) -> list[dict[str, Any]]:
+    """`budget` distinct configurations of the grid, drawn with `seed` (all of them if fewer)."""
+    if budget < 1:
+        raise ParameterError(f"the search budget must be at least 1, got {budget}")
+    keys = list(candidate.grid)
+    for key in keys:
+        if not candidate.grid[key]:
+            raise ParameterError(f"the search space of {key!r} is empty")
+    grid = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(candidate.grid[k] for k in keys))]
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(grid))[:budget]
+    return [grid[i] for i in sorted(chosen)]
+
+
+def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Any:
+    """The model `name` with `params`, its fixed settings and (where it has one) `seed`."""
+    if name not in CANDIDATES:
+        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+    candidate = CANDIDATES[name]
+    options = {**candidate.fixed, **params}
+    if candidate.factory is _reconet:
+        options = {**preset_for(train), **options, "progress": False}
+    if candidate.seeded:
+        options["seed"] = seed
+    return candidate.factory(**options)
+
+
+def tune(
+    name: str, parts: Split, *, budget: int, seed: int, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Fit each drawn configuration on train; keep the best by validation recall@50."""
+    trials = []
+    best: dict[str, Any] | None = None
+    for params in configurations(CANDIDATES[name], budget, seed):
+        start = time.perf_counter()
+        model = build(name, params, seed, parts.train).fit(parts.train, parts.validation)
+        seconds = time.perf_counter() - start
+        score = evaluate(model, parts.validation, exclude=parts.train.matrix(), k=50)["recall@50"]
+        trials.append({"params": params, "validation_recall@50": score, "fit_seconds": seconds})
+        if best is None or score > best["validation_recall@50"]:
+            best = {**trials[-1], "model": model}
+        if log:
+            log(f"  {name} {params}: validation recall@50 {score:.4f} ({seconds:.1f} s)")
+    assert best is not None
+    return {"best": best, "trials": trials}
+
+
+def accuracy_study(
+    dataset: Dataset,
+    *,
+    models: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    budget: int = 8,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Table 1: tuned models, test recall@20/50 and NDCG@50 per seed, with mean, median and spread."""
+    names = list(models or CANDIDATES)
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise ParameterError(f"unknown model(s) {unknown}; known models: {', '.join(CANDIDATES)}")
+    if not seeds:
+        raise ParameterError("the study needs at least one seed")
+    splits = {s: split(dataset, seed=s) for s in seeds}
+    out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "budget": budget}
+    for name in names:
+        tuned = tune(name, splits[seeds[0]], budget=budget, seed=seeds[0], log=log)
+        params = tuned["best"]["params"]
+        runs = []
+        for s in seeds:
+            parts = splits[s]
+            if s == seeds[0]:
+                model, seconds = tuned["best"]["model"], tuned["best"]["fit_seconds"]
+            else:
+                start = time.perf_counter()
+                model = build(name, params, s, parts.train).fit(parts.train, parts.validation)
+                seconds = time.perf_counter() - start
+            known = parts.train.matrix() + parts.validation.matrix()
+            metrics = evaluate(model, parts.test, exclude=known, k=(20, 50))
+            runs.append(
+                {"seed": s, "fit_seconds": seconds, **{k: metrics[k] for k in ("recall@20", "recall@50", "ndcg@50")}}
+            )
+        summary = {
+            f"{metric}_{stat}": float(fn([r[metric] for r in runs]))
+            for metric in ("recall@20", "recall@50", "ndcg@50", "fit_seconds")
+            for stat, fn in (("mean", np.mean), ("median", np.median), ("std", np.std))
+        }
+        out["models"][name] = {"params": params, "runs": runs, "trials": tuned["trials"], **summary}
+        if log:
+            log(f"{name}: test recall@50 median {summary['recall@50_median']:.4f} (± {summary['recall@50_std']:.4f})")
+    ranking = sorted(out["models"], key=lambda n: -out["models"][n]["recall@50_median"])
+    out["ranking_by_median_recall@50"] = ranking
+    return out
+
+
+def coldstart_study(
+    dataset: Dataset,
+    *,
+    models: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    fraction: float = 0.1,
+    max_k: int = 50,
+) -> dict[str, Any]:
+    """Figure 4: recall@k (k = 1..max_k) on users whose whole history was removed from training."""
+    names = list(models or [n for n, c in CANDIDATES.items() if c.cold_start])
+    for name in names:
+        if name not in CANDIDATES:
+            raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+        if not CANDIDATES[name].cold_start:
+            capable = ", ".join(n for n, c in CANDIDATES.items() if c.cold_start)
+            raise ParameterError(f"{name} cannot score users without history; cold-start models: {capable}")
+    parts = split(dataset, seed=seed, cold_start=fraction)
+    if len(parts.cold_users) == 0:
+        raise DataError("no test user became a cold-start user; the dataset is too small or the fraction is 0")
+    known = parts.train.matrix() + parts.validation.matrix()
+    curves = {}
+    for name in names:
+        model = build(name, dict((params or {}).get(name, {})), seed, parts.train).fit(parts.train, parts.validation)
+        curves[name] = evaluate_curve(model, parts.test, exclude=known, users=parts.cold_users, max_k=max_k).tolist()
+    popularity = curves.get("popularity")
+    out: dict[str, Any] = {"cold_users": len(parts.cold_users), "fraction": fraction, "seed": seed, "curves": curves}
+    if popularity is not None:
+        out["recall@50_over_popularity"] = {
+            n: c[max_k - 1] / popularity[max_k - 1] if popularity[max_k - 1] else float("inf")
+            for n, c in curves.items()
+        }
+    return out
+
+
+def accuracy_table(results: Mapping[str, Any]) -> str:
+    """Table 1 as Markdown: models ranked by median test recall@50."""
+    lines = [
+        "| model | recall@50 median | recall@50 mean ± std | recall@20 median | NDCG@50 median | fit s (mean) "
+        "| best params |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in results["ranking_by_median_recall@50"]:
+        m = results["models"][name]
+        lines.append(
+            f"| {name} | {m['recall@50_median']:.4f} | {m['recall@50_mean']:.4f} ± {m['recall@50_std']:.4f} "
+            f"| {m['recall@20_median']:.4f} | {m['ndcg@50_median']:.4f} | {m['fit_seconds_mean']:.1f} "
+            f"| {', '.join(f'{k}={v}' for k, v in m['params'].items()) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def coldstart_figure(results: Mapping[str, Any]) -> Any:
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for name, curve in results["curves"].items():
+        figure.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines", name=name))
+    figure.update_layout(
+        title=f"Cold-start users ({results['cold_users']}): recall@k", xaxis_title="k", yaxis_title="recall@k",
+        template="plotly_white",
+    )  # fmt: skip
+    return figure

@@ -1,0 +1,112 @@
+"""Matrix factorisation baselines through ``implicit``: iALS (Hu, Koren and Volinsky 2008) and BPR
+(Rendle et al. 2009). Known users are scored with their learned factors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.als import AlternatingLeastSquares
+from implicit.bpr import BayesianPersonalizedRanking
+from threadpoolctl import threadpool_limits
+
+from whyrec.data.dataset import Dataset
+from whyrec.errors import ParameterError
+from whyrec.models.base import Recommender
+
+
+class _Factors(Recommender):
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self.user_factors_[np.asarray(users)] @ self.item_factors_.T, dtype=np.float32)
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        self.user_factors_ = np.asarray(tensors["user_factors"], dtype=np.float32)
+        self.item_factors_ = np.asarray(tensors["item_factors"], dtype=np.float32)
+
+    def _check(self) -> None:
+        for name in ("factors", "iterations"):
+            if int(getattr(self, name)) < 1:
+                raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+class ALS(_Factors):
+    """Implicit ALS with confidence 1 + α·r. New profiles are folded in exactly (one least-squares
+    solve per profile with the item factors fixed), so partial histories need no retraining."""
+
+    def __init__(
+        self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0, iterations: int = 15, seed: int = 0
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.seed = seed
+
+    def fit(self, train: Dataset, validation: Dataset | None = None) -> ALS:
+        self._check()
+        self._remember(train, use_attributes=False)
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
+            model = AlternatingLeastSquares(
+                factors=int(self.factors), regularization=float(self.regularization), alpha=float(self.alpha),
+                iterations=int(self.iterations), random_state=int(self.seed), calculate_training_loss=False,
+            )  # fmt: skip
+            model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        return self
+
+    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """Fold-in: u = (YᵀY + α Y_pᵀY_p + λI)⁻¹ (1 + α) Y_pᵀ1 for each profile's items p."""
+        self._check_fitted()
+        history = self.history(profiles)
+        Y = self.item_factors_.astype(np.float64)
+        base = Y.T @ Y + float(self.regularization) * np.eye(Y.shape[1])
+        users = np.zeros((history.shape[0], Y.shape[1]))
+        for row in range(history.shape[0]):
+            items = history.indices[history.indptr[row] : history.indptr[row + 1]]
+            if len(items):
+                Yp = Y[items]
+                users[row] = np.linalg.solve(base + self.alpha * Yp.T @ Yp, (1 + self.alpha) * Yp.sum(axis=0))
+        return np.asarray(users @ Y.T, dtype=np.float32)
+
+
+class BPR(_Factors):
+    """Bayesian personalised ranking by SGD. It scores known users only: a new profile would need
+    retraining, so :meth:`score` refuses it."""
+
+    supports_profiles = False
+
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        seed: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.seed = seed
+
+    def fit(self, train: Dataset, validation: Dataset | None = None) -> BPR:
+        self._check()
+        self._remember(train, use_attributes=False)
+        model = BayesianPersonalizedRanking(
+            factors=int(self.factors), learning_rate=float(self.learning_rate),
+            regularization=float(self.regularization), iterations=int(self.iterations), random_state=int(self.seed),
+        )  # fmt: skip
+        model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        return self
+
+    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+        raise ParameterError("BPR scores known users only; a new profile needs retraining (use ALS or RecoNet)")

@@ -1,0 +1,127 @@
+"""Baselines behind the Recommender verbs, and the accuracy / cold-start harness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from whyrec.errors import DataError, ParameterError
+from whyrec.evaluate import evaluate
+from whyrec.evaluate.accuracy_study import (
+    CANDIDATES,
+    accuracy_study,
+    accuracy_table,
+    coldstart_study,
+    configurations,
+)
+from whyrec.models import load_model
+from whyrec.models.baselines import (
+    ALS,
+    BPR,
+    CML,
+    EASE,
+    FactorizationMachine,
+    ItemKNN,
+    MultVAE,
+    OCuLaR,
+    Popularity,
+    UserKNN,
+)
+
+FAST = {
+    "ItemKNN": lambda: ItemKNN(neighbours=30),
+    "UserKNN": lambda: UserKNN(neighbours=30),
+    "EASE": lambda: EASE(l2=50),
+    "ALS": lambda: ALS(factors=16, iterations=5),
+    "BPR": lambda: BPR(factors=16, iterations=30),
+    "CML": lambda: CML(dim=16, epochs=10),
+    "FactorizationMachine": lambda: FactorizationMachine(dim=16, epochs=3),
+    "OCuLaR": lambda: OCuLaR(factors=16, iterations=60, fold_in_iterations=30),
+    "MultVAE": lambda: MultVAE(hidden=64, latent=16, epochs=10),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(small_split):
+    return {name: make().fit(small_split.train, small_split.validation) for name, make in FAST.items()}
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_every_baseline_beats_chance_and_round_trips(name, fitted, small_split, tmp_path):
+    model = fitted[name]
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    recall = evaluate(model, small_split.test, exclude=known, k=20)["recall@20"]
+    assert recall > 1.5 * 20 / small_split.train.n_items, f"{name} recall@20 {recall:.3f} is near chance"
+    users = np.arange(5)
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.score_users(users), model.score_users(users), rtol=1e-4, atol=1e-5)
+    active = np.flatnonzero(np.diff(model.train_matrix_.indptr) > 0)[:2]
+    recs = loaded.recommend([model.feature_space_.user_ids[u] for u in active], k=5)
+    assert recs.items.shape == (2, 5)
+
+
+def test_models_that_cannot_fold_in_say_so(fitted):
+    for name in ("BPR", "CML"):
+        with pytest.raises(ParameterError, match="known users only"):
+            fitted[name].recommend_profile(items=[fitted[name].feature_space_.item_ids[0]])
+
+
+def test_als_fold_in_matches_the_trained_user_vectors(fitted, small_split):
+    model = fitted["ALS"]
+    users = np.flatnonzero(np.diff(model.train_matrix_.indptr) > 0)[:8]
+    folded = model.score(model.user_profiles(users))
+    trained = model.score_users(users)
+    # the fold-in is one exact ALS half-step, so it ranks like the trained factors
+    for a, b in zip(folded, trained, strict=True):
+        assert np.corrcoef(a, b)[0, 1] > 0.95
+
+
+def test_ease_has_a_zero_diagonal(fitted):
+    assert np.allclose(np.diag(fitted["EASE"].weights_), 0.0)
+
+
+def test_attribute_models_score_users_without_history(fitted, small_data):
+    fs = fitted["FactorizationMachine"].feature_space_
+    profile_attrs = {f.name: f.values[0] for f in fs.user_fields}
+    for name in ("FactorizationMachine", "OCuLaR"):
+        recs = fitted[name].recommend_profile(user_attributes=profile_attrs, k=5)
+        assert len(set(recs.items[0])) == 5
+
+
+def test_search_space_errors_are_clear():
+    with pytest.raises(ParameterError, match="at least 1"):
+        configurations(CANDIDATES["ease"], 0, seed=0)
+    assert len(configurations(CANDIDATES["ease"], 100, seed=0)) == len(CANDIDATES["ease"].grid["l2"])
+    assert configurations(CANDIDATES["ials"], 4, seed=1) == configurations(CANDIDATES["ials"], 4, seed=1)
+    broken = CANDIDATES["ease"].__class__(EASE, {"l2": []}, {})
+    with pytest.raises(ParameterError, match="empty"):
+        configurations(broken, 2, seed=0)
+
+
+def test_accuracy_study_tunes_refits_and_ranks(small_data):
+    results = accuracy_study(small_data.dataset, models=["popularity", "ease", "item_knn"], seeds=[0, 1], budget=2)
+    assert set(results["models"]) == {"popularity", "ease", "item_knn"}
+    ease = results["models"]["ease"]
+    assert len(ease["trials"]) == 2 and [r["seed"] for r in ease["runs"]] == [0, 1]
+    assert ease["recall@50_median"] == pytest.approx(np.median([r["recall@50"] for r in ease["runs"]]))
+    assert results["ranking_by_median_recall@50"][-1] == "popularity"
+    assert "| ease |" in accuracy_table(results)
+    with pytest.raises(ParameterError, match="unknown model"):
+        accuracy_study(small_data.dataset, models=["xgboost"])
+
+
+def test_coldstart_study_only_takes_models_that_can(small_data):
+    results = coldstart_study(small_data.dataset, models=["popularity", "fm_attributes"], params={
+        "fm_attributes": {"dim": 16}})  # fmt: skip
+    assert results["cold_users"] > 0 and len(results["curves"]["popularity"]) == 50
+    assert np.all(np.diff(results["curves"]["fm_attributes"]) >= -1e-12)  # recall@k grows with k
+    with pytest.raises(ParameterError, match="cannot score users without history"):
+        coldstart_study(small_data.dataset, models=["ease"])
+    with pytest.raises(DataError):
+        coldstart_study(small_data.dataset, models=["popularity"], fraction=0.0)
+
+
+def test_popularity_still_works_through_the_registry(small_split):
+    assert isinstance(CANDIDATES["popularity"].factory(), Popularity)
