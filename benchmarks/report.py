@@ -117,6 +117,7 @@ def rows() -> list[str]:
             f"| Attribution networks vs black-box MLP, {data}: accuracy | {', '.join(parts)}{extra} | {goal} "
             f"| `attribution_network_{data}.json` |"
         )
+    out.extend(_accuracy_rows())
     out.extend(_glider_rows())
     load = _load("serve_load_ml-1m-half.json")
     if load:
@@ -131,6 +132,35 @@ def rows() -> list[str]:
             f"| Same run, end to end over loopback (closed loop, clients on the same 2 cores) "
             f"| p50 {e['p50']:.1f} ms, p99 {e['p99']:.1f} ms | report | `serve_load_ml-1m-half.json` |"
         )
+    return out
+
+
+def _accuracy_rows() -> list[str]:
+    out = []
+    for data in ("ml-100k", "ml-1m-half", "synthetic"):
+        study = _load(f"accuracy_{data}.json")
+        if study:
+            r = study["results"]
+            ranking = r["ranking_by_median_recall@50"]
+            models = r["models"]
+            top = ", ".join(f"{n} {models[n]['recall@50_median']:.4f}" for n in ranking[:6])
+            popularity = models["popularity"]["recall@50_median"]
+            out.append(
+                f"| Table 1, {data}: test recall@50, median of {len(r['seeds'])} seeds, every model tuned with "
+                f"{r['budget']} configurations | best: {top}; popularity {popularity:.4f} "
+                f"(full table: `accuracy_{data}.md`) | RecoNet with attributes first | `accuracy_{data}.json` |"
+            )
+        cold = _load(f"coldstart_{data}.json")
+        if cold:
+            r = cold["results"]
+            curves = ", ".join(f"{n} {c[-1]:.4f}" for n, c in sorted(r["curves"].items(), key=lambda x: -x[1][-1]))
+            ratio = r.get("recall@50_over_popularity", {})
+            best = max((v for k, v in ratio.items() if k.startswith("reconet")), default=float("nan"))
+            out.append(
+                f"| Cold-start recall@50, {data} ({r['cold_users']} users without history) | {curves}; "
+                f"best RecoNet / popularity **{best:.2f}x** | >= 1.5x popularity, above every other model "
+                f"| `coldstart_{data}.json` |"
+            )
     return out
 
 
