@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,20 @@ from whyrec.data import split, synthetic
 from whyrec.models import RecoNet
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run `whyrec ARGS` as the console script does: (exit status, stdout, stderr)."""
+    from whyrec.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["whyrec", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def data_root() -> Path | None:

@@ -8,21 +8,11 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import run_cli as run
 from whyrec.cli import main
 from whyrec.models import load_model
 
 SMALL = "synthetic:n_users=300,n_items=60,seed=2"
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["whyrec", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

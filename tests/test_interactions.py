@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from whyrec.cli import main
+from conftest import run_cli
 from whyrec.data.ctr import ABSENT, split_rows
 from whyrec.data.synthetic_ctr import synthetic_ctr
 from whyrec.errors import DataError, ParameterError
@@ -137,37 +136,27 @@ def test_encode_study_reports_every_model_and_seed(planted):
 
 
 # -- command line -------------------------------------------------------------------------------
-def _run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["whyrec", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_trains_detects_and_encodes(monkeypatch, capsys, tmp_path):
     model = tmp_path / "ctr"
     data = "synthetic-ctr:n_rows=3000,seed=1"
-    code, out, err = _run(monkeypatch, capsys, "ctr", "train", "--data", data, "--architecture", "fm",
+    code, out, err = run_cli(monkeypatch, capsys, "ctr", "train", "--data", data, "--architecture", "fm",
                           "--out", model, "--epochs", "3")  # fmt: skip
     assert code == 0, err
     assert "test AUC" in out
-    code, out, err = _run(monkeypatch, capsys, "interactions", "detect", "--model", model, "--instances", "12",
+    code, out, err = run_cli(monkeypatch, capsys, "interactions", "detect", "--model", model, "--instances", "12",
                           "--samples", "100", "--jobs", "2")  # fmt: skip
     assert code == 0, err
     report = json.loads((model / "interactions.json").read_text())
     assert report["settings"]["instances"] == 12 and report["settings"]["n_jobs"] == 2
     assert "recovery" in report and (model / "interactions.html").exists()
     assert (model / "plotly.min.js").exists()  # served beside the page, never from a CDN
-    code, out, err = _run(monkeypatch, capsys, "interactions", "encode", "--interactions", model / "interactions.json",
+    detected = model / "interactions.json"
+    code, out, err = run_cli(monkeypatch, capsys, "interactions", "encode", "--interactions", detected,
                           "--top", "2", "--architectures", "lr", "--seeds", "0")  # fmt: skip
     assert code == 0, err
     result = json.loads((model / "interactions-encode.json").read_text())
     assert list(result["models"]) == ["lr"] and len(result["interactions"]) == 2
-    code, _, err = _run(monkeypatch, capsys, "interactions", "encode", "--interactions", tmp_path / "none.json")
+    code, _, err = run_cli(monkeypatch, capsys, "interactions", "encode", "--interactions", tmp_path / "none.json")
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
-    code, _, err = _run(monkeypatch, capsys, "ctr", "train", "--data", "criteo:/nowhere", "--out", tmp_path / "x")
+    code, _, err = run_cli(monkeypatch, capsys, "ctr", "train", "--data", "criteo:/nowhere", "--out", tmp_path / "x")
     assert code == 2 and "not found" in err and len(err.strip().splitlines()) == 1

@@ -212,12 +212,17 @@ def _labels(column: pd.Series) -> pd.Series:
     return column.astype(object).where(column.notna(), MISSING).astype(str)
 
 
+def clicks(column: pd.Series) -> tuple[np.ndarray, int | None]:
+    """Click labels as float32 and the position of the first value that is not 0 or 1 (None: all are)."""
+    labels = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isin(labels, (0.0, 1.0)))
+    return labels.astype(np.float32), (int(bad[0]) if bad.size else None)
+
+
 def _label_column(frame: pd.DataFrame) -> np.ndarray:
     if LABEL not in frame.columns:
         raise DataError(f"CTR rows need a {LABEL!r} column of 0/1 clicks")
-    labels = pd.to_numeric(frame[LABEL], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isin(labels, (0.0, 1.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    labels, row = clicks(frame[LABEL])
+    if row is not None:
         raise DataError(f"CTR label of row {row} is {frame[LABEL].iloc[row]!r}; labels must be 0 or 1")
-    return labels.astype(np.float32)
+    return labels

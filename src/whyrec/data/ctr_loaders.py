@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from whyrec.data.ctr import LABEL, CTRSplit, bucketise, split_rows
+from whyrec.data.ctr import LABEL, CTRSplit, bucketise, clicks, split_rows
 from whyrec.data.features import FeatureSpace
 from whyrec.errors import DataError
 
@@ -100,12 +100,9 @@ def read_delimited(
 
 def check_labels(frame: pd.DataFrame, column: str, path: Path, lines: np.ndarray) -> np.ndarray:
     """The 0/1 label column as floats; anything else is reported with its line number."""
-    labels = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isin(labels, (0.0, 1.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        line = int(lines[row])
-        raise DataError(f"{path.name} line {line}: label must be 0 or 1, got {frame[column].iloc[row]!r}")
+    labels, row = clicks(frame[column])
+    if row is not None:
+        raise DataError(f"{path.name} line {int(lines[row])}: label must be 0 or 1, got {frame[column].iloc[row]!r}")
     return labels
 
 

@@ -105,6 +105,14 @@ def glider(
     start = time.perf_counter()
     query_seconds = 0.0
     results: list[tuple[np.ndarray, list]] = []
+    done = 0
+
+    def collect(result: tuple[np.ndarray, list]) -> None:
+        nonlocal done
+        results.append(result)
+        done += len(result[1])
+        if progress:
+            progress(done)
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         nonlocal query_seconds
@@ -117,9 +125,7 @@ def glider(
 
     if n_jobs == 1:
         for masks, y, chunk_seed in chunks():
-            results.append(_fit_chunk(masks, y, s, chunk_seed))
-            if progress:
-                progress(sum(len(r[1]) for r in results))
+            collect(_fit_chunk(masks, y, s, chunk_seed))
     else:
         # fork (as torch's DataLoader does) with one torch thread per worker: spawn would re-run the
         # caller's main module. Chunks travel to workers as numpy arrays over pipes, never via disk.
@@ -130,13 +136,9 @@ def glider(
             for masks, y, chunk_seed in chunks():
                 pending.append(pool.submit(_fit_chunk, masks, y, s, chunk_seed))
                 while len(pending) > 2 * n_jobs:  # bound the queued perturbations' memory
-                    results.append(pending.pop(0).result())
-                    if progress:
-                        progress(sum(len(r[1]) for r in results))
+                    collect(pending.pop(0).result())
             for future in pending:
-                results.append(future.result())
-                if progress:
-                    progress(sum(len(r[1]) for r in results))
+                collect(future.result())
     seconds = time.perf_counter() - start
     report = aggregate(data.fields, results, s.top, method="glider")
     report.settings = {**s.__dict__, "instances": len(chosen), "n_jobs": n_jobs, "seed": seed}

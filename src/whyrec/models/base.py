@@ -65,9 +65,7 @@ class Recommender:
 
     # -- hyper-parameters ---------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, read back from the attributes of the same names."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        return constructor_params(self)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -289,6 +287,12 @@ class Recommender:
             raise ModelFormatError(f"{path}: model tensors are incomplete or inconsistent ({exc})") from None
         model.manifest_ = manifest
         return model
+
+
+def constructor_params(estimator: Any) -> dict[str, Any]:
+    """Constructor arguments of an estimator, read back from the attributes of the same names."""
+    names = [p for p in inspect.signature(type(estimator).__init__).parameters if p != "self"]
+    return {name: getattr(estimator, name) for name in names}
 
 
 def load_model(path: str | os.PathLike) -> Recommender:

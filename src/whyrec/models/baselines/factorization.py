@@ -29,10 +29,20 @@ class _Factors(Recommender):
         self.user_factors_ = np.asarray(tensors["user_factors"], dtype=np.float32)
         self.item_factors_ = np.asarray(tensors["item_factors"], dtype=np.float32)
 
-    def _check(self) -> None:
+    def _make(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, train: Dataset, validation: Dataset | None = None) -> _Factors:
         for name in ("factors", "iterations"):
             if int(getattr(self, name)) < 1:
                 raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self._remember(train, use_attributes=False)
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
+            model = self._make()
+            model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        return self
 
 
 class ALS(_Factors):
@@ -48,18 +58,11 @@ class ALS(_Factors):
         self.iterations = iterations
         self.seed = seed
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> ALS:
-        self._check()
-        self._remember(train, use_attributes=False)
-        with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
-            model = AlternatingLeastSquares(
-                factors=int(self.factors), regularization=float(self.regularization), alpha=float(self.alpha),
-                iterations=int(self.iterations), random_state=int(self.seed), calculate_training_loss=False,
-            )  # fmt: skip
-            model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        return self
+    def _make(self) -> AlternatingLeastSquares:
+        return AlternatingLeastSquares(
+            factors=int(self.factors), regularization=float(self.regularization), alpha=float(self.alpha),
+            iterations=int(self.iterations), random_state=int(self.seed), calculate_training_loss=False,
+        )  # fmt: skip
 
     def score(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Fold-in: u = (YᵀY + α Y_pᵀY_p + λI)⁻¹ (1 + α) Y_pᵀ1 for each profile's items p."""
@@ -96,17 +99,11 @@ class BPR(_Factors):
         self.iterations = iterations
         self.seed = seed
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> BPR:
-        self._check()
-        self._remember(train, use_attributes=False)
-        model = BayesianPersonalizedRanking(
+    def _make(self) -> BayesianPersonalizedRanking:
+        return BayesianPersonalizedRanking(
             factors=int(self.factors), learning_rate=float(self.learning_rate),
             regularization=float(self.regularization), iterations=int(self.iterations), random_state=int(self.seed),
         )  # fmt: skip
-        model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        return self
 
     def score(self, profiles: sp.csr_matrix) -> np.ndarray:
         raise ParameterError("BPR scores known users only; a new profile needs retraining (use ALS or RecoNet)")

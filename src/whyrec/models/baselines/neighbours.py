@@ -60,7 +60,7 @@ class UserKNN(Recommender):
         if int(self.neighbours) < 1:
             raise ParameterError(f"neighbours must be at least 1, got {self.neighbours}")
         self._remember(train, use_attributes=False)
-        self.normalised_ = normalize(self.train_matrix_, norm="l2", axis=1).astype(np.float32).tocsr()
+        self._restore({}, {})
         return self
 
     def score(self, profiles: sp.csr_matrix) -> np.ndarray:
@@ -78,4 +78,5 @@ class UserKNN(Recommender):
         return out
 
     def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+        """The training rows with unit length, rebuilt from the saved training matrix (nothing to store)."""
         self.normalised_ = normalize(self.train_matrix_, norm="l2", axis=1).astype(np.float32).tocsr()

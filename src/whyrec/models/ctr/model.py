@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import os
 import platform
 import time
@@ -23,7 +22,15 @@ from whyrec.data.ctr import ABSENT, CTRData, encode
 from whyrec.data.features import FeatureSpace
 from whyrec.errors import DataError, ModelFormatError, NotFittedError, ParameterError
 from whyrec.explain.explanation import Explanations, Vocabulary
-from whyrec.models.base import FEATURES, MANIFEST, TENSORS, load_tensors, read_manifest, verify_files
+from whyrec.models.base import (
+    FEATURES,
+    MANIFEST,
+    TENSORS,
+    constructor_params,
+    load_tensors,
+    read_manifest,
+    verify_files,
+)
 from whyrec.models.ctr.modules import ARCHITECTURES, CTRNet
 
 CTR_FORMAT = "whyrec.ctr_model"
@@ -68,8 +75,7 @@ class CTRModel:
         self.seed = seed
 
     def get_params(self) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        return constructor_params(self)
 
     def set_params(self, **params: Any) -> CTRModel:
         for name, value in params.items():
