@@ -153,14 +153,17 @@ def _accuracy_rows() -> list[str]:
         cold = _load(f"coldstart_{data}.json")
         if cold:
             r = cold["results"]
-            curves = ", ".join(f"{n} {c[-1]:.4f}" for n, c in sorted(r["curves"].items(), key=lambda x: -x[1][-1]))
-            ratio = r.get("recall@50_over_popularity", {})
-            best = max((v for k, v in ratio.items() if k.startswith("reconet")), default=float("nan"))
-            out.append(
-                f"| Cold-start recall@50, {data} ({r['cold_users']} users without history) | {curves}; "
-                f"best RecoNet / popularity **{best:.2f}x** | >= 1.5x popularity, above every other model "
-                f"| `coldstart_{data}.json` |"
-            )
+            what = {"new_users": "profile given at serving time", "attributes_only": "attributes only"}
+            for protocol, label in what.items():
+                curves = sorted(r[protocol]["curves"].items(), key=lambda x: -x[1][-1])
+                ratio = r[protocol].get("recall@50_over_popularity", {})
+                best = max((v for k, v in ratio.items() if k.startswith("reconet")), default=float("nan"))
+                shown = ", ".join(f"{n} {c[-1]:.4f}" for n, c in curves[:6])
+                out.append(
+                    f"| Cold-start recall@50, {data}, {label} ({r['cold_users']} cold users, mean of "
+                    f"{len(r['seeds'])} seeds) | {shown}; best RecoNet / popularity **{best:.2f}x** "
+                    f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
+                )
     return out
 
 

@@ -112,13 +112,22 @@ def test_accuracy_study_tunes_refits_and_ranks(small_data):
         accuracy_study(small_data.dataset, models=["xgboost"])
 
 
-def test_coldstart_study_only_takes_models_that_can(small_data):
-    results = coldstart_study(small_data.dataset, models=["popularity", "fm_attributes"], params={
-        "fm_attributes": {"dim": 16}})  # fmt: skip
-    assert results["cold_users"] > 0 and len(results["curves"]["popularity"]) == 50
-    assert np.all(np.diff(results["curves"]["fm_attributes"]) >= -1e-12)  # recall@k grows with k
-    with pytest.raises(ParameterError, match="cannot score users without history"):
-        coldstart_study(small_data.dataset, models=["ease"])
+def test_coldstart_study_compares_both_protocols_on_models_that_can(small_data):
+    params = {"fm_attributes": {"dim": 16}, "reconet_attributes": {"dim": 16, "epochs": 3}}
+    models = ["popularity", "fm_attributes", "ease", "reconet_attributes"]
+    results = coldstart_study(small_data.dataset, models=models, params=params, seeds=(0, 1))
+    new_users, attributes_only = results["new_users"]["curves"], results["attributes_only"]["curves"]
+    assert results["cold_users"] > 0 and len(new_users["popularity"]) == 50
+    assert set(new_users) == {"popularity", "fm_attributes", "ease", "reconet_attributes",
+                              "reconet_attributes+cold_recipe"}  # fmt: skip
+    assert set(attributes_only) == set(new_users) - {"ease"}  # EASE needs history
+    for curves in (new_users, attributes_only):
+        assert all(np.all(np.diff(c) >= -1e-12) for c in curves.values())  # recall@k grows with k
+    assert new_users["ease"][-1] > new_users["popularity"][-1]
+    per_seed = [results["per_seed"][s]["new_users"]["ease"][-1] for s in ("0", "1")]
+    assert new_users["ease"][-1] == pytest.approx(np.mean(per_seed))
+    with pytest.raises(ParameterError, match="cannot score users it was not trained on"):
+        coldstart_study(small_data.dataset, models=["bpr"])
     with pytest.raises(DataError):
         coldstart_study(small_data.dataset, models=["popularity"], fraction=0.0)
 

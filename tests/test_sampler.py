@@ -76,3 +76,13 @@ def test_sampling_is_deterministic_under_a_seed():
 
 def _bags(batch):
     return np.split(batch.indices, batch.offsets[1:])
+
+
+def test_cold_rate_turns_that_share_of_examples_into_attribute_only_bags():
+    history, user_attr, item_attr = _toy()
+    sampler = RemovalSampler(history, user_attr, item_attr, beta=50.0, cold_rate=0.3)
+    positions = np.tile(np.arange(history.nnz), 2000)
+    bags = _bags(sampler.batch(np.random.default_rng(3), positions))
+    cold = [list(bag) == [4] for bag in bags]  # only the user's attribute token is left
+    assert all(list(bag) == [4] or (bag < 4).any() for bag in bags)
+    assert np.mean(cold) == pytest.approx(0.3, abs=0.02)

@@ -326,16 +326,19 @@ def benchmark_coldstart(
     data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split and the models.")] = 0,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (0, 1, ...): split, cold users and models.")] = 3,
     models: Annotated[
         str | None, typer.Option(help="Comma-separated cold-start models (default: all that can).")
     ] = None,
 ) -> None:
-    """The paper's Figure 4: recall@k of cold-start users (10% of test users, history removed)."""
+    """The paper's Figure 4: recall@k of cold-start users (10% of test users, history removed from training).
+
+    Two protocols: the user's profile is given at serving time (the paper's), or attributes only.
+    """
     import json
 
     from whyrec.data.spec import load_spec
-    from whyrec.evaluate.accuracy_study import coldstart_figure, coldstart_study
+    from whyrec.evaluate.accuracy_study import PROTOCOLS, coldstart_figure, coldstart_study
     from whyrec.evaluate.benchmark import write_result
     from whyrec.viz.figures import write_page
 
@@ -345,12 +348,14 @@ def benchmark_coldstart(
     if tuned.exists():
         params = {k: v["params"] for k, v in json.loads(tuned.read_text())["results"]["models"].items()}
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    results = coldstart_study(load_spec(data), models=chosen, params=params, seed=seed)
+    results = coldstart_study(load_spec(data), models=chosen, params=params, seeds=range(seeds))
     results["params_from"] = tuned.name if params else "defaults"
-    path = write_result(out / f"coldstart_{name}.json", data=data, seed=seed, results=results)
-    write_page(out / f"coldstart_{name}.html", f"Cold start on {name}", [coldstart_figure(results)])
-    for model, curve in results["curves"].items():
-        console.print(f"{model:>26}: cold-start recall@50 {curve[-1]:.4f}")
+    path = write_result(out / f"coldstart_{name}.json", data=data, seed=list(range(seeds)), results=results)
+    figures = [coldstart_figure(results, protocol) for protocol in PROTOCOLS]
+    write_page(out / f"coldstart_{name}.html", f"Cold start on {name}", figures)
+    for protocol in PROTOCOLS:
+        for model, curve in results[protocol]["curves"].items():
+            console.print(f"{protocol:>16} {model:>36}: cold-start recall@50 {curve[-1]:.4f}")
     console.print(f"Wrote {path}")
 
 

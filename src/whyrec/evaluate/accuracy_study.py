@@ -6,8 +6,8 @@ recall@50 on the validation split (training positives excluded). Tuning runs on 
 split; the winning configuration is then refitted on every seed's split (split and model seeds
 both follow the seed) and scored once on its test split (training and validation positives
 excluded), over the full catalogue. Cold start: 10% of the test users lose all their training and
-validation history; models that can score a user from attributes alone are compared on them by
-recall@k, k = 1..50.
+validation history, and models are compared on them by recall@k, k = 1..50, once given their
+profile without retraining and once from attributes alone (:func:`coldstart_study`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from whyrec.data.dataset import Dataset
+from whyrec.data.profiles import build_profiles
 from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate.metrics import evaluate, evaluate_curve
@@ -192,39 +194,112 @@ def accuracy_study(
     return out
 
 
+COLD_RECIPE = {"cold_rate": 0.2}  # whyrec's cold-start recipe for RecoNet (see whyrec.models.sampler)
+PROTOCOLS = ("new_users", "attributes_only")
+
+
+def serves_new_users(name: str) -> bool:
+    """Whether model `name` scores a profile it never trained on (fold-in or bag input)."""
+    factory = CANDIDATES[name].factory
+    return factory is _reconet or getattr(factory, "supports_profiles", False)
+
+
 def coldstart_study(
     dataset: Dataset,
     *,
     models: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     fraction: float = 0.1,
     max_k: int = 50,
 ) -> dict[str, Any]:
-    """Figure 4: recall@k (k = 1..max_k) on users whose whole history was removed from training."""
-    names = list(models or [n for n, c in CANDIDATES.items() if c.cold_start])
+    """Figure 4: recall@k (k = 1..max_k) of users whose whole history was removed from training.
+
+    Each seed draws its own split and cold users and seeds the models; curves are averaged over
+    the seeds and each seed's curves are kept under ``per_seed``.
+
+    Every model is trained once, without the cold users, and compared under two protocols:
+
+    - ``new_users`` (the paper's section 5.2): at serving time a cold user brings their profile,
+      that is the attributes and the training/validation interactions the model never saw, and
+      the model scores it without retraining (RecoNet's bag, iALS/OCuLaR fold-in, EASE and kNN
+      rows, Mult-VAE's encoder; FM uses the attributes only). Those interactions are excluded
+      from the ranking.
+    - ``attributes_only``: the user arrives with attributes and no history at all; only models
+      that read user attributes (and popularity) take part.
+
+    RecoNet variants with attributes are also trained with :data:`COLD_RECIPE`, reported as
+    ``<name>+cold_recipe``.
+    """
+    names = list(models or [n for n in CANDIDATES if serves_new_users(n)])
     for name in names:
         if name not in CANDIDATES:
             raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
-        if not CANDIDATES[name].cold_start:
-            capable = ", ".join(n for n, c in CANDIDATES.items() if c.cold_start)
-            raise ParameterError(f"{name} cannot score users without history; cold-start models: {capable}")
+        if not serves_new_users(name):
+            capable = ", ".join(n for n in CANDIDATES if serves_new_users(n))
+            raise ParameterError(f"{name} cannot score users it was not trained on; cold-start models: {capable}")
+    if not seeds:
+        raise ParameterError("the cold-start study needs at least one seed")
+    variants = [(name, dict((params or {}).get(name, {}))) for name in names]
+    variants += [
+        (f"{name}+cold_recipe", {**dict((params or {}).get(name, {})), **COLD_RECIPE})
+        for name in names
+        if CANDIDATES[name].factory is _reconet and CANDIDATES[name].fixed.get("use_attributes")
+    ]
+    per_seed = {seed: _coldstart_curves(dataset, variants, seed, fraction, max_k) for seed in seeds}
+    out: dict[str, Any] = {
+        "cold_users": int(np.mean([r["cold_users"] for r in per_seed.values()])),
+        "fraction": fraction,
+        "seeds": list(seeds),
+    }
+    for protocol in PROTOCOLS:
+        curves = {
+            label: np.mean([per_seed[s][protocol][label] for s in seeds], axis=0).tolist()
+            for label in per_seed[seeds[0]][protocol]
+        }
+        result: dict[str, Any] = {"curves": curves}
+        popularity = curves.get("popularity")
+        if popularity is not None and popularity[max_k - 1] > 0:
+            result["recall@50_over_popularity"] = {n: c[max_k - 1] / popularity[max_k - 1] for n, c in curves.items()}
+        result["recall@50_per_seed"] = {
+            label: [per_seed[s][protocol][label][max_k - 1] for s in seeds] for label in curves
+        }
+        out[protocol] = result
+    out["per_seed"] = {str(s): r for s, r in per_seed.items()}
+    return out
+
+
+def _coldstart_curves(
+    dataset: Dataset, variants: Sequence[tuple[str, dict[str, Any]]], seed: int, fraction: float, max_k: int
+) -> dict[str, Any]:
+    full = split(dataset, seed=seed)
     parts = split(dataset, seed=seed, cold_start=fraction)
     if len(parts.cold_users) == 0:
         raise DataError("no test user became a cold-start user; the dataset is too small or the fraction is 0")
-    known = parts.train.matrix() + parts.validation.matrix()
-    curves = {}
-    for name in names:
-        model = build(name, dict((params or {}).get(name, {})), seed, parts.train).fit(parts.train, parts.validation)
-        curves[name] = evaluate_curve(model, parts.test, exclude=known, users=parts.cold_users, max_k=max_k).tolist()
-    popularity = curves.get("popularity")
-    out: dict[str, Any] = {"cold_users": len(parts.cold_users), "fraction": fraction, "seed": seed, "curves": curves}
-    if popularity is not None:
-        out["recall@50_over_popularity"] = {
-            n: c[max_k - 1] / popularity[max_k - 1] if popularity[max_k - 1] else float("inf")
-            for n, c in curves.items()
-        }
+    known = full.train.matrix() + full.validation.matrix()  # what each user had before the test
+    out: dict[str, Any] = {"cold_users": len(parts.cold_users), **{p: {} for p in PROTOCOLS}}
+    for label, options in variants:
+        name = label.split("+")[0]
+        model = build(name, options, seed, parts.train).fit(parts.train, parts.validation)
+        out["new_users"][label] = evaluate_curve(
+            _ProfileScorer(model, known), parts.test, exclude=known, users=parts.cold_users, max_k=max_k
+        ).tolist()
+        if CANDIDATES[name].cold_start:
+            out["attributes_only"][label] = evaluate_curve(
+                model, parts.test, users=parts.cold_users, max_k=max_k
+            ).tolist()
     return out
+
+
+class _ProfileScorer:
+    """`score_users` of users the model never saw, from bags built out of `history` rows."""
+
+    def __init__(self, model: Any, history: sp.csr_matrix) -> None:
+        self.model, self.history = model, history
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        m = self.model
+        return m.score(build_profiles(self.history[users], m.user_attributes_[users], m.item_attributes_))
 
 
 def accuracy_table(results: Mapping[str, Any]) -> str:
@@ -244,14 +319,15 @@ def accuracy_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def coldstart_figure(results: Mapping[str, Any]) -> Any:
+def coldstart_figure(results: Mapping[str, Any], protocol: str = "new_users") -> Any:
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    for name, curve in results["curves"].items():
+    for name, curve in results[protocol]["curves"].items():
         figure.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines", name=name))
+    what = "profile given at serving time" if protocol == "new_users" else "attributes only"
     figure.update_layout(
-        title=f"Cold-start users ({results['cold_users']}): recall@k", xaxis_title="k", yaxis_title="recall@k",
-        template="plotly_white",
+        title=f"Cold-start users ({results['cold_users']}, {what}): recall@k", xaxis_title="k",
+        yaxis_title="recall@k", template="plotly_white",
     )  # fmt: skip
     return figure

@@ -82,6 +82,8 @@ class RecoNet(Recommender):
     lr, lr_decay: Adam's learning rate and its per-epoch factor. batch_size: examples per step.
     beta: removal exponent β of the sampler. remove_attributes: the sampler also removes
     attribute tokens. use_attributes: put user and item attributes into profiles.
+    cold_rate: share of training examples reduced to the user's attribute tokens (whyrec's
+    cold-start recipe; 0, the default, is the paper's recipe).
     epochs, patience, min_delta: training length and early stopping on validation
     recall@`eval_k` (a new best must gain more than `min_delta`). max_eval_users: validation
     users sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule.
@@ -105,6 +107,7 @@ class RecoNet(Recommender):
         eval_k: int = 50,
         use_attributes: bool = True,
         remove_attributes: bool = True,
+        cold_rate: float = 0.0,
         output_bias: bool = True,
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
@@ -125,6 +128,7 @@ class RecoNet(Recommender):
         self.eval_k = eval_k
         self.use_attributes = use_attributes
         self.remove_attributes = remove_attributes
+        self.cold_rate = cold_rate
         self.output_bias = output_bias
         self.max_eval_users = max_eval_users
         self.lrp_epsilon = lrp_epsilon
@@ -146,6 +150,7 @@ class RecoNet(Recommender):
             "min_delta": self.min_delta >= 0,
             "eval_k": self.eval_k >= 1,
             "hidden": all(int(h) >= 1 for h in self.hidden),
+            "cold_rate": 0 <= self.cold_rate < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -168,6 +173,7 @@ class RecoNet(Recommender):
             self.item_attributes_,
             beta=self.beta,
             remove_attributes=self.remove_attributes,
+            cold_rate=self.cold_rate if self.use_attributes else 0.0,
         )
         self.module_ = RecoNetModule(fs.n_tokens, fs.n_items, self.dim, self.hidden, self.output_bias).to(device)
         optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)

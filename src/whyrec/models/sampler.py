@@ -6,6 +6,10 @@ probability 1/(k!)^β. The extra removals are drawn from the remaining history i
 `remove_attributes` is set, from the user's and the items' attribute tokens as well. Item-attribute
 tokens are recomputed from the items that stay, so the label's own attributes never leak into its
 input unless another remaining item carries them.
+
+whyrec's cold-start recipe (`cold_rate`, off in the paper's recipe): a share of the examples lose
+their whole history and keep only the user's attribute tokens, so the model also learns to score
+the bags that users without history bring at serving time.
 """
 
 from __future__ import annotations
@@ -55,11 +59,14 @@ class RemovalSampler:
         *,
         beta: float,
         remove_attributes: bool = True,
+        cold_rate: float = 0.0,
     ) -> None:
         self.history = sp.csr_matrix(history, dtype=np.float32)
         self.history.sort_indices()
         self.beta = beta
         self.remove_attributes = remove_attributes
+        self.cold_rate = cold_rate
+        self.user_attributes = sp.csr_matrix(user_attributes, dtype=np.float32)
         self.n_items = self.history.shape[1]
         n_tokens = item_attributes.shape[1]
         self.n_tokens = n_tokens
@@ -96,6 +103,9 @@ class RemovalSampler:
             counts = counts - removed_items @ self.footprint  # removed items and their supports
             counts = counts - counts.multiply(removed)  # removed attribute tokens go entirely
             counts.eliminate_zeros()
+        if self.cold_rate > 0:
+            cold = (rng.random(n) < self.cold_rate).astype(np.float32)
+            counts = sp.diags(1 - cold) @ counts + sp.diags(cold) @ self.user_attributes[users]
         counts.data[counts.data < 0.5] = 0  # float guard; supports are whole numbers
         counts.eliminate_zeros()
         counts.sort_indices()
