@@ -59,7 +59,7 @@ def small_split(small_data):
 
 @pytest.fixture(scope="session")
 def small_model(small_split):
-    return RecoNet(dim=16, epochs=4, batch_size=256, lr=1e-2, seed=0).fit(small_split.train, small_split.validation)
+    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, seed=0).fit(small_split.train, small_split.validation)
 
 
 @pytest.fixture(scope="session")

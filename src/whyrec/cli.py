@@ -5,7 +5,9 @@ Every user error ends in a one-line message on stderr and exit status 2; never a
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -75,14 +77,44 @@ def train(
     beta: Annotated[float | None, typer.Option(help="Removal exponent β of the sampler.")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="Adam weight decay.")] = None,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
+    loss: Annotated[str | None, typer.Option(help="softmax (full) or sampled (large catalogues).")] = None,
+    negatives: Annotated[int | None, typer.Option(help="Sampled softmax: negatives per batch.")] = None,
+    proposal: Annotated[str | None, typer.Option(help="Sampled softmax: log_uniform or popularity.")] = None,
+    cold_rate: Annotated[float | None, typer.Option(help="Share of attribute-only training examples.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option(help="Checkpoint after every epoch; a rerun with the same settings resumes.")
+    ] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Data-parallel training; launch with: torchrun --nproc-per-node N -m whyrec train --distributed ...",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Train RecoNet and save it, with its split and config, to OUT."""
+    """Train RecoNet and save it, with its split and config, to OUT.
+
+    Distributed (DistributedDataParallel; gloo on CPU, NCCL on CUDA): start one process per
+    worker with torchrun, e.g. ``torchrun --standalone --nproc-per-node 2 -m whyrec train
+    --distributed --data ... --checkpoint-dir ckpt``. Rank 0 evaluates, checkpoints and saves.
+    """
+    import os
+
+    from whyrec.errors import ParameterError
     from whyrec.pipeline import RunConfig, train_run
 
+    if distributed and "WORLD_SIZE" not in os.environ:
+        raise ParameterError(
+            "--distributed needs torchrun to start the workers: torchrun --standalone --nproc-per-node 2 "
+            "-m whyrec train --distributed ..."
+        )
     overrides = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
-        "beta": beta, "weight_decay": weight_decay, "patience": patience,
+        "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
+        "proposal": proposal, "cold_rate": cold_rate, "device": device,
+        "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
     }  # fmt: skip
     if hidden is not None:
         overrides["hidden"] = _widths(hidden)
@@ -95,6 +127,8 @@ def train(
             data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides
         )
     model, _, metrics = train_run(run, out, progress=not quiet)
+    if not metrics:  # a distributed worker other than rank 0
+        return
     console.print(
         f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
         f"test recall@50 {metrics['recall@50']:.4f}"
@@ -151,6 +185,59 @@ def recommend(
         return
     for row in rows:
         console.print(f"{row['rank']:>3}. {row['item']} [dim](id {row['item_id']}, score {row['score']:.3f})[/dim]")
+
+
+def _batch_job(kind: str, model: Path, out: Path, k: int, reasons: int, users_per_part: int,
+               worker: int | None, workers: int | None, quiet: bool) -> None:  # fmt: skip
+    from whyrec.batch_jobs import run_job
+    from whyrec.models import load_model
+
+    loaded = load_model(model)
+    with _bar(not quiet, loaded.feature_space_.n_users, f"{kind}-all") as advance:
+        result = run_job(
+            loaded, model, out, kind=kind, k=k, reasons=reasons, users_per_part=users_per_part,
+            worker=worker, n_workers=workers, progress=advance,
+        )  # fmt: skip
+    rate = f"{result['rows_per_second']:,.0f} rows/s" if result["rows_per_second"] else "nothing left to do"
+    console.print(
+        f"worker {result['worker']}/{result['n_workers']}: wrote {result['parts_written']} part(s), "
+        f"skipped {result['parts_skipped']} already done ({rate}); job complete: {result['complete']}",
+        soft_wrap=True,
+    )
+
+
+Workers = Annotated[int | None, typer.Option(help="Number of workers (default: torchrun's WORLD_SIZE or 1).")]
+Worker = Annotated[int | None, typer.Option(help="This worker, 0..workers-1 (default: torchrun's RANK or 0).")]
+PartSize = Annotated[int, typer.Option(help="Users per Parquet part (the unit of resumption).")]
+
+
+@app.command("recommend-all")
+def recommend_all(
+    model: ModelDir,
+    out: Annotated[Path, typer.Option(help="Folder of Parquet parts (user, item, rank, score).")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Items per user.")] = 10,
+    users_per_part: PartSize = 10_000,
+    worker: Worker = None,
+    workers: Workers = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Top-k items of every user, as Parquet parts; rerun to resume, one worker per shard of parts."""
+    _batch_job("recommend", model, out, k, 0, users_per_part, worker, workers, quiet)
+
+
+@app.command("explain-all")
+def explain_all(
+    model: ModelDir,
+    out: Annotated[Path, typer.Option(help="Folder of Parquet parts (user, item, rank, score, reasons).")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Items per user.")] = 10,
+    reasons: Annotated[int, typer.Option(help="Top reasons kept per recommendation.")] = 3,
+    users_per_part: PartSize = 10_000,
+    worker: Worker = None,
+    workers: Workers = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Top-k items of every user with their top reasons (ε-LRP), as resumable Parquet parts."""
+    _batch_job("explain", model, out, k, reasons, users_per_part, worker, workers, quiet)
 
 
 @app.command()
@@ -519,6 +606,19 @@ def interactions_encode(
     console.print(
         f"crosses improved test AUC for {len(result['improved_models'])} of {len(result['models'])} models; wrote {out}"
     )
+
+
+@contextlib.contextmanager
+def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar over `total` units; yields the function that advances it."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.update(task, advance=n)
 
 
 def _widths(text: str) -> tuple[int, ...]:

@@ -90,6 +90,8 @@ def train_run(
     except TypeError as exc:
         raise ParameterError(f"unknown RecoNet parameter: {exc}") from None
     model.fit(data_split.train, data_split.validation)
+    if not is_main_process():  # distributed: rank 0 evaluates and saves
+        return model, data_split, {}
     metrics = evaluate_model(model, data_split)
     if out is not None:
         summary = {k: v for k, v in metrics.items() if k != "cold_start"}
@@ -97,6 +99,13 @@ def train_run(
             summary["cold_start"] = {k: v for k, v in metrics["cold_start"].items() if k != "recall_curve"}
         model.save(out, split=data_split, info={**run_info(config, model), "test_metrics": summary})
     return model, data_split, metrics
+
+
+def is_main_process() -> bool:
+    """False on the ranks other than 0 of a torch.distributed job."""
+    import torch.distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 def run_info(config: RunConfig, model: Recommender) -> dict[str, Any]:

@@ -118,8 +118,8 @@ class Dataset:
                 raise DataError(f"rating column '{rating_col}' has a missing or non-numeric value {raw!r} (row {row})")
         multi_valued = dict(multi_valued or {})
 
-        users_frame = _entity_frame(users, user_col, "users")
-        items_frame = _entity_frame(items, item_col, "items")
+        users_frame = entity_frame(users, user_col, "users")
+        items_frame = entity_frame(items, item_col, "items")
         user_ids = _universe(frame[user_col], users_frame, user_col, "user")
         item_ids = _universe(frame[item_col], items_frame, item_col, "item")
 
@@ -129,21 +129,12 @@ class Dataset:
         else:
             item_names = [str(i) for i in item_ids]
 
-        fields: list[Field] = []
-        for entity, table, key, chosen in (
-            ("user", users_frame, user_col, user_fields),
-            ("item", items_frame, item_col, item_fields),
-        ):
-            if table is None:
-                if chosen:
-                    raise DataError(f"{entity}_fields given but no {entity}s table")
-                continue
-            skip = {key, title_col} if entity == "item" else {key}
-            columns = list(chosen) if chosen is not None else [c for c in table.columns if c not in skip]
-            _require_columns(table, columns, f"{entity}s")
-            for col in columns:
-                if table[col].notna().any():
-                    fields.append(Field.fit(col, entity, table[col], n_bins=n_bins, separator=multi_valued.get(col)))
+        fields = [
+            *entity_fields("user", users_frame, user_col, user_fields, n_bins=n_bins, multi_valued=multi_valued),
+            *entity_fields(
+                "item", items_frame, item_col, item_fields, n_bins=n_bins, multi_valued=multi_valued, skip=title_col
+            ),
+        ]
         fs = FeatureSpace(item_ids=item_ids, item_names=item_names, user_ids=user_ids, fields=fields)
 
         if has_rating and min_rating is not None:
@@ -155,8 +146,8 @@ class Dataset:
             ts = _timestamps(frame[timestamp_col])
         u, i, ts = _deduplicate(u, i, ts, on_duplicate, fs)
 
-        user_attr = _attribute_matrix(fs, "user", users_frame, user_col, fs.n_users)
-        item_attr = _attribute_matrix(fs, "item", items_frame, item_col, fs.n_items)
+        user_attr = attribute_matrix(fs, "user", users_frame, user_col, fs.n_users)
+        item_attr = attribute_matrix(fs, "item", items_frame, item_col, fs.n_items)
         return cls(fs, u.astype(np.int32), i.astype(np.int32), user_attr, item_attr, ts, name)
 
     @classmethod
@@ -214,7 +205,32 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], table: str) ->
         )
 
 
-def _entity_frame(frame: pd.DataFrame | None, key: str, table: str) -> pd.DataFrame | None:
+def entity_fields(
+    entity: str,
+    table: pd.DataFrame | None,
+    key: str,
+    chosen: Sequence[str] | None,
+    *,
+    n_bins: int = 5,
+    multi_valued: Mapping[str, str] | None = None,
+    skip: str | None = None,
+) -> list[Field]:
+    """The attribute fields of a users or items table: every column but the key (or `chosen`)."""
+    if table is None:
+        if chosen:
+            raise DataError(f"{entity}_fields given but no {entity}s table")
+        return []
+    columns = list(chosen) if chosen is not None else [c for c in table.columns if c not in {key, skip}]
+    _require_columns(table, columns, f"{entity}s")
+    separators = dict(multi_valued or {})
+    return [
+        Field.fit(col, entity, table[col], n_bins=n_bins, separator=separators.get(col))
+        for col in columns
+        if table[col].notna().any()
+    ]
+
+
+def entity_frame(frame: pd.DataFrame | None, key: str, table: str) -> pd.DataFrame | None:
     if frame is None:
         return None
     if not isinstance(frame, pd.DataFrame):
@@ -292,7 +308,7 @@ def _deduplicate(
     return u[first], i[first], ts[first] if ts is not None else None
 
 
-def _attribute_matrix(
+def attribute_matrix(
     fs: FeatureSpace,
     entity: str,
     table: pd.DataFrame | None,

@@ -1,5 +1,6 @@
 """Data specifications shared by the CLI and saved configs: ``synthetic``, ``movielens:PATH``,
-``csv:INTERACTIONS[,USERS,ITEMS]`` (CSV or Parquet files)."""
+``csv:INTERACTIONS[,USERS,ITEMS]`` (CSV or Parquet files), ``shards:FOLDER[,USERS,ITEMS]`` (Parquet
+shards streamed in record batches, see :mod:`whyrec.data.stream`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from whyrec.errors import DataError
 if TYPE_CHECKING:
     from whyrec.data.synthetic import SyntheticData
 
-SPEC_HELP = "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS]"
+SPEC_HELP = "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS] | shards:FOLDER[,USERS,ITEMS]"
 
 
 def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: Any) -> Dataset:
@@ -27,14 +28,19 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: A
         if not rest:
             raise DataError("movielens needs a directory: movielens:PATH")
         return load_movielens(rest, attributes=attributes, **options)
-    if kind in ("csv", "parquet", "files"):
+    if kind in ("csv", "parquet", "files", "shards"):
         paths = [p.strip() for p in rest.split(",")] if rest else []
         if not paths or not paths[0] or len(paths) > 3:
-            raise DataError(f"{kind} needs 1 to 3 comma-separated files: {kind}:INTERACTIONS[,USERS,ITEMS]")
+            raise DataError(f"{kind} needs 1 to 3 comma-separated paths: {kind}:INTERACTIONS[,USERS,ITEMS]")
         paths += [None] * (3 - len(paths))
         users, items = (p or None for p in paths[1:])
-        dataset = Dataset.from_files(paths[0], users if attributes else None, items if attributes else None, **options)
-        return dataset
+        if not attributes:
+            users = items = None
+        if kind == "shards":
+            from whyrec.data.stream import stream_dataset
+
+            return stream_dataset(paths[0], users, items, **options)
+        return Dataset.from_files(paths[0], users, items, **options)
     raise DataError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
 
 

@@ -18,6 +18,8 @@ import torch
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
 
+SCORE_BLOCK = 1 << 27  # scores held at once while ranking (512 MiB of float32)
+
 
 def evaluate(
     model: Any,
@@ -49,6 +51,7 @@ def evaluate(
     if len(candidates) == 0:
         raise ParameterError("no user has a held-out item to evaluate on")
     top = max(ks)
+    batch_size = max(1, min(batch_size, SCORE_BLOCK // n_items))  # huge catalogues: smaller blocks
     hits_all = np.zeros((len(candidates), top), dtype=bool)
     recommended = np.zeros((len(candidates), top), dtype=np.int64)
     for start in range(0, len(candidates), batch_size):

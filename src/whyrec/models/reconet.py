@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -29,6 +31,9 @@ from whyrec.explain.bags import bag_tensors, target_logits
 from whyrec.explain.base import explain_pairs
 from whyrec.explain.explanation import Explanations
 from whyrec.models.base import Recommender
+from whyrec.models.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from whyrec.models.distributed import World, local_device, world
+from whyrec.models.sampled_softmax import PROPOSALS, NegativeSampler, proposal
 from whyrec.models.sampler import RemovalSampler, prefetched_batches
 
 
@@ -64,10 +69,14 @@ class RecoNetModule(nn.Module):
             )
         return pool @ self.embedding.weight
 
-    def head(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled vector through the hidden ReLU layers: the output layer's input."""
         for layer in self.hidden:
             x = torch.relu(layer(x))
-        return self.output(x)
+        return x
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.features(x))
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(indices, offsets))
@@ -84,6 +93,10 @@ class RecoNet(Recommender):
     attribute tokens. use_attributes: put user and item attributes into profiles.
     cold_rate: share of training examples reduced to the user's attribute tokens (whyrec's
     cold-start recipe; 0, the default, is the paper's recipe).
+    loss: "softmax" (full, the paper's) or "sampled" (sampled softmax with the logQ correction,
+    for large catalogues; `negatives` shared per batch from `proposal`, "log_uniform" or
+    "popularity"; see :mod:`whyrec.models.sampled_softmax`). Evaluation always uses all items.
+    checkpoint_dir: write a checkpoint after every epoch and resume from it when restarted.
     epochs, patience, min_delta: training length and early stopping on validation
     recall@`eval_k` (a new best must gain more than `min_delta`). max_eval_users: validation
     users sampled for early stopping. lrp_epsilon: ε of the ε-LRP rule.
@@ -108,6 +121,10 @@ class RecoNet(Recommender):
         use_attributes: bool = True,
         remove_attributes: bool = True,
         cold_rate: float = 0.0,
+        loss: str = "softmax",
+        negatives: int = 1000,
+        proposal: str = "log_uniform",
+        checkpoint_dir: str | None = None,
         output_bias: bool = True,
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
@@ -129,6 +146,10 @@ class RecoNet(Recommender):
         self.use_attributes = use_attributes
         self.remove_attributes = remove_attributes
         self.cold_rate = cold_rate
+        self.loss = loss
+        self.negatives = negatives
+        self.proposal = proposal
+        self.checkpoint_dir = checkpoint_dir
         self.output_bias = output_bias
         self.max_eval_users = max_eval_users
         self.lrp_epsilon = lrp_epsilon
@@ -151,21 +172,34 @@ class RecoNet(Recommender):
             "eval_k": self.eval_k >= 1,
             "hidden": all(int(h) >= 1 for h in self.hidden),
             "cold_rate": 0 <= self.cold_rate < 1,
+            "loss": self.loss in ("softmax", "sampled"),
+            "negatives": self.negatives >= 1,
+            "proposal": self.proposal in PROPOSALS,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
+        if self.loss == "sampled" and self.weight_decay > 0 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            raise ParameterError("loss='sampled' trains with sparse gradients, which take no weight_decay; set it to 0")
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> RecoNet:
-        """Train on `train`; early-stop on recall@eval_k over `validation` when given."""
+        """Train on `train`; early-stop on recall@eval_k over `validation` when given.
+
+        Under `torchrun` this is data-parallel (DistributedDataParallel): each rank trains on the
+        examples of its users (user index mod world size) in batches of batch_size / world size
+        (so the global batch is unchanged), draws its own removals (seeded by seed and rank),
+        and all ranks run as many steps per epoch. Validation and the
+        early-stopping decision happen on rank 0 and are broadcast. With `checkpoint_dir`,
+        rank 0 writes a checkpoint after every epoch and a restarted run resumes from it.
+        """
         self._check_params()
         self.hidden = tuple(int(h) for h in self.hidden)
         self._remember(train, self.use_attributes)
         if validation is not None and validation.feature_space is not train.feature_space:
             raise DataError("train and validation must share one FeatureSpace (use whyrec.data.split)")
-        torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
-        device = self._torch_device()
+        device = local_device(self._torch_device())
+        team = world(device)
+        torch.manual_seed(self.seed)  # the same initial weights on every rank
         fs = self.feature_space_
         sampler = RemovalSampler(
             self.train_matrix_,
@@ -176,56 +210,113 @@ class RecoNet(Recommender):
             cold_rate=self.cold_rate if self.use_attributes else 0.0,
         )
         self.module_ = RecoNetModule(fs.n_tokens, fs.n_items, self.dim, self.hidden, self.output_bias).to(device)
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
-        eval_users = self._eval_users(validation, rng)
-        history: list[dict[str, float]] = []
-        best_metric, best_state, best_epoch, waited = -math.inf, None, 0, 0
-        n_batches = math.ceil(sampler.n_examples / self.batch_size)
-        started = time.perf_counter()
-        with _progress(self.progress, self.epochs * n_batches) as bar:
-            for epoch in range(1, self.epochs + 1):
-                self.module_.train()
-                order = rng.permutation(sampler.n_examples)
+        network = self.module_
+        if team.distributed:
+            network = nn.parallel.DistributedDataParallel(self.module_)  # broadcasts rank 0's weights
+        sparse = self.loss == "sampled" and not team.distributed  # DDP cannot reduce sparse gradients
+        optimizers = self._optimizers(sparse)
+        schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=self.lr_decay) for o in optimizers]
+        negatives = None
+        if self.loss == "sampled":
+            counts = np.bincount(self.train_matrix_.indices, minlength=fs.n_items)
+            negatives = NegativeSampler(proposal(counts, self.proposal), min(self.negatives, fs.n_items))
+        eval_users = self._eval_users(validation, np.random.default_rng([self.seed, 0]))
+        positions = team.shard(sampler.row_of)
+        per_rank = team.max(len(positions))  # ranks with fewer examples top up, so all run as many steps
+        batch_size = math.ceil(self.batch_size / team.size)  # the global batch stays batch_size
+        n_batches = math.ceil(per_rank / batch_size)
+        fingerprint = self._fingerprint(team)
+        state = TrainingState()
+        if self.checkpoint_dir is not None:
+            state = load_checkpoint(self.checkpoint_dir, fingerprint, self.module_, optimizers, schedulers) or state
+        started = time.perf_counter() - (state.history[-1]["seconds"] if state.history else 0.0)
+        with _progress(self.progress and team.is_main, (self.epochs - state.epoch) * n_batches) as bar:
+            for epoch in range(state.epoch + 1, self.epochs + 1):
+                network.train()
+                rng = np.random.default_rng([self.seed, team.rank, epoch])
+                generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+                order = _epoch_order(rng, positions, per_rank)
                 total, seen = 0.0, 0
-                for batch in prefetched_batches(sampler, rng, order, self.batch_size):
-                    indptr = np.append(batch.offsets, len(batch.indices))
-                    pooled = self.module_.pooled_csr(
-                        torch.from_numpy(indptr).to(device), torch.from_numpy(batch.indices).to(device)
-                    )
-                    logits = self.module_.head(pooled)
-                    loss = nn.functional.cross_entropy(logits, torch.from_numpy(batch.labels).to(device))
-                    optimizer.zero_grad(set_to_none=True)
+                for batch in prefetched_batches(sampler, rng, order, batch_size):
+                    loss = self._step(network, batch, device, negatives, generator, sparse)
+                    for optimizer in optimizers:
+                        optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    optimizer.step()
+                    for optimizer in optimizers:
+                        optimizer.step()
                     total += float(loss.detach()) * len(batch.labels)
                     seen += len(batch.labels)
                     bar.advance(f"epoch {epoch} loss {total / max(seen, 1):.4f}")
-                schedule.step()
+                for scheduler in schedulers:
+                    scheduler.step()
                 record = {"epoch": epoch, "loss": total / max(seen, 1), "seconds": time.perf_counter() - started}
+                if team.distributed:
+                    record["examples_per_rank"] = seen
                 if eval_users is not None:
-                    metric = self._validation_recall(validation, eval_users)
+                    metric = self._validation_recall(validation, eval_users) if team.is_main else 0.0
+                    metric = team.broadcast(metric)
                     record[f"val_recall@{self.eval_k}"] = metric
                     bar.note(f"epoch {epoch}: loss {record['loss']:.4f}, val recall@{self.eval_k} {metric:.4f}")
-                    if metric > best_metric + self.min_delta or best_state is None:
-                        best_metric, best_epoch, waited = metric, epoch, 0
-                        best_state = copy.deepcopy(self.module_.state_dict())
+                    if metric > state.best_metric + self.min_delta or state.best_state is None:
+                        state.best_metric, state.best_epoch, state.waited = metric, epoch, 0
+                        state.best_state = copy.deepcopy(self.module_.state_dict())
                         record["best"] = True
                     else:
-                        waited += 1
-                history.append(record)
-                if eval_users is not None and waited >= self.patience:
+                        state.waited += 1
+                state.history.append(record)
+                state.epoch = epoch
+                if self.checkpoint_dir is not None and team.is_main:
+                    save_checkpoint(self.checkpoint_dir, fingerprint, self.module_, optimizers, schedulers, state)
+                team.barrier()  # no rank runs ahead of rank 0's checkpoint
+                if eval_users is not None and state.waited >= self.patience:
                     break
-        if best_state is not None:
-            self.module_.load_state_dict(best_state)
+        if state.best_state is not None:
+            self.module_.load_state_dict(state.best_state)
+            best_epoch = state.best_epoch
         else:
-            best_epoch = len(history)
+            best_epoch = len(state.history)
         self.module_.eval()
-        self.history_ = history
+        self.history_ = state.history
         self.best_epoch_ = best_epoch
-        self.best_metric_ = None if best_metric == -math.inf else best_metric
-        self.time_to_best_ = history[best_epoch - 1]["seconds"] if history else 0.0
+        self.best_metric_ = None if state.best_metric == -math.inf else state.best_metric
+        self.time_to_best_ = state.history[best_epoch - 1]["seconds"] if state.history and best_epoch else 0.0
+        self.world_size_ = team.size
         return self
+
+    def _optimizers(self, sparse: bool) -> list[torch.optim.Optimizer]:
+        m = self.module_
+        if not sparse:
+            return [torch.optim.Adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
+        tables = [m.embedding.weight, m.output.weight]  # sparse gradients: only touched rows move
+        rest = [p for p in m.parameters() if all(p is not t for t in tables)]
+        return [torch.optim.SparseAdam(tables, lr=self.lr), torch.optim.Adam(rest, lr=self.lr)]
+
+    def _step(
+        self,
+        network: nn.Module,
+        batch: Any,
+        device: torch.device,
+        negatives: NegativeSampler | None,
+        generator: torch.Generator,
+        sparse: bool,
+    ) -> torch.Tensor:
+        pin = device.type == "cuda"
+        indices, offsets, labels = (
+            _to_device(torch.from_numpy(a), device, pin) for a in (batch.indices, batch.offsets, batch.labels)
+        )
+        if negatives is None:
+            return nn.functional.cross_entropy(network(indices, offsets), labels)
+        m = self.module_
+        pooled = nn.functional.embedding_bag(indices, m.embedding.weight, offsets, mode="mean", sparse=sparse)
+        features = m.features(pooled)
+        return negatives.loss(features, m.output.weight, m.output.bias, labels, negatives.draw(generator), sparse)
+
+    def _fingerprint(self, team: World) -> dict[str, Any]:
+        params = {
+            k: v for k, v in self.get_params().items() if k not in ("progress", "checkpoint_dir", "device", "epochs")
+        }
+        data = {"n_tokens": self.feature_space_.n_tokens, "nnz": int(self.train_matrix_.nnz)}
+        return {"params": json.loads(json.dumps(params, default=str)), "data": data, "world_size": team.size}
 
     def _eval_users(self, validation: Dataset | None, rng: np.random.Generator) -> np.ndarray | None:
         if validation is None or validation.n_interactions == 0:
@@ -384,3 +475,17 @@ class _progress:
         if self.enabled:
             self._bar.update(self._task, completed=self.total)
             self._bar.stop()
+
+
+def _epoch_order(rng: np.random.Generator, positions: np.ndarray, length: int) -> np.ndarray:
+    """This rank's examples in random order, topped up with random repeats to `length` examples."""
+    order = rng.permutation(positions)
+    if len(order) < length and len(positions):
+        order = np.concatenate([order, rng.choice(positions, length - len(order))])
+    return order
+
+
+def _to_device(tensor: torch.Tensor, device: torch.device, pin: bool) -> torch.Tensor:
+    if pin:
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
