@@ -119,6 +119,7 @@ def rows() -> list[str]:
         )
     out.extend(_accuracy_rows())
     out.extend(_glider_rows())
+    out.extend(_scale_rows())
     load = _load("serve_load_ml-1m-half.json")
     if load:
         r = load["results"]
@@ -164,6 +165,46 @@ def _accuracy_rows() -> list[str]:
                     f"{len(r['seeds'])} seeds) | {shown}; best RecoNet / popularity **{best:.2f}x** "
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
+    return out
+
+
+def _scale_rows() -> list[str]:
+    out = []
+    scaling = _load("scale_scaling.json")
+    if scaling:
+        r = scaling["results"]
+        runs, est = r["runs"], r["estimate"]
+        out.append(
+            f"| RecoNet training throughput, synthetic catalogue {r['catalogue']['n_users']:,} users x "
+            f"{r['catalogue']['n_items']:,} items, one epoch: 1 process x 1 thread / 1 x 2 threads / "
+            f"2 gloo processes x 1 thread | **{runs['1x1']['examples_per_second']:,.0f} / "
+            f"{runs['1x2']['examples_per_second']:,.0f} / {runs['2x1']['examples_per_second']:,.0f} examples/s** "
+            f"(2 processes: {est['measured_speedup_2_processes']:.2f}x one) | report | `scale_scaling.json` |"
+        )
+        eight, many = est["workers_8"], est["workers_64"]
+        out.append(
+            f"| Estimate from those measurements ({est['allreduce_bytes_per_step'] / 2**20:.1f} MiB all-reduced "
+            f"per step): 8 workers at 100 GB/s, 64 workers at 12.5 GB/s | 8: {eight['speedup_over_1']:.1f}x "
+            f"({eight['communication_share']:.0%} communication); 64: {many['speedup_over_1']:.1f}x "
+            f"({many['communication_share']:.0%} communication) | report | `scale_scaling.json` |"
+        )
+    big = _load("scale_catalogue.json")
+    if big:
+        r = big["results"]
+        c, t, e = r["catalogue"], r["train"], r["explain_all"]
+        out.append(
+            f"| Sampled softmax ({t['negatives']} negatives), {c.get('n_items', 0):,} items x "
+            f"{c.get('n_users', 0):,} users streamed from {c.get('shards', '?')} Parquet shards: "
+            f"{t['examples']:,} training examples, {t['epochs']} epoch(s) | **peak memory "
+            f"{r['peak_rss_gib']:.1f} GiB**, {t['examples_per_second']:,.0f} examples/s; recall@50 "
+            f"{r['recall@50']['reconet_sampled']:.4f} vs popularity {r['recall@50']['popularity']:.4f} "
+            f"| < 24 GiB | `scale_catalogue.json` |"
+        )
+        out.append(
+            f"| `explain-all` on that model (top-10 items over the full catalogue, top-3 reasons), "
+            f"{e['rows']:,} explanations | **{e['explanations_per_second_per_core']:,.0f} explanations/s per core** "
+            f"({e['rows_per_second']:,.0f}/s on {e['cores']} cores) | report | `scale_catalogue.json` |"
+        )
     return out
 
 

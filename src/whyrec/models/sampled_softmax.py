@@ -57,11 +57,11 @@ class NegativeSampler:
         negatives = negatives.to(device)
         n = len(labels)
         rows = functional.embedding(torch.cat([labels, negatives]), weight, sparse=sparse)  # only these rows learn
-        logits = torch.cat([(features * rows[:n]).sum(dim=1, keepdim=True), features @ rows[n:].T], dim=1)
-        log_q = self.log_q.to(device)
-        shift = torch.cat([log_q[labels].unsqueeze(1), log_q[negatives].expand(n, -1)], dim=1)
+        log_q = self.log_q.to(device) + float(np.log(self.n))
+        shift_pos, shift_neg = -log_q[labels], -log_q[negatives]
         if bias is not None:
-            shift = shift - torch.cat([bias[labels].unsqueeze(1), bias[negatives].expand(n, -1)], dim=1)
-        hits = torch.cat([torch.zeros(n, 1, dtype=torch.bool, device=device), negatives == labels.unsqueeze(1)], dim=1)
-        logits = (logits - shift - np.log(self.n)).masked_fill(hits, float("-inf"))
-        return functional.cross_entropy(logits, torch.zeros(n, dtype=torch.int64, device=device))
+            shift_pos, shift_neg = shift_pos + bias[labels], shift_neg + bias[negatives]
+        positive = (features * rows[:n]).sum(dim=1) + shift_pos
+        negative = torch.addmm(shift_neg.unsqueeze(0), features, rows[n:].T)  # one pass over batch x n
+        negative = negative.masked_fill(negatives.unsqueeze(0) == labels.unsqueeze(1), float("-inf"))  # hits
+        return (torch.logaddexp(positive, torch.logsumexp(negative, dim=1)) - positive).mean()
