@@ -88,7 +88,8 @@ def scaling(args: argparse.Namespace) -> None:
                 "--threads", str(threads), "--dim", str(args.dim), "--batch-size", str(args.batch_size),
                 "--seed", str(args.seed),
             ]  # fmt: skip
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(HERE)}
+            path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": path}
             subprocess.run(command, check=True, env=env, cwd=HERE)
             runs[f"{world}x{threads}"] = json.loads(out.read_text())
             print(world, threads, runs[f"{world}x{threads}"], flush=True)
