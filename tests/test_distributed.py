@@ -40,8 +40,13 @@ def test_two_gloo_processes_reach_the_single_process_validation_recall(tmp_path,
     sys.path.insert(0, str(HERE))
     from distributed_worker import SETTINGS
 
-    done = _torchrun([str(HERE / "distributed_worker.py"), str(tmp_path / "out.json"), *map(str, SEEDS)], tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    args = [str(HERE / "distributed_worker.py"), str(tmp_path / "out.json"), *map(str, SEEDS)]
+    done = _torchrun(args, tmp_path)
+    if done.returncode != 0:
+        # seen twice in many runs, only on a machine under heavy concurrent load: rank 0 aborted
+        # (SIGABRT) inside torch; one fresh launch tells a flaky start from a real failure
+        done = _torchrun(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
     ranks = json.loads((tmp_path / "out.json").read_text())
     assert [r[str(SEEDS[0])]["world_size"] for r in ranks] == [2, 2]
     for seed in map(str, SEEDS):  # DDP keeps the replicas identical
