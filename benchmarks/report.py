@@ -162,7 +162,7 @@ def _accuracy_rows() -> list[str]:
                 shown = ", ".join(f"{n} {c[-1]:.4f}" for n, c in curves[:6])
                 out.append(
                     f"| Cold-start recall@50, {data}, {label} ({r['cold_users']} cold users, mean of "
-                    f"{len(r['seeds'])} seeds) | {shown}; best RecoNet / popularity **{best:.2f}x** "
+                    f"{len(r['seeds'])} seed(s)) | {shown}; best RecoNet / popularity **{best:.2f}x** "
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
     return out
