@@ -107,9 +107,9 @@ def read_job(out: str | os.PathLike) -> pa.Table:
 
 def _part(model: Any, users: np.ndarray, kind: str, k: int, reasons: int, method: str) -> pa.Table:
     fs = model.feature_space_
-    bags = model.user_profiles(users)
-    has_bag = np.diff(bags.indptr) > 0  # users with no token at all get no recommendation
-    users, bags = users[has_bag], bags[has_bag]
+    # a user with neither history nor attributes has an empty bag and gets no recommendation
+    has_bag = model.train_matrix_[users].getnnz(axis=1) + model.user_attributes_[users].getnnz(axis=1) > 0
+    users = users[has_bag]
     k = min(k, fs.n_items)
     items = np.empty((len(users), k), dtype=np.int64)
     scores = np.empty((len(users), k), dtype=np.float32)
@@ -126,7 +126,7 @@ def _part(model: Any, users: np.ndarray, kind: str, k: int, reasons: int, method
         "score": pa.array(scores.ravel()),
     }
     if kind == "explain":
-        pair_bags = bags[np.repeat(np.arange(len(users)), k)]
+        pair_bags = model.user_profiles(users)[np.repeat(np.arange(len(users)), k)]
         explained = explain_pairs(model, pair_bags, items.ravel(), method=method)
         tokens, values = _top_reasons(explained.relevance, reasons)
         names = fs.token_names

@@ -12,6 +12,7 @@ builds the vocabulary (the :class:`FeatureSpace`), and a second encodes each rec
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -41,8 +42,6 @@ def parquet_shards(path: str | os.PathLike) -> list[Path]:
         raise DataError(f"no Parquet table at {path}: not a file or a folder")
     manifest = path / SHARD_MANIFEST
     if manifest.exists():
-        import json
-
         try:
             listed = json.loads(manifest.read_text())["shards"]
         except (ValueError, KeyError, TypeError) as exc:

@@ -12,7 +12,6 @@ import copy
 import itertools
 import json
 import math
-import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -78,7 +77,11 @@ class RecoNetModule(nn.Module):
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.output(self.features(x))
 
-    def forward(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    def forward(self, indices: torch.Tensor, offsets: torch.Tensor, csr: bool = False) -> torch.Tensor:
+        """Logits of bags given in EmbeddingBag form; `csr` pools through :meth:`pooled_csr` (training)."""
+        if csr:
+            indptr = torch.cat([offsets, offsets.new_tensor([len(indices)])])
+            return self.head(self.pooled_csr(indptr, indices))
         return self.head(self.pooled(indices, offsets))
 
 
@@ -179,8 +182,6 @@ class RecoNet(Recommender):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
-        if self.loss == "sampled" and self.weight_decay > 0 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-            raise ParameterError("loss='sampled' trains with sparse gradients, which take no weight_decay; set it to 0")
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> RecoNet:
         """Train on `train`; early-stop on recall@eval_k over `validation` when given.
@@ -199,6 +200,9 @@ class RecoNet(Recommender):
             raise DataError("train and validation must share one FeatureSpace (use whyrec.data.split)")
         device = local_device(self._torch_device())
         team = world(device)
+        sparse = self.loss == "sampled" and not team.distributed  # DDP cannot reduce sparse gradients
+        if sparse and self.weight_decay > 0:
+            raise ParameterError("loss='sampled' trains with sparse gradients, which take no weight_decay; set it to 0")
         torch.manual_seed(self.seed)  # the same initial weights on every rank
         fs = self.feature_space_
         sampler = RemovalSampler(
@@ -213,7 +217,6 @@ class RecoNet(Recommender):
         network = self.module_
         if team.distributed:
             network = nn.parallel.DistributedDataParallel(self.module_)  # broadcasts rank 0's weights
-        sparse = self.loss == "sampled" and not team.distributed  # DDP cannot reduce sparse gradients
         optimizers = self._optimizers(sparse)
         schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=self.lr_decay) for o in optimizers]
         negatives = None
@@ -304,8 +307,8 @@ class RecoNet(Recommender):
         indices, offsets, labels = (
             _to_device(torch.from_numpy(a), device, pin) for a in (batch.indices, batch.offsets, batch.labels)
         )
-        if negatives is None:
-            return nn.functional.cross_entropy(network(indices, offsets), labels)
+        if negatives is None:  # through the wrapper, so DDP sees the forward pass
+            return nn.functional.cross_entropy(network(indices, offsets, csr=True), labels)
         m = self.module_
         pooled = nn.functional.embedding_bag(indices, m.embedding.weight, offsets, mode="mean", sparse=sparse)
         features = m.features(pooled)
