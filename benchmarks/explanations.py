@@ -12,7 +12,7 @@ import argparse
 
 from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
-from whyrec.evaluate.explanation_study import explanation_study
+from whyrec.studies.explanations import explanation_study
 
 NAMES = {"synthetic": "synthetic", "ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
 

@@ -24,10 +24,10 @@ import torch
 from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data.ctr_loaders import ctr_split
-from whyrec.evaluate.benchmark import write_result
 from whyrec.interactions.glider import glider
-from whyrec.interactions.study import encode_study, model_params, planted_recovery
 from whyrec.models.ctr import ARCHITECTURES, CTRModel
+from whyrec.studies.interactions import encode_study, model_params, planted_recovery
+from whyrec.studies.provenance import write_result
 from whyrec.viz.figures import write_page
 from whyrec.viz.interactions import interaction_bars, interaction_graph
 

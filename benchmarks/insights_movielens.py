@@ -15,12 +15,13 @@ import argparse
 import tempfile
 import time
 
+from whyrec.insights.report import insights, retrain_for_stability, summary_lines, write_report
+
 from _common import RESULTS, ROOT, data_dir
 from whyrec._runtime import tune_allocator
-from whyrec.evaluate.benchmark import write_result
-from whyrec.insights.report import insights, retrain_for_stability, summary_lines, write_report
 from whyrec.models.presets import SMALL
-from whyrec.pipeline import RunConfig, train_run
+from whyrec.studies.provenance import write_result
+from whyrec.studies.runs import RunConfig, train_run
 
 SEGMENTS = ("user.age", "user.gender", "user.occupation", "activity")
 

@@ -18,9 +18,9 @@ import torch
 from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
-from whyrec.evaluate.benchmark import timed, write_result
 from whyrec.explain import explain_pairs
 from whyrec.models import RecoNet
+from whyrec.studies.provenance import timed, write_result
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
 from whyrec.evaluate import evaluate
-from whyrec.evaluate.benchmark import write_result
 from whyrec.models import Popularity, RecoNet
+from whyrec.studies.provenance import write_result
 
 # Per-dataset settings (chosen on the validation split): the small set likes small steps; the
 # larger one converges in a few epochs with large batches and a decaying learning rate.

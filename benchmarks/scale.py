@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from _common import RESULTS
-from whyrec.evaluate.benchmark import write_result
+from whyrec.studies.provenance import write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -130,11 +130,11 @@ def _estimate(runs: dict, batch_size: int) -> dict:
 
 
 def catalogue(args: argparse.Namespace) -> None:
-    from whyrec.batch_jobs import run_job
     from whyrec.data.splits import split
-    from whyrec.evaluate.metrics import evaluate
+    from whyrec.metrics import evaluate
     from whyrec.models.baselines import Popularity
     from whyrec.models.reconet import RecoNet
+    from whyrec.studies.batch import run_job
 
     torch.set_num_threads(2)
     folder = Path(args.workdir)

@@ -27,8 +27,8 @@ import numpy as np
 
 from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
-from whyrec.evaluate.benchmark import write_result
 from whyrec.models import RecoNet
+from whyrec.studies.provenance import write_result
 
 
 def _port() -> int:

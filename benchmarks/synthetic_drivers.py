@@ -18,9 +18,9 @@ from _common import RESULTS
 from whyrec._runtime import tune_allocator
 from whyrec.data import split, synthetic
 from whyrec.evaluate import evaluate
-from whyrec.evaluate.benchmark import write_result
 from whyrec.evaluate.ground_truth import planted_driver_recovery
 from whyrec.models import Popularity, RecoNet
+from whyrec.studies.provenance import write_result
 
 
 def run(seed: int) -> dict:

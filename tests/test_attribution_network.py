@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 
 from whyrec.data import Dataset
-from whyrec.errors import DataError, ModelFormatError, ParameterError
-from whyrec.models.attribution_network import AttributionNetwork, MLPClassifier, check_design
-from whyrec.models.attribution_tasks import (
+from whyrec.data.attribution_tasks import (
     SYNTHETIC_GROUPS,
     SYNTHETIC_SUBSETS,
     leave_last_out_task,
     synthetic_attribution,
 )
+from whyrec.errors import DataError, ModelFormatError, ParameterError
+from whyrec.explain import explain
+from whyrec.models.attribution_network import AttributionNetwork, MLPClassifier, check_design
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_synthetic_read_out_and_accuracy(task, implementation):
     read = model.read_out(test.X)
     assert np.mean([a == b for a, b in zip(read, test.truth, strict=True)]) >= 0.9
     assert accuracy >= baseline - 0.01
-    alpha = model.attribute(test.X)
+    alpha = model.subset_weights(test.X)
     assert np.allclose(alpha.sum(axis=1), 1.0, atol=1e-5)
     relevance = model.group_relevance(test.X[:10])
     assert relevance.shape == (10, 4) and np.allclose(relevance.sum(axis=1), 1.0, atol=1e-5)
@@ -68,8 +69,8 @@ def test_synthetic_read_out_and_accuracy(task, implementation):
 def test_read_out_flows_into_the_shared_explanation(task):
     train, _, test = task
     model = AttributionNetwork(SYNTHETIC_GROUPS, SYNTHETIC_SUBSETS, epochs=3).fit(train.X, train.y)
-    result = model.explanations(test.X[:5])
-    assert len(result) == 5 and result.method == "attribution_network"
+    result = explain(model, test.X[:5])
+    assert len(result) == 5 and result.method == "read_out"
     first = result[0]
     assert np.isclose(first.relevance.sum(), 1.0, atol=1e-5)
     assert {r.field for r in first.reasons} == set(SYNTHETIC_GROUPS)
@@ -114,9 +115,9 @@ def test_leave_last_out_task():
 
 
 def test_ctr_rows_become_group_inputs_with_ids_for_large_fields():
+    from whyrec.data.attribution_tasks import ctr_group_inputs
     from whyrec.data.ctr import split_rows
     from whyrec.data.synthetic_ctr import synthetic_ctr
-    from whyrec.models.attribution_tasks import ctr_group_inputs
 
     frame = synthetic_ctr(n_rows=3000, seed=1).frame
     frame["f9"] = [f"id{i % 100}" for i in range(len(frame))]  # an id-like field: embedded
@@ -134,7 +135,7 @@ def test_ctr_rows_become_group_inputs_with_ids_for_large_fields():
 
 
 def test_study_over_several_seeds_averages_and_keeps_each_seed(tmp_path):
-    from whyrec.evaluate.attribution_study import attribution_study
+    from whyrec.studies.attribution import attribution_study
 
     quiet = lambda *_: None  # noqa: E731
     results = attribution_study("synthetic", tmp_path, seed=[0, 1], implementations=("tower",), epochs=1, log=quiet)

@@ -7,13 +7,6 @@ import pytest
 
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate import evaluate
-from whyrec.evaluate.accuracy_study import (
-    CANDIDATES,
-    accuracy_study,
-    accuracy_table,
-    coldstart_study,
-    configurations,
-)
 from whyrec.models import load_model
 from whyrec.models.baselines import (
     ALS,
@@ -27,6 +20,9 @@ from whyrec.models.baselines import (
     Popularity,
     UserKNN,
 )
+from whyrec.studies.accuracy import accuracy_study, accuracy_table, coldstart_study
+from whyrec.studies.catalogue import CANDIDATES
+from whyrec.studies.tuning import configurations
 
 FAST = {
     "ItemKNN": lambda: ItemKNN(neighbours=30),
@@ -82,12 +78,14 @@ def test_ease_has_a_zero_diagonal(fitted):
     assert np.allclose(np.diag(fitted["EASE"].weights_), 0.0)
 
 
-def test_attribute_models_score_users_without_history(fitted, small_data):
+def test_attributes_change_the_rankings_of_attribute_models(fitted):
     fs = fitted["FactorizationMachine"].feature_space_
-    profile_attrs = {f.name: f.values[0] for f in fs.user_fields}
+    country = fs.field("user", "country")
+    first, second = ({"country": country.values[0]}, {"country": country.values[-1]})
     for name in ("FactorizationMachine", "OCuLaR"):
-        recs = fitted[name].recommend_profile(user_attributes=profile_attrs, k=5)
-        assert len(set(recs.items[0])) == 5
+        a = fitted[name].recommend_profile(user_attributes=first, k=10)
+        b = fitted[name].recommend_profile(user_attributes=second, k=10)
+        assert list(a.items[0]) != list(b.items[0]), f"{name} ranks the same for {first} and {second}"
 
 
 def test_search_space_errors_are_clear():

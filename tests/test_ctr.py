@@ -16,6 +16,7 @@ from whyrec.data.ctr import ABSENT, MISSING, OTHER, bucketise, encode, fit_space
 from whyrec.data.ctr_loaders import load_ctr, read_avazu, read_criteo, read_frappe, read_movielens_ctr
 from whyrec.data.synthetic_ctr import synthetic_ctr
 from whyrec.errors import DataError, ModelFormatError, NotFittedError, ParameterError
+from whyrec.explain import explain
 from whyrec.models.ctr import ARCHITECTURES, CTRModel
 
 
@@ -218,11 +219,11 @@ def test_real_ctr_files_load_with_their_documented_shapes():
 
 def test_ctr_explanations_are_exact_for_logistic_regression(syn_split):
     model = CTRModel("lr", epochs=2, lr=1e-2, seed=0).fit(syn_split.train)
-    explanations = model.explain(syn_split.test.rows(slice(0, 4)))
+    explanations = explain(model, syn_split.test.rows(slice(0, 4)))
     first = explanations[0]
     assert len(explanations) == 4 and len(first) == 10 and first.method == "occlusion"
     assert abs(first.conservation_gap) < 1e-5  # logit = baseline + Σ relevance for a linear model
     assert first.top(1)[0].kind == "context_attribute" and "=" in first.top(1)[0].name
     assert first.to_dict()["item"] == "click"
     deep = CTRModel("deepfm", dim=4, hidden=(8,), epochs=1, seed=0).fit(syn_split.train)
-    assert np.isfinite(deep.explain(syn_split.test.rows(slice(0, 3)))[2].relevance).all()
+    assert np.isfinite(explain(deep, syn_split.test.rows(slice(0, 3)))[2].relevance).all()

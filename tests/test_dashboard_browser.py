@@ -56,7 +56,9 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
     fs = small_model.feature_space_
     user = fs.user_ids[0]
     first = small_model.recommend(user, k=1)
-    expected = [r.name for r in small_model.explain(user, first.item_ids[0][0])[0].top(8) if r.relevance > 0]
+    from whyrec.explain import explain
+
+    expected = [r.name for r in explain(small_model, user, first.item_ids[0][0])[0].top(8) if r.relevance > 0]
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=executable,

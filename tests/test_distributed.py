@@ -16,10 +16,12 @@ from conftest import run_cli
 from whyrec.data.splits import split
 from whyrec.data.synthetic import synthetic
 from whyrec.errors import ParameterError
-from whyrec.models import checkpoint as checkpoint_module
+from whyrec.explain import explain
+from whyrec.models import training as training_module
 from whyrec.models.baselines import Popularity
 from whyrec.models.reconet import RecoNet
 from whyrec.models.sampled_softmax import NegativeSampler, proposal
+from whyrec.models.training import TrainingOptions
 
 HERE = Path(__file__).parent
 SEEDS = [0, 1, 2]
@@ -67,27 +69,28 @@ def test_distributed_flag_without_torchrun_explains_how_to_launch(monkeypatch, c
 def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_weights(parts, tmp_path, monkeypatch):
     settings = {"dim": 16, "epochs": 5, "batch_size": 256, "lr": 1e-2, "patience": 5, "seed": 0}
     whole = RecoNet(**settings).fit(parts.train, parts.validation)
-    real_save = checkpoint_module.save_checkpoint
+    real_save = training_module.save_checkpoint
+    checkpoints = TrainingOptions(checkpoint_dir=tmp_path / "ckpt")
 
     def save_then_die(path, fingerprint, module, optimizers, schedulers, state):
         real_save(path, fingerprint, module, optimizers, schedulers, state)
         if state.epoch == 2:
             raise KeyboardInterrupt  # the process dies right after epoch 2's checkpoint
 
-    monkeypatch.setattr("whyrec.models.reconet.save_checkpoint", save_then_die)
+    monkeypatch.setattr("whyrec.models.training.save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        RecoNet(checkpoint_dir=str(tmp_path / "ckpt"), **settings).fit(parts.train, parts.validation)
-    monkeypatch.setattr("whyrec.models.reconet.save_checkpoint", real_save)
-    resumed = RecoNet(checkpoint_dir=str(tmp_path / "ckpt"), **settings).fit(parts.train, parts.validation)
+        RecoNet(**settings).fit(parts.train, parts.validation, options=checkpoints)
+    monkeypatch.setattr("whyrec.models.training.save_checkpoint", real_save)
+    resumed = RecoNet(**settings).fit(parts.train, parts.validation, options=checkpoints)
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4, 5]
     for name, value in whole.module_.state_dict().items():
         assert torch.equal(value, resumed.module_.state_dict()[name]), name
     with pytest.raises(ParameterError, match="different run"):
-        RecoNet(checkpoint_dir=str(tmp_path / "ckpt"), **{**settings, "dim": 8}).fit(parts.train, parts.validation)
+        RecoNet(**{**settings, "dim": 8}).fit(parts.train, parts.validation, options=checkpoints)
 
 
 def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
-    from whyrec.evaluate.metrics import evaluate
+    from whyrec.metrics import evaluate
 
     known = parts.train.matrix() + parts.validation.matrix()
     settings = {"dim": 16, "epochs": 8, "batch_size": 256, "lr": 1e-2, "seed": 0}
@@ -96,7 +99,7 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
     recall = [evaluate(m, parts.test, exclude=known, k=20)["recall@20"] for m in (full, sampled)]
     popularity = evaluate(Popularity().fit(parts.train), parts.test, exclude=known, k=20)["recall@20"]
     assert recall[1] >= recall[0] - 0.03 and recall[1] > popularity + 0.05, (recall, popularity)
-    explained = sampled.explain(user_ids=parts.dataset.feature_space.user_ids[:3], item_ids=[1, 2, 3])
+    explained = explain(sampled, parts.dataset.feature_space.user_ids[:3], parts.dataset.feature_space.item_ids[1:4])
     assert np.allclose([e.relevance.sum() + e.baseline for e in explained], [e.score for e in explained], atol=1e-4)
     with pytest.raises(ParameterError, match="weight_decay"):
         RecoNet(loss="sampled", weight_decay=1e-4).fit(parts.train)

@@ -39,7 +39,7 @@ def _bag(tokens, n_tokens):
     return sp.csr_matrix((np.ones(len(tokens), np.float32), tokens, [0, len(tokens)]), shape=(1, n_tokens))
 
 
-@pytest.mark.parametrize("method", sorted(EXPLAINERS))
+@pytest.mark.parametrize("method", sorted(set(EXPLAINERS) - {"read_out"}))  # read_out: attribution networks
 def test_every_method_returns_aligned_explanations(small_model, method):
     bags, targets = _pairs(small_model, n=4)
     options = {"lime": {"n_samples": 200}, "kernel_shap": {"n_samples": 200}, "sampled_shapley": {"n_samples": 10}}
@@ -151,5 +151,5 @@ def test_agreement_of_identical_and_reversed_rankings(small_model):
     lrp = explain_pairs(small_model, bags, targets, method="lrp")
     same = agreement(lrp, explain_pairs(small_model, bags, targets, method="shapley"))
     assert same["kendall_tau"] == pytest.approx(1.0) and same["top5_overlap"] == pytest.approx(1.0)
-    flipped = type(lrp)(-lrp.relevance, lrp.targets, lrp.scores, lrp.baselines, "flipped", lrp.feature_space)
+    flipped = type(lrp)(-lrp.relevance, lrp.targets, lrp.scores, lrp.baselines, "flipped", lrp.vocabulary)
     assert agreement(lrp, flipped)["kendall_tau"] == pytest.approx(-1.0)

@@ -11,16 +11,18 @@ import pytest
 
 from whyrec.data import split, synthetic
 from whyrec.errors import NotFittedError, UnknownIdError
+from whyrec.explain import explain_top_k
 from whyrec.insights import (
     bootstrap_mean,
-    explain_recommendations,
+    insights,
     rank_stability,
     segment_importance,
     segment_labels,
+    summary_lines,
     what_if,
 )
-from whyrec.insights.report import insights, summary_lines, write_report
 from whyrec.models import RecoNet
+from whyrec.viz.insights import write_report
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,8 @@ def test_planted_segment_drivers_are_found_in_the_right_segment(segmented):
 
 def test_global_importance_and_intervals(small_model):
     users = np.arange(small_model.feature_space_.n_users)
-    table, recommended = explain_recommendations(small_model, users[:150], k=3)
+    explained = explain_top_k(small_model, users[:150], k=3)
+    table, recommended = explained.table(), explained.items
     assert recommended.shape == (150, 3)
     shares = table.user_shares()
     assert np.allclose(shares.sum(axis=1), 1.0)

@@ -16,8 +16,8 @@ from whyrec.errors import DataError, ParameterError
 from whyrec.interactions.crosses import add_crosses, crossed_split, fit_crosses
 from whyrec.interactions.glider import GliderSettings, glider
 from whyrec.interactions.nid import Interaction, higher_order, pairwise_strengths, prune_redundant, unit_importance
-from whyrec.interactions.study import encode_study, planted_recovery
 from whyrec.models.ctr import CTRModel
+from whyrec.studies.interactions import encode_study, planted_recovery
 
 
 # -- NID ----------------------------------------------------------------------------------------

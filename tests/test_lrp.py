@@ -8,7 +8,7 @@ import torch
 
 from whyrec.data import split, synthetic
 from whyrec.evaluate.ground_truth import planted_driver_recovery
-from whyrec.explain import LRP, explain_pairs
+from whyrec.explain import LRP, explain, explain_pairs
 from whyrec.models import RecoNet
 
 
@@ -84,7 +84,7 @@ def test_batched_equals_one_at_a_time(small_model):
 
 def test_explanation_object(small_model):
     fs = small_model.feature_space_
-    e = small_model.explain(fs.user_ids[0], fs.item_ids[2])[0]
+    e = explain(small_model, fs.user_ids[0], fs.item_ids[2])[0]
     assert e.item_id == fs.item_ids[2]
     assert list(e.relevance) == sorted(e.relevance, reverse=True)
     top = e.top(3)

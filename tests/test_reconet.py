@@ -9,6 +9,7 @@ import pytest
 
 from whyrec.errors import EmptyProfileError, ModelFormatError, NotFittedError, ParameterError, UnknownIdError
 from whyrec.evaluate import evaluate
+from whyrec.explain import explain
 from whyrec.models import Popularity, RecoNet, load_model, load_split
 
 
@@ -72,9 +73,9 @@ def test_cold_start_users_are_scored_from_attributes(small_model, small_split):
         (lambda m: m.recommend_profile(items=[]), EmptyProfileError, "is empty"),
         (lambda m: m.recommend_profile(items=["nope"]), UnknownIdError, "unknown item 'nope'"),
         (lambda m: m.recommend_profile(user_attributes={"planet": "Mars"}), UnknownIdError, "unknown user attribute"),
-        (lambda m: m.explain(m.feature_space_.user_ids[0], "nope"), UnknownIdError, "unknown item"),
+        (lambda m: explain(m, m.feature_space_.user_ids[0], "nope"), UnknownIdError, "unknown item"),
         (
-            lambda m: m.explain(m.feature_space_.user_ids[0], m.feature_space_.item_ids[0], method="magic"),
+            lambda m: explain(m, m.feature_space_.user_ids[0], m.feature_space_.item_ids[0], method="magic"),
             ParameterError,
             "unknown explanation method",
         ),
@@ -102,8 +103,8 @@ def test_save_load_round_trip_gives_identical_scores(tmp_path, small_model, smal
     restored = load_split(tmp_path / "m")
     assert np.array_equal(np.sort(restored.test.users), np.sort(small_split.test.users))
     assert np.array_equal(restored.cold_users, small_split.cold_users)
-    e1 = loaded.explain(loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
-    e2 = small_model.explain(loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
+    e1 = explain(loaded, loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
+    e2 = explain(small_model, loaded.feature_space_.user_ids[0], loaded.feature_space_.item_ids[1])[0]
     assert np.allclose(e1.relevance, e2.relevance)
 
 

@@ -10,12 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from whyrec.batch_jobs import read_job, run_job
 from whyrec.data.dataset import Dataset
 from whyrec.data.spec import load_spec
 from whyrec.data.stream import stream_dataset, write_shards
 from whyrec.data.synthetic_catalogue import write_synthetic_catalogue
 from whyrec.errors import DataError, ParameterError
+from whyrec.explain import explain
+from whyrec.studies.batch import read_job, run_job
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_explain_all_writes_resumable_parts_that_agree_with_explain(small_model,
     recs = small_model.recommend(type(fs.user_ids[0])(user), k=4)
     rows = table[table["user"] == user]
     assert rows["item"].tolist() == [str(i) for i in recs.item_ids[0]] and rows["rank"].tolist() == [1, 2, 3, 4]
-    explanation = small_model.explain(user_ids=[type(fs.user_ids[0])(user)], item_ids=[recs.item_ids[0][0]])[0]
+    explanation = explain(small_model, [type(fs.user_ids[0])(user)], [recs.item_ids[0][0]])[0]
     assert rows["reasons"].iloc[0].tolist() == [fs.token_names[t] for t in explanation.tokens[:2]]
     assert np.allclose(rows["relevance"].iloc[0], explanation.relevance[:2], atol=1e-5)
     with pytest.raises(ParameterError, match="different job"):

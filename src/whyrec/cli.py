@@ -10,12 +10,17 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from whyrec.errors import WhyrecError
+from whyrec.explain.base import method_enum
+
+if TYPE_CHECKING:
+    from whyrec.data.ctr import CTRSplit
+    from whyrec.models.ctr import CTRModel
 
 app = typer.Typer(
     add_completion=False,
@@ -32,10 +37,11 @@ class SplitKind(StrEnum):
     temporal = "temporal"
 
 
-_METHODS = (
-    "lrp", "shapley", "occlusion", "saliency", "input_x_gradient", "integrated_gradients", "deeplift",
-    "lime", "kernel_shap", "sampled_shapley",
-)  # fmt: skip
+Method = method_enum()  # every registered explanation method, as the option's choices
+MethodOption = Annotated[
+    Method | None,  # type: ignore[valid-type]
+    typer.Option(help="Attribution method (default: the model's exact one, lrp for RecoNet).", show_choices=True),
+]
 ModelDir = Annotated[Path, typer.Option("--model", "-m", help="A model directory written by `whyrec train`.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -48,7 +54,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for data, split and training.")] = 0,
 ) -> None:
     """Synthetic data -> RecoNet -> metrics against popularity -> recommendations with reasons."""
-    from whyrec.pipeline import demo as run_demo
+    from whyrec.studies.demo import demo as run_demo
 
     run_demo(out, seed=seed, console=console)
 
@@ -103,7 +109,8 @@ def train(
     import os
 
     from whyrec.errors import ParameterError
-    from whyrec.pipeline import RunConfig, train_run
+    from whyrec.models.training import TrainingOptions
+    from whyrec.studies.runs import RunConfig, train_run
 
     if distributed and "WORLD_SIZE" not in os.environ:
         raise ParameterError(
@@ -113,8 +120,7 @@ def train(
     overrides = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
         "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
-        "proposal": proposal, "cold_rate": cold_rate, "device": device,
-        "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
+        "proposal": proposal, "cold_rate": cold_rate,
     }  # fmt: skip
     if hidden is not None:
         overrides["hidden"] = _widths(hidden)
@@ -126,7 +132,8 @@ def train(
         run = RunConfig(
             data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides
         )
-    model, _, metrics = train_run(run, out, progress=not quiet)
+    options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
+    model, _, metrics = train_run(run, out, options=options)
     if not metrics:  # a distributed worker other than rank 0
         return
     console.print(
@@ -142,7 +149,7 @@ def evaluate(
     as_json: AsJson = False,
 ) -> None:
     """Ranking metrics of a saved model on the test split saved with it."""
-    from whyrec.pipeline import dumps, evaluate_saved
+    from whyrec.studies.runs import dumps, evaluate_saved
 
     metrics = evaluate_saved(model, k=tuple(k))
     if as_json:
@@ -170,10 +177,10 @@ def recommend(
     as_json: AsJson = False,
 ) -> None:
     """Top-k items for a known user, best first."""
-    from whyrec.models import load_model
-    from whyrec.pipeline import dumps
+    from whyrec.models import Recommender
+    from whyrec.studies.runs import dumps
 
-    loaded = load_model(model)
+    loaded = Recommender.load(model)
     recs = loaded.recommend(user, k=k)
     names = loaded.feature_space_.item_names
     rows = [
@@ -189,10 +196,10 @@ def recommend(
 
 def _batch_job(kind: str, model: Path, out: Path, k: int, reasons: int, users_per_part: int,
                worker: int | None, workers: int | None, quiet: bool) -> None:  # fmt: skip
-    from whyrec.batch_jobs import run_job
-    from whyrec.models import load_model
+    from whyrec.models import Recommender
+    from whyrec.studies.batch import run_job
 
-    loaded = load_model(model)
+    loaded = Recommender.load(model)
     with _bar(not quiet, loaded.feature_space_.n_users, f"{kind}-all") as advance:
         result = run_job(
             loaded, model, out, kind=kind, k=k, reasons=reasons, users_per_part=users_per_part,
@@ -246,18 +253,19 @@ def explain(
     user: Annotated[str, typer.Option(help="External user ID.")],
     item: Annotated[str, typer.Option(help="External item ID to explain.")],
     top: Annotated[int, typer.Option(help="Number of reasons to show.")] = 10,
-    method: Annotated[str, typer.Option(help="Attribution method: " + ", ".join(_METHODS) + ".")] = "lrp",
+    method: MethodOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Which profile tokens drove the score of ITEM for USER (signed relevance)."""
     from whyrec.errors import ParameterError
-    from whyrec.models import load_model
-    from whyrec.pipeline import dumps
+    from whyrec.explain import explain as explain_pair
+    from whyrec.models import Recommender
+    from whyrec.studies.runs import dumps
 
     if top <= 0:
         raise ParameterError(f"--top must be positive, got {top}")
-    loaded = load_model(model)
-    explanation = loaded.explain(user, item, method=method)[0]
+    loaded = Recommender.load(model)
+    explanation = explain_pair(loaded, user, item, method=_method(method))[0]
     if as_json:
         typer.echo(dumps({"user": user, **explanation.to_dict(top=top)}))
         return
@@ -299,13 +307,13 @@ def report(
     model: ModelDir,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("runs/report.html"),
     user: Annotated[list[str] | None, typer.Option(help="Users to show (repeatable); default a random few.")] = None,
-    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+    method: MethodOption = None,
 ) -> None:
     """The dashboard's views (global drivers, recommendations with Sankeys) as one static HTML file."""
-    from whyrec.models import load_model
+    from whyrec.models import Recommender
     from whyrec.viz.report import model_report
 
-    path = model_report(load_model(model), out, users=user or None, method=method)
+    path = model_report(Recommender.load(model), out, users=user or None, method=_method(method))
     console.print(f"Wrote {path}")
 
 
@@ -317,22 +325,26 @@ def insights(
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for insights.json and insights.html.")] = Path("runs/insights"),
     k: Annotated[int, typer.Option("-k", "--k", help="Recommendations explained per user.")] = 5,
-    method: Annotated[str, typer.Option(help="Attribution method.")] = "lrp",
+    method: MethodOption = None,
     stability: Annotated[int, typer.Option(help="Retrained runs for the stability check (0: none).")] = 0,
     users: Annotated[int | None, typer.Option(help="Sample this many users (default: all).")] = None,
 ) -> None:
     """What drives the recommendations overall and per segment, with uncertainty, as HTML + JSON."""
-    from whyrec.insights.report import insights as run_insights
-    from whyrec.insights.report import retrain_for_stability, summary_lines, write_report
-    from whyrec.models import load_model
+    from whyrec.insights import insights as run_insights
+    from whyrec.insights import summary_lines
+    from whyrec.models import Recommender
+    from whyrec.studies.runs import retrain_for_stability
+    from whyrec.viz.insights import write_report
 
     if k <= 0 or stability < 0:
         from whyrec.errors import ParameterError
 
         raise ParameterError(f"-k must be positive and --stability non-negative, got {k} and {stability}")
-    loaded = load_model(model)
+    loaded = Recommender.load(model)
     retrained = retrain_for_stability(model, stability) if stability else ()
-    result = run_insights(loaded, segment_by=segment_by or (), k=k, method=method, max_users=users, retrained=retrained)
+    result = run_insights(
+        loaded, segment_by=segment_by or (), k=k, method=_method(method), max_users=users, retrained=retrained
+    )
     json_path, html_path = write_report(result, out, title=f"whyrec insights: {model}")
     for line in summary_lines(result):
         console.print(line)
@@ -354,7 +366,7 @@ def benchmark_explanations(
 ) -> None:
     """Deletion/insertion curves, significance, agreement, ground truth and speed of every method."""
     from whyrec.errors import ParameterError
-    from whyrec.evaluate.explanation_study import explanation_study
+    from whyrec.studies.explanations import explanation_study
 
     if pairs < 2 or speed_pairs < 1:
         raise ParameterError(f"--pairs must be at least 2 and --speed-pairs at least 1, got {pairs} and {speed_pairs}")
@@ -378,7 +390,7 @@ def benchmark_attribution_network(
     seed: Annotated[list[int] | None, typer.Option(help="Seed; repeat for several (metrics averaged).")] = None,
 ) -> None:
     """Attribution networks (tower and masked) against a black-box MLP: accuracy and read-out."""
-    from whyrec.evaluate.attribution_study import attribution_study
+    from whyrec.studies.attribution import attribution_study
 
     attribution_study(task, out, name=name, seed=seed or [0], epochs=epochs, log=console.print)
 
@@ -395,8 +407,8 @@ def benchmark_accuracy(
     """The paper's Table 1: every model tuned with the same budget, test recall and NDCG over seeds."""
     from whyrec._io import write_text_atomic
     from whyrec.data.spec import load_spec
-    from whyrec.evaluate.accuracy_study import accuracy_study, accuracy_table
-    from whyrec.evaluate.benchmark import write_result
+    from whyrec.studies.accuracy import accuracy_study, accuracy_table
+    from whyrec.studies.provenance import write_result
 
     name = name or data.split(":")[0]
     dataset = load_spec(data)
@@ -425,9 +437,9 @@ def benchmark_coldstart(
     import json
 
     from whyrec.data.spec import load_spec
-    from whyrec.evaluate.accuracy_study import PROTOCOLS, coldstart_figure, coldstart_study
-    from whyrec.evaluate.benchmark import write_result
-    from whyrec.viz.figures import write_page
+    from whyrec.studies.accuracy import PROTOCOLS, coldstart_figure, coldstart_study
+    from whyrec.studies.provenance import write_result
+    from whyrec.viz.page import write_page
 
     name = name or data.split(":")[0]
     tuned = out / f"accuracy_{name}.json"  # reuse the accuracy study's tuned configurations when present
@@ -482,14 +494,18 @@ def ctr_train(
     )
 
 
-def _fit_ctr(architecture: str, overrides: dict, split, data: str):
-    from whyrec.interactions.study import model_params
+def _fit_ctr(architecture: str, overrides: dict[str, Any], split: CTRSplit, data: str) -> CTRModel:
     from whyrec.models.ctr import CTRModel
+    from whyrec.models.training import TrainingOptions
+    from whyrec.studies.interactions import model_params
 
-    return CTRModel(**model_params(architecture, overrides, data=data)).fit(split.train, split.validation)
+    model = CTRModel(**model_params(architecture, overrides, data=data))
+    return model.fit(split.train, split.validation, options=TrainingOptions(progress=True))
 
 
-def _ctr_model_and_split(model_dir: Path, data: str | None):
+def _ctr_model_and_split(
+    model_dir: Path, data: str | None
+) -> tuple[CTRModel, CTRSplit, list[tuple[str, ...]] | None, str, dict[str, Any]]:
     from whyrec.data.ctr_loaders import ctr_split
     from whyrec.errors import DataError
     from whyrec.models.ctr import CTRModel
@@ -499,7 +515,7 @@ def _ctr_model_and_split(model_dir: Path, data: str | None):
     spec = data or info.get("data")
     if not spec:
         raise DataError(f"{model_dir} does not say which data it was trained on; pass --data")
-    split, planted = ctr_split(spec, seed=info.get("split_seed", 0), space=model.space_)
+    split, planted = ctr_split(spec, seed=info.get("split_seed", 0), space=model.feature_space_)
     return model, split, planted, spec, info
 
 
@@ -533,9 +549,9 @@ def interactions_detect(
 
     from whyrec._io import write_json_atomic
     from whyrec.interactions.glider import GliderSettings, glider
-    from whyrec.interactions.study import planted_recovery
-    from whyrec.viz.figures import write_page
+    from whyrec.studies.interactions import planted_recovery
     from whyrec.viz.interactions import interaction_bars, interaction_graph
+    from whyrec.viz.page import write_page
 
     loaded, split, planted, spec, info = _ctr_model_and_split(model, data)
     n = min(instances, len(split.test))
@@ -580,7 +596,7 @@ def interactions_encode(
     from whyrec._io import write_json_atomic
     from whyrec.data.ctr_loaders import ctr_split
     from whyrec.errors import DataError, ParameterError
-    from whyrec.interactions.study import encode_study
+    from whyrec.studies.interactions import encode_study
 
     try:
         detected = json.loads(interactions.read_text(encoding="utf-8"))
@@ -621,6 +637,10 @@ def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None
         yield lambda n: progress.update(task, advance=n)
 
 
+def _method(method: Any) -> str | None:
+    return None if method is None else str(method.value)
+
+
 def _widths(text: str) -> tuple[int, ...]:
     from whyrec.errors import ParameterError
 
@@ -646,8 +666,9 @@ def main() -> None:
     except Exception as exc:
         # usage errors (missing option, bad value) know their message and exit code; typer
         # raises its own or click's class depending on the version, so match on behaviour
-        if hasattr(exc, "exit_code") and hasattr(exc, "show"):
-            exc.show()
+        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+            message = " ".join(str(exc.format_message()).split())
+            typer.echo(f"error: {message} (see --help)", err=True)
             sys.exit(exc.exit_code)
         raise
 

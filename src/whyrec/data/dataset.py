@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from whyrec.data.features import FeatureSpace, Field, id_key
+from whyrec.data.sparse import ones_matrix
 from whyrec.errors import DataError
 
 OnDuplicate = Literal["error", "drop"]
@@ -188,11 +189,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 def interaction_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
     """Binary CSR matrix with a one at every (user, item) pair."""
-    data = np.ones(len(users), dtype=np.float32)
-    matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+    return ones_matrix(users, items, (n_users, n_items))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -319,9 +316,4 @@ def attribute_matrix(
         return sp.csr_matrix((n_rows, fs.n_tokens), dtype=np.float32)
     rows, tokens = fs.encode_frame(entity, table)  # rows index the table
     table_to_dense = fs.user_index(table[key]) if entity == "user" else fs.item_index(table[key])
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows), np.float32), (table_to_dense[rows], tokens)), shape=(n_rows, fs.n_tokens)
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+    return ones_matrix(table_to_dense[rows], tokens, (n_rows, fs.n_tokens))

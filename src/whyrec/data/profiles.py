@@ -6,9 +6,14 @@ indices [0, n_items), so a history matrix (n_profiles x n_items) is already a ba
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
+from whyrec.data.sparse import binarize
 from whyrec.errors import EmptyProfileError
 
 
@@ -38,15 +43,6 @@ def build_profiles(
     return binarize(bag)
 
 
-def binarize(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """A CSR copy with every stored non-zero set to one, zeros dropped, indices sorted."""
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
-    matrix.data = np.ones_like(matrix.data)
-    return matrix
-
-
 def check_nonempty(bags: sp.csr_matrix, labels: list | None = None) -> None:
     """Raise EmptyProfileError naming the first empty bag."""
     lengths = np.diff(bags.indptr)
@@ -56,3 +52,19 @@ def check_nonempty(bags: sp.csr_matrix, labels: list | None = None) -> None:
         raise EmptyProfileError(
             f"profile {first}{who} is empty: it has no history item and no attribute the model knows"
         )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user described by what they did and who they are; they need not exist in training.
+
+    Parameters
+    ----------
+    items : sequence
+        External IDs of items the user interacted with.
+    attributes : mapping
+        Raw user attribute values, e.g. ``{"age": 27, "gender": "F"}``.
+    """
+
+    items: Sequence[Any] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)

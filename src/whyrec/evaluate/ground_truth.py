@@ -8,28 +8,27 @@ from typing import Any
 import numpy as np
 
 from whyrec.data.synthetic import SyntheticData
-from whyrec.explain import Explanations, explain_pairs
+from whyrec.explain.explanation import Explanations
+from whyrec.explain.topk import explain_top_k
+from whyrec.models.recommender import Recommender
 
 
 def planted_driver_recovery(
-    model: Any,
+    model: Recommender,
     data: SyntheticData,
     users: np.ndarray,
     *,
     k: int = 5,
     top: int = 3,
-    method: str = "lrp",
+    method: str | None = None,
 ) -> dict[str, Any]:
     """Share of recommended (user, item) pairs whose planted driver is in the explanation's top `top`.
 
     Every user in `users` gets their top-`k` recommendations (training items excluded); pairs
     without a clear planted driver (see :meth:`SyntheticData.planted_drivers`) are left out.
     """
-    users = np.asarray(users, dtype=np.int64)
-    recs = model.top_k(model.score_users(users), k, model.train_matrix_[users])
-    pair_users, pair_items = np.repeat(users, k), recs.items.ravel()
-    result = explain_pairs(model, model.user_profiles(pair_users), pair_items, method=method)
-    return driver_hits(data, result, pair_users, model.train_matrix_, top=top)
+    top_k = explain_top_k(model, users, k=k, method=method)
+    return driver_hits(data, top_k.explanations, top_k.users, model.train_matrix_, top=top)
 
 
 def driver_hits(
@@ -37,7 +36,7 @@ def driver_hits(
 ) -> dict[str, Any]:
     """Planted-driver recovery of explanations already computed for (users[i], explanations.targets[i])."""
     drivers = data.planted_drivers(np.asarray(users), explanations.targets, history)
-    names = data.dataset.feature_space.token_names
+    names = explanations.vocabulary.token_names
     by_driver: dict[str, list[bool]] = defaultdict(list)
     for n, planted in enumerate(drivers):
         if planted:

@@ -1,6 +1,19 @@
-"""Explanations: the Explanation result and the explainers that produce it."""
+"""Explanations: the Explanation result, the explainers that produce it, and the one entry point.
 
-from whyrec.explain.base import EXPLAINERS, Explainer, explain_pairs, get_explainer
+``explain(model, users_or_profiles, items, method=...)`` explains any model; every method is a
+registered :class:`Explainer` and returns the same :class:`Explanations`.
+"""
+
+from whyrec.explain.base import (
+    EXPLAINERS,
+    Explainer,
+    default_method,
+    explain,
+    explain_pairs,
+    get_explainer,
+    method_enum,
+    methods_for,
+)
 from whyrec.explain.captum_methods import (
     DeepLift,
     InputXGradient,
@@ -10,13 +23,16 @@ from whyrec.explain.captum_methods import (
     Saliency,
     ShapleySampling,
 )
-from whyrec.explain.explanation import Explanation, Explanations, Reason
+from whyrec.explain.explanation import Explanation, Explanations, NamedVocabulary, Reason, Vocabulary
+from whyrec.explain.groups import ReadOut
 from whyrec.explain.lrp import LRP
 from whyrec.explain.removal import Occlusion, Shapley
+from whyrec.explain.topk import AttributionTable, TopKExplanations, explain_top_k
 
 __all__ = [
     "EXPLAINERS",
     "LRP",
+    "AttributionTable",
     "DeepLift",
     "Explainer",
     "Explanation",
@@ -25,11 +41,20 @@ __all__ = [
     "IntegratedGradients",
     "KernelShap",
     "Lime",
+    "NamedVocabulary",
     "Occlusion",
+    "ReadOut",
     "Reason",
     "Saliency",
     "Shapley",
     "ShapleySampling",
+    "TopKExplanations",
+    "Vocabulary",
+    "default_method",
+    "explain",
     "explain_pairs",
+    "explain_top_k",
     "get_explainer",
+    "method_enum",
+    "methods_for",
 ]

@@ -18,6 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from whyrec.models.reconet import RecoNetModule
+
 
 @dataclass(frozen=True)
 class PaddedBags:
@@ -50,17 +52,9 @@ class PaddedBags:
         )
 
 
-def bag_tensors(bags: sp.csr_matrix, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """A CSR batch of bags as EmbeddingBag inputs: (token indices, bag start offsets)."""
-    indices = torch.from_numpy(bags.indices.astype(np.int64)).to(device)
-    offsets = torch.from_numpy(bags.indptr[:-1].astype(np.int64)).to(device)
-    return indices, offsets
-
-
 def is_torch_bag_model(model: Any) -> bool:
     """Whether `model` exposes a mean-pooled torch module (RecoNet and its relatives)."""
-    module = getattr(model, "module_", None)
-    return module is not None and hasattr(module, "embedding") and hasattr(module, "head")
+    return isinstance(getattr(model, "module_", None), RecoNetModule)
 
 
 def bag_logits(
@@ -78,18 +72,7 @@ def bag_logits(
     total = (embedded * weights.unsqueeze(-1)).sum(dim=1)
     denominator = (weights if removal else valid).sum(dim=1, keepdim=True)
     pooled = total / torch.where(denominator > 0, denominator, torch.ones_like(denominator))
-    return target_logits(module, pooled, targets)
-
-
-def target_logits(module: Any, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The logit of each row's target item only (no full softmax layer needed)."""
-    x = pooled
-    for layer in module.hidden:
-        x = torch.relu(layer(x))
-    out = (x * module.output.weight[targets]).sum(dim=-1)
-    if module.output.bias is not None:
-        out = out + module.output.bias[targets]
-    return out
+    return module.target_logits(pooled, targets)
 
 
 def removal_logits(model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:

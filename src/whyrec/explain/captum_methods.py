@@ -52,11 +52,10 @@ class CaptumExplainer(Explainer):
     """Runs one captum method over chunks of padded bags and returns an Explanations batch."""
 
     method: ClassVar[type]
-    needs_gradients: ClassVar[bool] = True
     options: ClassVar[dict[str, Any]] = {}
 
     def supports(self, model: Any) -> bool:
-        return is_torch_bag_model(model) or not self.needs_gradients
+        return is_torch_bag_model(model)
 
     def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
         bags = sp.csr_matrix(bags, dtype=np.float32)
@@ -69,14 +68,9 @@ class CaptumExplainer(Explainer):
             stop = min(len(targets), start + step)
             values[start:stop] = self._chunk(model, padded, targets, start, stop).float()
         values = values * padded.valid
-        scores = removal_logits(model, bags, targets)
-        return Explanations(
-            relevance=padded.to_csr(values, bags.shape[1]),
-            targets=targets,
-            scores=scores,
-            baselines=empty_bag_logits(model, targets),
-            method=self.name,
-            feature_space=model.feature_space_,
+        relevance = padded.to_csr(values, bags.shape[1])
+        return self._result(
+            model, relevance, targets, removal_logits(model, bags, targets), empty_bag_logits(model, targets)
         )
 
     def _chunk(self, model: Any, padded: PaddedBags, targets: np.ndarray, start: int, stop: int) -> torch.Tensor:
@@ -101,6 +95,7 @@ class Saliency(CaptumExplainer):
     """|∂f/∂m_k|: the gradient magnitude of the target logit w.r.t. each token's presence."""
 
     name = "saliency"
+    summary = "gradient magnitude of the target logit w.r.t. each token's presence"
     method = captum_attr.Saliency
 
 
@@ -108,6 +103,7 @@ class InputXGradient(CaptumExplainer):
     """m_k ∂f/∂m_k at m = 1 (for linear RecoNet this equals LRP)."""
 
     name = "input_x_gradient"
+    summary = "presence times gradient (equals LRP for linear RecoNet)"
     method = captum_attr.InputXGradient
 
 
@@ -115,6 +111,7 @@ class IntegratedGradients(CaptumExplainer):
     """Integrated gradients from the empty bag (m = 0) to the profile (m = 1), 50 steps."""
 
     name = "integrated_gradients"
+    summary = "integrated gradients from the empty bag, 50 steps"
     method = captum_attr.IntegratedGradients
     options: ClassVar[dict[str, Any]] = {"n_steps": 50, "internal_batch_size": 512}
 
@@ -123,11 +120,14 @@ class DeepLift(CaptumExplainer):
     """DeepLIFT (rescale rule) against the empty bag."""
 
     name = "deeplift"
+    summary = "DeepLIFT (rescale rule) against the empty bag"
     method = captum_attr.DeepLift
 
 
 class _PerPairPerturbation(Explainer):
     """Perturbation methods run one pair at a time over exactly that pair's tokens."""
+
+    batched = False
 
     def __init__(self, n_samples: int = 1000, seed: int = 0) -> None:
         self.n_samples = n_samples
@@ -166,13 +166,9 @@ class _PerPairPerturbation(Explainer):
             data[a:b] = self._attribute_one(algorithm, inputs, (tokens, torch.ones(1, b - a), torch.tensor([target])))[
                 0
             ].numpy()
-        return Explanations(
-            relevance=sp.csr_matrix((data, bags.indices, bags.indptr), shape=bags.shape),
-            targets=targets,
-            scores=removal_logits(model, bags, targets),
-            baselines=empty_bag_logits(model, targets),
-            method=self.name,
-            feature_space=model.feature_space_,
+        relevance = sp.csr_matrix((data, bags.indices, bags.indptr), shape=bags.shape)
+        return self._result(
+            model, relevance, targets, removal_logits(model, bags, targets), empty_bag_logits(model, targets)
         )
 
 
@@ -206,6 +202,7 @@ class Lime(_PerPairPerturbation):
     """LIME (captum) over token presence: a ridge surrogate fit to n_samples perturbations."""
 
     name = "lime"
+    summary = "LIME: a ridge surrogate fitted to 1,000 perturbed bags per pair"
 
     def _algorithm(self, forward: Any) -> Any:
         # the original LIME's surrogate (ridge, alpha 1); captum's default lasso zeroes small effects
@@ -216,6 +213,7 @@ class KernelShap(_PerPairPerturbation):
     """KernelSHAP (captum) over token presence."""
 
     name = "kernel_shap"
+    summary = "KernelSHAP over token presence, 1,000 perturbed bags per pair"
 
     def _algorithm(self, forward: Any) -> Any:
         return captum_attr.KernelShap(forward)
@@ -225,6 +223,7 @@ class ShapleySampling(_PerPairPerturbation):
     """Shapley values estimated from n_samples random token orders (captum)."""
 
     name = "sampled_shapley"
+    summary = "Shapley values estimated from 64 random token orders per pair"
 
     def __init__(self, n_samples: int = 64, seed: int = 0) -> None:
         super().__init__(n_samples=n_samples, seed=seed)

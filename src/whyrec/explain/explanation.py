@@ -7,14 +7,46 @@ fast and everything downstream (evaluation, charts, the service) reads one shape
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from whyrec.data.features import FeatureSpace
+
+class Vocabulary(Protocol):
+    """What explanations need to name tokens and targets.
+
+    A recommender's :class:`~whyrec.data.FeatureSpace` is one (targets are its items); models
+    without items (CTR rows, attribution networks' input groups) use :class:`NamedVocabulary`.
+    """
+
+    @property
+    def token_names(self) -> np.ndarray: ...
+
+    @property
+    def token_kinds(self) -> np.ndarray: ...
+
+    @property
+    def token_fields(self) -> np.ndarray: ...
+
+    @property
+    def item_ids(self) -> Sequence[Any]: ...
+
+    @property
+    def item_names(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class NamedVocabulary:
+    """A :class:`Vocabulary` given by its arrays (token names, kinds, fields; target IDs and names)."""
+
+    token_names: np.ndarray
+    token_kinds: np.ndarray
+    token_fields: np.ndarray
+    item_ids: Sequence[Any]
+    item_names: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -68,14 +100,14 @@ class Explanation:
     tokens: np.ndarray
     relevance: np.ndarray
     method: str
-    feature_space: FeatureSpace
+    vocabulary: Vocabulary
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def reason(self, position: int) -> Reason:
         """The reason at `position` in the sorted order (0 = most relevant)."""
-        fs = self.feature_space
+        fs = self.vocabulary
         token = int(self.tokens[position])
         return Reason(
             token, str(fs.token_names[token]), str(fs.token_kinds[token]), str(fs.token_fields[token]),
@@ -139,7 +171,7 @@ class Explanations:
     scores: np.ndarray
     baselines: np.ndarray
     method: str
-    feature_space: FeatureSpace
+    vocabulary: Vocabulary
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -152,7 +184,7 @@ class Explanations:
         tokens = self.relevance.indices[start:end]
         values = self.relevance.data[start:end]
         order = np.argsort(-values, kind="stable")
-        fs = self.feature_space
+        fs = self.vocabulary
         item = int(self.targets[index])
         return Explanation(
             item=item,
@@ -163,23 +195,11 @@ class Explanations:
             tokens=tokens[order].astype(np.int64),
             relevance=values[order].astype(np.float64),
             method=self.method,
-            feature_space=fs,
+            vocabulary=fs,
         )
 
     def __iter__(self) -> Iterator[Explanation]:
         return (self[i] for i in range(len(self)))
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """What explanations need to name tokens and targets, for models without a user/item space
-    (attribution networks' input groups, CTR rows' field tokens)."""
-
-    token_names: np.ndarray
-    token_kinds: np.ndarray
-    token_fields: np.ndarray
-    item_ids: list[Any]
-    item_names: list[str]
 
 
 def _join(parts: list[str]) -> str:

@@ -20,9 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from whyrec.explain.bags import bag_tensors, is_torch_bag_model
+from whyrec.explain.bags import is_torch_bag_model
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
+from whyrec.models.reconet import bag_tensors
 
 # Above this many dense (pair, token) products per chunk the per-entry path is used instead.
 _DENSE_CHUNK = 1 << 24
@@ -33,6 +34,7 @@ class LRP(Explainer):
     """ε-LRP relevance of every profile token to the target item's logit."""
 
     name = "lrp"
+    summary = "ε-LRP (RecoNet's own explanation): exact and conservative for the linear model"
 
     def __init__(self, epsilon: float | None = None) -> None:
         self.epsilon = epsilon
@@ -56,14 +58,7 @@ class LRP(Explainer):
         q = module.embedding.weight
         data = sampled_dot(contribution, q, indices, np.diff(bags.indptr))
         relevance = sp.csr_matrix((data.cpu().numpy(), bags.indices, bags.indptr), shape=bags.shape)
-        return Explanations(
-            relevance=relevance,
-            targets=np.asarray(targets, dtype=np.int64),
-            scores=logits.cpu().numpy(),
-            baselines=bias.cpu().numpy(),
-            method=self.name,
-            feature_space=model.feature_space_,
-        )
+        return self._result(model, relevance, targets, logits.cpu().numpy(), bias.cpu().numpy())
 
 
 def backward_vectors(

@@ -25,9 +25,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from whyrec.explain.bags import bag_tensors, empty_bag_logits, is_torch_bag_model, removal_logits, target_logits
+from whyrec.explain.bags import empty_bag_logits, is_torch_bag_model, removal_logits
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
+from whyrec.explain.lrp import sampled_dot
+from whyrec.models.reconet import bag_tensors
 
 _ENTRY_CHUNK = 1 << 18
 
@@ -36,6 +38,7 @@ class Occlusion(Explainer):
     """Relevance of a token = score drop when it alone is removed (the mean recomputed)."""
 
     name = "occlusion"
+    summary = "score drop when one token alone is removed; exact re-scoring for any model"
 
     @torch.no_grad()
     def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
@@ -48,7 +51,7 @@ class Occlusion(Explainer):
         else:
             dropped = removal_logits(model, leave_one_out_bags(bags), targets[pair_of])
         relevance = sp.csr_matrix((full[pair_of] - dropped, bags.indices, bags.indptr), shape=bags.shape)
-        return _result(self.name, model, relevance, targets, full, empty_bag_logits(model, targets))
+        return self._result(model, relevance, targets, full, empty_bag_logits(model, targets))
 
 
 def _leave_one_out_torch(
@@ -66,21 +69,24 @@ def _leave_one_out_torch(
         tokens = torch.from_numpy(bags.indices[a:b].astype(np.int64))
         remaining = (pooled[rows] * count - q[tokens]) / torch.clamp(count - 1, min=1)
         remaining = torch.where(count > 1, remaining, torch.zeros_like(remaining))  # a lone token: empty bag
-        out[a:b] = target_logits(module, remaining, torch.from_numpy(targets[pair_of[a:b]])).numpy()
+        out[a:b] = module.target_logits(remaining, torch.from_numpy(targets[pair_of[a:b]])).numpy()
     return out
 
 
 def leave_one_out_bags(bags: sp.csr_matrix) -> sp.csr_matrix:
     """One bag per stored entry of `bags`: its own bag without that entry (entry order kept)."""
     lengths = np.diff(bags.indptr)
-    rows = []
-    for p, n in enumerate(lengths):
-        tokens = bags.indices[bags.indptr[p] : bags.indptr[p + 1]]
-        keep = ~np.eye(n, dtype=bool)
-        rows.append(np.broadcast_to(tokens, (n, n))[keep].reshape(n, max(n - 1, 0)))
-    counts = np.concatenate([np.full(n, max(n - 1, 0)) for n in lengths]) if len(lengths) else np.zeros(0, int)
-    indices = np.concatenate([r.ravel() for r in rows]) if rows else np.zeros(0, np.int64)
+    pair_of = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each stored entry
+    # the copy for entry e holds every entry of its bag but e: gather them by offset within the bag
+    copies = lengths[pair_of]  # n_e entries in the bag of entry e
+    start = bags.indptr[pair_of]
+    counts = np.maximum(copies - 1, 0)
     indptr = np.concatenate([[0], np.cumsum(counts)])
+    owner = np.repeat(np.arange(bags.nnz), counts)  # the dropped entry of each output slot
+    slot = np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], counts)  # 0..n-2 within the copy
+    dropped = owner - start[owner]  # position of the dropped entry within its bag
+    source = start[owner] + slot + (slot >= dropped)  # skip over the dropped entry
+    indices = bags.indices[source] if len(source) else np.zeros(0, bags.indices.dtype)
     return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(bags.nnz, bags.shape[1]))
 
 
@@ -88,6 +94,7 @@ class Shapley(Explainer):
     """Shapley values of token removal: exact closed form for linear RecoNet, sampled otherwise."""
 
     name = "shapley"
+    summary = "Shapley values of token removal: exact closed form for linear RecoNet, sampled otherwise"
 
     def __init__(self, n_samples: int = 64, seed: int = 0) -> None:
         self.n_samples = n_samples
@@ -96,19 +103,15 @@ class Shapley(Explainer):
     @torch.no_grad()
     def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
         if is_torch_bag_model(model) and not len(model.module_.hidden):
-            return exact_linear_shapley(model, bags, targets, self.name)
-        from whyrec.explain.captum_methods import ShapleySampling
+            return exact_linear_shapley(self, model, bags, targets)
+        from whyrec.explain.captum_methods import ShapleySampling  # captum loads on first use only
 
         result = ShapleySampling(n_samples=self.n_samples, seed=self.seed).attribute(model, bags, targets)
-        return Explanations(
-            result.relevance, result.targets, result.scores, result.baselines, self.name, result.feature_space
-        )
+        return self._result(model, result.relevance, result.targets, result.scores, result.baselines)
 
 
-def exact_linear_shapley(model: Any, bags: sp.csr_matrix, targets: np.ndarray, name: str = "shapley") -> Explanations:
+def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
     """The closed form of the module docstring, batched over pairs."""
-    from whyrec.explain.lrp import sampled_dot
-
     bags = sp.csr_matrix(bags, dtype=np.float32)
     module = model.module_
     lengths = np.diff(bags.indptr)
@@ -127,17 +130,4 @@ def exact_linear_shapley(model: Any, bags: sp.csr_matrix, targets: np.ndarray, n
     phi = a * own[pair_of] + (total[pair_of] - a) * other[pair_of]
     relevance = sp.csr_matrix((phi.astype(np.float32), bags.indices, bags.indptr), shape=bags.shape)
     bias = module.output.bias[target].double().numpy() if module.output.bias is not None else np.zeros(len(targets))
-    return _result(name, model, relevance, targets, bias + total / np.maximum(n, 1), bias)
-
-
-def _result(
-    name: str, model: Any, relevance: sp.csr_matrix, targets: np.ndarray, scores: np.ndarray, baselines: np.ndarray
-) -> Explanations:
-    return Explanations(
-        relevance=relevance,
-        targets=np.asarray(targets, dtype=np.int64),
-        scores=np.asarray(scores, dtype=np.float64),
-        baselines=np.asarray(baselines, dtype=np.float64),
-        method=name,
-        feature_space=model.feature_space_,
-    )
+    return explainer._result(model, relevance, targets, bias + total / np.maximum(n, 1), bias)

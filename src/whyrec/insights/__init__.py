@@ -1,11 +1,10 @@
 """Insights: global and per-segment drivers of the recommendations, with uncertainty."""
 
+from whyrec.insights.analysis import insights, summary_lines
 from whyrec.insights.importance import (
-    AttributionTable,
     bootstrap_mean,
     co_relevance,
     dependence,
-    explain_recommendations,
     rank_stability,
     segment_importance,
     what_if,
@@ -13,13 +12,13 @@ from whyrec.insights.importance import (
 from whyrec.insights.segments import segment_labels
 
 __all__ = [
-    "AttributionTable",
     "bootstrap_mean",
     "co_relevance",
     "dependence",
-    "explain_recommendations",
+    "insights",
     "rank_stability",
     "segment_importance",
     "segment_labels",
+    "summary_lines",
     "what_if",
 ]

@@ -1,87 +1,22 @@
 """What drives the recommendations, across users and segments, with uncertainty.
 
-Everything starts from an :class:`AttributionTable`: every token of every explained (user,
-recommended item) pair with its relevance. A pair's *share* of a field is the field's absolute
-relevance over the pair's total absolute relevance, so pairs with large and small scores weigh
-alike; a user's value is the mean over their recommended pairs, and users are the unit of
-resampling (bootstrap intervals) and of testing (segment differences).
+Everything starts from an :class:`~whyrec.explain.AttributionTable`: every token of every explained
+(user, recommended item) pair with its relevance, and each user's share of every field. Users are
+the unit of resampling (bootstrap intervals) and of testing (segment differences).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from whyrec.errors import ParameterError
-from whyrec.explain import explain_pairs
-from whyrec.explain.explanation import Explanations
+from whyrec.explain.topk import AttributionTable
 
 MIN_SEGMENT_USERS = 20
-
-
-@dataclass(frozen=True)
-class AttributionTable:
-    """Long table of explained pairs: one row per (pair, token), plus per-user field shares."""
-
-    rows: pd.DataFrame  # pair, user, item, token, name, field, kind, relevance
-    users: np.ndarray  # user of each pair
-    items: np.ndarray  # target item of each pair
-
-    @classmethod
-    def from_explanations(cls, result: Explanations, users: np.ndarray) -> AttributionTable:
-        fs = result.feature_space
-        rel = result.relevance
-        pair = np.repeat(np.arange(len(result)), np.diff(rel.indptr))
-        rows = pd.DataFrame(
-            {
-                "pair": pair,
-                "user": np.asarray(users)[pair],
-                "item": result.targets[pair],
-                "token": rel.indices,
-                "name": fs.token_names[rel.indices],
-                "field": fs.token_fields[rel.indices],
-                "kind": fs.token_kinds[rel.indices],
-                "relevance": rel.data.astype(np.float64),
-            }
-        )
-        return cls(rows, np.asarray(users), result.targets)
-
-    def pair_shares(self, by: str = "field") -> pd.DataFrame:
-        """pairs x groups: each pair's share of |relevance| per field (or kind, or token name)."""
-        rows = self.rows.assign(abs=self.rows["relevance"].abs())
-        per_pair = rows.groupby(["pair", by])["abs"].sum().unstack(fill_value=0.0)
-        return per_pair.div(per_pair.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
-
-    def user_shares(self, by: str = "field") -> pd.DataFrame:
-        """users x groups: each user's mean pair share per field (or kind, or token name)."""
-        per_pair = self.pair_shares(by)
-        return per_pair.groupby(self.users[per_pair.index.to_numpy()]).mean()
-
-    def global_importance(self, by: str = "field") -> pd.DataFrame:
-        """Mean absolute share, mean signed relevance and presence of each group, largest share first."""
-        shares = self.user_shares(by).mean().rename("share")
-        signed = self.rows.groupby(["pair", by])["relevance"].sum().groupby(level=by).mean().rename("mean_relevance")
-        present = (self.rows.groupby(by)["pair"].nunique() / len(self.items)).rename("presence")
-        table = pd.concat([shares, signed, present], axis=1).fillna(0.0)
-        return table.sort_values("share", ascending=False)
-
-
-def explain_recommendations(
-    model: Any, users: np.ndarray, *, k: int = 5, method: str = "lrp"
-) -> tuple[AttributionTable, np.ndarray]:
-    """Explain each user's top-k recommendations; returns the table and the recommended items."""
-    users = np.asarray(users, dtype=np.int64)
-    if len(users) == 0:
-        raise ParameterError("no users to explain")
-    recs = model.top_k(model.score_users(users), k, model.train_matrix_[users])
-    pair_users = np.repeat(users, k)
-    result = explain_pairs(model, model.user_profiles(pair_users), recs.items.ravel(), method=method)
-    return AttributionTable.from_explanations(result, pair_users), recs.items
 
 
 def bootstrap_mean(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:

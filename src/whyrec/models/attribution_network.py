@@ -15,17 +15,18 @@ hidden features of the blocks of its sub-subsets, reused without updating them).
 
 from __future__ import annotations
 
-import copy
 import itertools
-import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from whyrec._artifact import TENSORS, Artifact
 from whyrec.errors import DataError, ParameterError
+from whyrec.models.base import Content, Estimator
+from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
 
 
 def check_design(groups: Mapping[str, Sequence[int]], subsets: Sequence[Sequence[str]]) -> list[frozenset[str]]:
@@ -133,7 +134,7 @@ class _Masked(nn.Module):
         return torch.tanh(nn.functional.linear(a, self.out.weight * self.out_mask, self.out.bias))
 
 
-class GroupInputs(nn.Module):
+class GroupEncoder(nn.Module):
     """Every group's representation side by side: dense columns as they are, ids embedded."""
 
     def __init__(self, dense_widths: Mapping[str, int], id_vocab: Mapping[str, int], embedding_dim: int) -> None:
@@ -160,7 +161,7 @@ class AttributionModule(nn.Module):
         confidence: str,
     ) -> None:
         super().__init__()
-        self.inputs = GroupInputs(dense_widths, id_vocab, embedding_dim)
+        self.inputs = GroupEncoder(dense_widths, id_vocab, embedding_dim)
         spans, cursor = {}, 0
         for g, width in self.inputs.widths.items():
             spans[g] = list(range(cursor, cursor + width))
@@ -184,36 +185,37 @@ class AttributionModule(nn.Module):
         return y.clamp(1e-6, 1 - 1e-6), f, alpha, doubt
 
 
-class _GroupModel:
-    """Shared input handling, training loop and persistence of group-input binary classifiers."""
+class GroupBatch(NamedTuple):
+    """Inputs of a group model: dense columns `X` and, for id groups, their ids by group name."""
 
-    kind = ""
+    X: np.ndarray | None
+    ids: Mapping[str, np.ndarray] | None = None
 
-    def __init__(
-        self,
-        groups: Mapping[str, Any],
-        hidden: Sequence[int] = (32, 16),
-        embedding_dim: int = 16,
-        lr: float = 3e-3,
-        batch_size: int = 512,
-        epochs: int = 30,
-        weight_decay: float = 0.0,
-        patience: int = 4,
-        seed: int = 0,
-    ) -> None:
-        self.groups = {k: _group_spec(k, v) for k, v in groups.items()}
-        self.hidden = tuple(hidden)
-        self.embedding_dim = embedding_dim
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.seed = seed
 
-    def _split_inputs(self, X: np.ndarray | None, ids: Mapping[str, np.ndarray] | None) -> tuple[dict, dict]:
+class _GroupModel(Estimator):
+    """Shared input handling, training and persistence of group-input binary classifiers."""
+
+    family = "group"
+    groups: Mapping[str, Any]
+    hidden: Sequence[int]
+    embedding_dim: int
+    lr: float
+    batch_size: int
+    epochs: int
+    weight_decay: float
+    patience: int
+    seed: int
+
+    @property
+    def _specs(self) -> dict[str, Any]:
+        """Groups parsed: a list of dense columns, or ("ids", vocabulary size)."""
+        return {k: _group_spec(k, v) for k, v in self.groups.items()}
+
+    def _split_inputs(
+        self, X: np.ndarray | None, ids: Mapping[str, np.ndarray] | None
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         dense, id_tensors = {}, {}
-        for name, spec in self.groups.items():
+        for name, spec in self._specs.items():
             if isinstance(spec, tuple):
                 if ids is None or name not in ids:
                     raise DataError(f"id group {name!r} needs ids[{name!r}]")
@@ -229,6 +231,12 @@ class _GroupModel:
                 dense[name] = torch.as_tensor(np.asarray(X[:, spec], dtype=np.float32))
         return dense, id_tensors
 
+    def _module(self) -> nn.Module:
+        specs = self._specs
+        widths = {k: len(v) for k, v in specs.items() if not isinstance(v, tuple)}
+        vocab = {k: v[1] for k, v in specs.items() if isinstance(v, tuple)}
+        return self._build(widths, vocab)
+
     def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
         raise NotImplementedError
 
@@ -242,55 +250,59 @@ class _GroupModel:
         *,
         ids: Mapping[str, np.ndarray] | None = None,
         validation: tuple[np.ndarray | None, np.ndarray, Mapping[str, np.ndarray] | None] | None = None,
+        options: TrainingOptions | None = None,
     ) -> _GroupModel:
-        """Train with Adam; early stopping on validation log loss when given."""
-        torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
+        """Train with Adam; early stopping on validation log loss when given.
+
+        `validation` is ``(X, y, ids)``. Training stops on log loss, not accuracy: accuracy
+        saturates long before the experts become confident, and the read-out needs them confident.
+        """
         y = np.asarray(y, dtype=np.float32)
         dense, id_t = self._split_inputs(X, ids)
-        widths = {k: v.shape[1] for k, v in dense.items()}
-        vocab = {k: spec[1] for k, spec in self.groups.items() if isinstance(spec, tuple)}
-        self.module_ = self._build(widths, vocab)
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if len(y) == 0 or len(y) != len(next(iter({**dense, **id_t}.values()))):
+            raise DataError(f"fit needs one label per input row; got {len(y)} labels")
+        torch.manual_seed(int(self.seed))
+        self.module_ = module = self._module()
         target = torch.from_numpy(y)
-        best, best_state, waited, self.history_ = -math.inf, None, 0, []
-        for epoch in range(1, self.epochs + 1):
-            self.module_.train()
+        size = int(self.batch_size)
+
+        def batches(epoch: int, rng: np.random.Generator) -> Iterator[torch.Tensor]:
             order = torch.from_numpy(rng.permutation(len(y)))
-            total = 0.0
-            for start in range(0, len(y), self.batch_size):
-                b = order[start : start + self.batch_size]
-                outputs = self.module_({k: v[b] for k, v in dense.items()}, {k: v[b] for k, v in id_t.items()})
-                loss = self._loss(outputs, target[b])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(b)
-            record = {"epoch": epoch, "loss": total / len(y)}
-            if validation is not None:
-                # stop on log loss, not accuracy: accuracy saturates long before the experts
-                # become confident, and the attribution read-out needs confident experts
-                Xv, yv, idv = validation
-                p = self.predict_proba(Xv, ids=idv)
-                yv = np.asarray(yv, dtype=np.float64)
-                record["val_accuracy"] = float(((p > 0.5) == (yv > 0.5)).mean())
-                record["val_log_loss"] = float(-np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p)))
-                if -record["val_log_loss"] > best:
-                    best, best_state, waited = -record["val_log_loss"], copy.deepcopy(self.module_.state_dict()), 0
-                else:
-                    waited += 1
-            self.history_.append(record)
-            if validation is not None and waited >= self.patience:
-                break
-        if best_state is not None:
-            self.module_.load_state_dict(best_state)
-        self.module_.eval()
+            for start in range(0, len(y), size):
+                yield order[start : start + size]
+
+        def loss(b: torch.Tensor) -> tuple[torch.Tensor, int]:
+            outputs = module({k: v[b] for k, v in dense.items()}, {k: v[b] for k, v in id_t.items()})
+            return self._loss(outputs, target[b]), len(b)
+
+        def validate() -> dict[str, float]:
+            assert validation is not None
+            Xv, yv, idv = validation
+            p = self.predict_proba(Xv, ids=idv)
+            truth = np.asarray(yv, dtype=np.float64)
+            return {
+                "accuracy": float(((p > 0.5) == (truth > 0.5)).mean()),
+                "log_loss": float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p))),
+            }
+
+        result = Trainer(
+            epochs=int(self.epochs), seed=int(self.seed), options=options, name=type(self).__name__,
+            monitor=Monitor("log_loss", "min", int(self.patience)),
+        ).fit(
+            Objective(
+                module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(y) // size),
+                optimizers=[torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
+                validate=validate if validation is not None else None,
+            )
+        )  # fmt: skip
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.best_metric_ = result.best_metric
         return self
 
     @torch.no_grad()
     def _run(self, X: np.ndarray | None, ids: Mapping[str, np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
-        if not hasattr(self, "module_"):
-            raise ParameterError(f"{type(self).__name__} is not fitted")
+        self._check_fitted()
         self.module_.eval()
         dense, id_t = self._split_inputs(X, ids)
         n = len(next(iter({**dense, **id_t}.values())))
@@ -303,58 +315,14 @@ class _GroupModel:
         """P(y = 1) of each row."""
         return torch.cat([out[0] for out in self._run(X, ids)]).numpy()
 
-    def save(self, path: str | Any) -> Any:
-        """Weights (safetensors) and parameters (JSON) in directory `path`, written atomically."""
-        from pathlib import Path
+    def _content(self) -> Content:
+        return Content({TENSORS: {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}})
 
-        from safetensors.torch import save_file
-
-        from whyrec._io import atomic_directory, write_json_atomic
-
-        if not hasattr(self, "module_"):
-            raise ParameterError(f"{type(self).__name__} is not fitted")
-        path = Path(path)
-        with atomic_directory(path) as staging:
-            save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, staging / "model.safetensors")
-            write_json_atomic(
-                staging / "whyrec.json", {"format": "whyrec.group_model", "kind": self.kind, "params": self._params()}
-            )
-        return path
-
-    @classmethod
-    def load(cls, path: str | Any) -> _GroupModel:
-        import json
-        from pathlib import Path
-
-        from safetensors.torch import load_file
-
-        from whyrec.errors import ModelFormatError
-
-        path = Path(path)
-        try:
-            manifest = json.loads((path / "whyrec.json").read_text())
-            state = load_file(path / "model.safetensors")
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(f"{path} is not a readable whyrec group model: {exc}") from None
-        target = {c.kind: c for c in (AttributionNetwork, MLPClassifier)}.get(manifest.get("kind"))
-        if manifest.get("format") != "whyrec.group_model" or target is None:
-            raise ModelFormatError(f"{path} is not a whyrec group model")
-        params = manifest["params"]
-        model = target(**params)
-        widths = {k: len(v) for k, v in model.groups.items() if not isinstance(v, tuple)}
-        vocab = {k: v[1] for k, v in model.groups.items() if isinstance(v, tuple)}
-        model.module_ = model._build(widths, vocab)
-        model.module_.load_state_dict(state)
-        model.module_.eval()
-        return model
-
-    def _params(self) -> dict[str, Any]:
-        groups = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.groups.items()}
-        return {
-            "groups": groups, "hidden": list(self.hidden), "embedding_dim": self.embedding_dim, "lr": self.lr,
-            "batch_size": self.batch_size, "epochs": self.epochs, "weight_decay": self.weight_decay,
-            "patience": self.patience, "seed": self.seed,
-        }  # fmt: skip
+    def _restore(self, artifact: Artifact) -> None:
+        module = self._module()
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in artifact.tensors[TENSORS].items()})
+        module.eval()
+        self.module_ = module
 
 
 def _group_spec(name: str, spec: Any) -> Any:
@@ -368,13 +336,39 @@ def _group_spec(name: str, spec: Any) -> Any:
 class AttributionNetwork(_GroupModel):
     """Binary classifier whose every prediction is attributed to one subset of input groups.
 
-    `groups` maps a group name to its dense input columns (indices into X) or, for id groups, to
-    ``("ids", vocabulary_size)`` (learned embeddings). `subsets` lists the attribution subsets.
-    Verbs: ``fit(X, y, ids=..., validation=...)``, ``predict_proba``, ``attribute`` (normalised α
-    per subset), ``read_out`` (the explaining subset), ``group_relevance``, ``save``/``load``.
-    """
+    Verbs: ``fit(X, y, ids=..., validation=...)``, ``predict_proba``, ``subset_weights``
+    (normalised α per subset), ``read_out`` (the explaining subset), ``group_relevance``,
+    ``save``/``load``. The read-out reaches explanations through the ``read_out`` explainer of
+    :mod:`whyrec.explain`.
 
-    kind = "attribution_network"
+    Parameters
+    ----------
+    groups : mapping
+        Group name -> its dense input columns (indices into X) or, for id groups,
+        ``("ids", vocabulary_size)`` (learned embeddings).
+    subsets : sequence of sequences of str
+        The attribution subsets; closed under intersection.
+    hidden : tuple of int
+        Each expert's hidden widths.
+    implementation : {"tower", "masked"}
+        An MLP per subset, or one wide masked network.
+    confidence : {"abs", "square", "smooth"}
+        g = |F|, F² or a smooth |F|.
+    embedding_dim : int
+        Size of the id groups' embeddings.
+    lr : float
+        Adam's learning rate.
+    batch_size : int
+        Rows per step.
+    epochs : int
+        Maximum number of epochs.
+    weight_decay : float
+        Adam's weight decay.
+    patience : int
+        Epochs without a lower validation log loss before training stops.
+    seed : int
+        Seed of the initial weights and the shuffling.
+    """
 
     def __init__(
         self,
@@ -383,25 +377,48 @@ class AttributionNetwork(_GroupModel):
         hidden: Sequence[int] = (32, 16),
         implementation: str = "tower",
         confidence: str = "abs",
-        **options: Any,
+        embedding_dim: int = 16,
+        lr: float = 3e-3,
+        batch_size: int = 512,
+        epochs: int = 30,
+        weight_decay: float = 0.0,
+        patience: int = 4,
+        seed: int = 0,
     ) -> None:
-        super().__init__(groups, hidden, **options)
-        placeholders = {
-            k: (v if not isinstance(v, tuple) else [-1 - n]) for n, (k, v) in enumerate(self.groups.items())
-        }
-        self.subsets_ = check_design(placeholders, subsets)
-        self.subsets = [tuple(sorted(s)) for s in self.subsets_]
-        if implementation not in ("tower", "masked"):
-            raise ParameterError(f"implementation must be 'tower' or 'masked', not {implementation!r}")
-        if confidence not in ("abs", "square", "smooth"):
-            raise ParameterError(f"confidence must be 'abs', 'square' or 'smooth', not {confidence!r}")
+        self.groups = groups
+        self.subsets = subsets
+        self.hidden = hidden
         self.implementation = implementation
         self.confidence = confidence
+        self.embedding_dim = embedding_dim
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.seed = seed
+        self._design()  # a bad design fails here, at construction, with the reason
+
+    def _design(self) -> list[frozenset[str]]:
+        """The subsets, validated against the groups (see :func:`check_design`)."""
+        specs = self._specs
+        placeholders = {k: (v if not isinstance(v, tuple) else [-1 - n]) for n, (k, v) in enumerate(specs.items())}
+        if self.implementation not in ("tower", "masked"):
+            raise ParameterError(f"implementation must be 'tower' or 'masked', not {self.implementation!r}")
+        if self.confidence not in ("abs", "square", "smooth"):
+            raise ParameterError(f"confidence must be 'abs', 'square' or 'smooth', not {self.confidence!r}")
+        return check_design(placeholders, self.subsets)
+
+    @property
+    def subset_names(self) -> list[tuple[str, ...]]:
+        """Each subset as a sorted tuple of group names, in the order of `subsets`."""
+        return [tuple(sorted(s)) for s in self._design()]
 
     def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
         return AttributionModule(
-            widths, vocab, self.embedding_dim, self.subsets_, self.hidden, self.implementation, self.confidence
-        )
+            widths, vocab, int(self.embedding_dim), self._design(), tuple(int(h) for h in self.hidden),
+            self.implementation, self.confidence,
+        )  # fmt: skip
 
     def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
         _, f, _, doubt = outputs
@@ -410,83 +427,58 @@ class AttributionNetwork(_GroupModel):
         t = target[:, None]
         return -(weight * (t * torch.log(fb) + (1 - t) * torch.log(1 - fb))).sum(dim=1).mean()
 
-    def attribute(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def subset_weights(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Normalised α (rows sum to 1): how much each subset answers each prediction."""
         alpha = torch.cat([out[2] for out in self._run(X, ids)]).numpy()
         return alpha / np.maximum(alpha.sum(axis=1, keepdims=True), 1e-12)
 
     def read_out(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, ...]]:
         """The subset that explains each prediction (largest α)."""
-        return [self.subsets[h] for h in self.attribute(X, ids=ids).argmax(axis=1)]
+        names = self.subset_names
+        return [names[h] for h in self.subset_weights(X, ids=ids).argmax(axis=1)]
 
     def group_relevance(self, X: np.ndarray | None, *, ids: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Relevance per group (rows x groups): each subset's α share split evenly over its groups."""
-        alpha = self.attribute(X, ids=ids)
+        alpha = self.subset_weights(X, ids=ids)
         names = list(self.groups)
         spread = np.zeros((len(self.subsets), len(names)))
-        for h, subset in enumerate(self.subsets):
+        for h, subset in enumerate(self.subset_names):
             for g in subset:
                 spread[h, names.index(g)] = 1.0 / len(subset)
         return alpha @ spread
 
-    def explanations(
-        self,
-        X: np.ndarray | None,
-        *,
-        ids: Mapping[str, np.ndarray] | None = None,
-        items: Sequence[Any] | None = None,
-        item_names: Sequence[str] | None = None,
-    ) -> Any:
-        """The read-out as whyrec's shared `Explanations`: one relevance per input group.
-
-        Each row's relevance is the prediction's α share per group (sums to 1), so charts, the
-        service and insights read it like any other explainer's output. `items` (one target per
-        row) and `item_names` name what was predicted; rows are numbered when they are absent.
-        """
-        import scipy.sparse as sp
-
-        from whyrec.explain.explanation import Explanations, Vocabulary
-
-        relevance = self.group_relevance(X, ids=ids)
-        scores = self.predict_proba(X, ids=ids)
-        n, names = len(scores), list(self.groups)
-        targets = np.asarray(items if items is not None else np.arange(n), dtype=np.int64)
-        labels = (
-            list(item_names) if item_names is not None else [f"row {i}" for i in range(int(targets.max(initial=0)) + 1)]
-        )
-        vocabulary = Vocabulary(
-            np.array([f"group:{g}" for g in names], dtype=object),
-            np.array(["group"] * len(names), dtype=object),
-            np.array(names, dtype=object),
-            list(range(len(labels))),
-            labels,
-        )
-        full = sp.csr_matrix(
-            (
-                relevance.astype(np.float32).ravel(),
-                np.tile(np.arange(len(names)), n),
-                np.arange(0, n * len(names) + 1, len(names)),
-            ),
-            shape=(n, len(names)),
-        )  # every group appears in every row, even with zero relevance
-        return Explanations(full, targets, scores.astype(np.float64), np.zeros(n), "attribution_network", vocabulary)
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            **super()._params(),
-            "subsets": [list(s) for s in self.subsets],
-            "implementation": self.implementation,
-            "confidence": self.confidence,
-        }
-
 
 class MLPClassifier(_GroupModel):
-    """The non-interpretable counterpart: one MLP over all groups' inputs, plain cross-entropy."""
+    """The non-interpretable counterpart: one MLP over all groups' inputs, plain cross-entropy.
 
-    kind = "mlp"
+    Parameters are those of :class:`AttributionNetwork` without the design (`subsets`,
+    `implementation`, `confidence`); `hidden` is the MLP's widths.
+    """
+
+    def __init__(
+        self,
+        groups: Mapping[str, Any],
+        hidden: Sequence[int] = (32, 16),
+        embedding_dim: int = 16,
+        lr: float = 3e-3,
+        batch_size: int = 512,
+        epochs: int = 30,
+        weight_decay: float = 0.0,
+        patience: int = 4,
+        seed: int = 0,
+    ) -> None:
+        self.groups = groups
+        self.hidden = hidden
+        self.embedding_dim = embedding_dim
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.seed = seed
 
     def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
-        return _BlackBox(widths, vocab, self.embedding_dim, self.hidden)
+        return _BlackBox(widths, vocab, int(self.embedding_dim), tuple(int(h) for h in self.hidden))
 
     def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
         return nn.functional.binary_cross_entropy(outputs[0], target)
@@ -497,7 +489,7 @@ class _BlackBox(nn.Module):
         self, widths: Mapping[str, int], vocab: Mapping[str, int], embedding_dim: int, hidden: Sequence[int]
     ) -> None:
         super().__init__()
-        self.inputs = GroupInputs(widths, vocab, embedding_dim)
+        self.inputs = GroupEncoder(widths, vocab, embedding_dim)
         self.body = MLPBaseline(sum(self.inputs.widths.values()), hidden)
 
     def forward(self, dense: Mapping[str, torch.Tensor], ids: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor]:

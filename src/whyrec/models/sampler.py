@@ -42,6 +42,10 @@ class Batch:
     offsets: np.ndarray  # start of each bag in `indices`
     labels: np.ndarray  # item index to predict, one per bag
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, offsets, labels)."""
+        return self.indices, self.offsets, self.labels
+
 
 class RemovalSampler:
     """Turns (user, label item) positions of a training matrix into perturbed bags.

@@ -30,9 +30,9 @@ from whyrec.errors import (
     UnknownIdError,
     WhyrecError,
 )
-from whyrec.explain import EXPLAINERS, explain_pairs, get_explainer
+from whyrec.explain import explain_pairs, explain_top_k, get_explainer, methods_for
 from whyrec.explain.explanation import Reason
-from whyrec.models.base import Recommender, load_model
+from whyrec.models.recommender import Recommender
 from whyrec.serve.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -41,6 +41,7 @@ from whyrec.serve.schemas import (
     InsightsResponse,
     ItemOut,
     ItemsResponse,
+    Method,
     ModelInfo,
     ReasonOut,
     RecommendedItem,
@@ -48,7 +49,6 @@ from whyrec.serve.schemas import (
     RecommendResponse,
     UserResponse,
 )
-from whyrec.viz.report import field_shares
 
 STATIC = Path(__file__).parent / "static"
 _STATUS = {UnknownIdError: 404, ModelFormatError: 404, NotFittedError: 409}
@@ -58,7 +58,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     """A FastAPI app serving `models` (name -> model directory or fitted model)."""
     if not models:
         raise ParameterError("serve needs at least one model")
-    served = {name: m if isinstance(m, Recommender) else load_model(m) for name, m in models.items()}
+    served = {name: m if isinstance(m, Recommender) else Recommender.load(m) for name, m in models.items()}
     insight_cache: dict[tuple, InsightsResponse] = {}
     app = FastAPI(
         title="whyrec",
@@ -98,11 +98,11 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         return ModelInfo(
             name=name,
             model=type(m).__name__,
-            params={k: v for k, v in m.get_params().items() if k != "progress"},
+            params=m.get_params(),
             feature_space=fs.summary(),
             user_fields={f.name: list(f.values) for f in fs.user_fields},
             item_fields={f.name: list(f.values) for f in fs.item_fields},
-            methods=sorted(EXPLAINERS),
+            methods=methods_for(m),
             training={
                 "best_epoch": getattr(m, "best_epoch_", None),
                 "best_validation_metric": getattr(m, "best_metric_", None),
@@ -141,10 +141,11 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     async def explain(request: ExplainRequest) -> ExplainResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
-        get_explainer(request.method)  # an unknown method fails before any work
+        method = str(request.method)
+        get_explainer(method)  # an unknown method fails before any work
         bag = bag_of(m, request)
         target = fs.item_index([request.item_id])
-        e = explain_pairs(m, bag, target, method=request.method)[0]
+        e = explain_pairs(m, bag, target, method=method)[0]
         return ExplainResponse(
             model=name,
             user_id=request.user_id,
@@ -185,22 +186,19 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
     def insights(
         model: str | None = Query(None),
         sample: int = Query(300, ge=1, le=5000, description="Users to sample."),
-        method: str = Query("lrp", description="Attribution method."),
+        method: Method = Query(Method("lrp"), description="Attribution method."),  # type: ignore[valid-type]
     ) -> InsightsResponse:
         name, m = pick(model)
-        get_explainer(method)  # an unknown method fails before any work
-        key = (name, sample, method)
+        key = (name, sample, str(method))
         if key not in insight_cache:
             active = np.flatnonzero(np.diff(m.user_profiles(np.arange(m.feature_space_.n_users)).indptr) > 0)
             users = np.sort(np.random.default_rng(0).choice(active, min(sample, len(active)), replace=False))
-            shares = field_shares(m, users, method=method)
+            shares = explain_top_k(m, users, k=1, method=str(method)).table().field_shares()
             insight_cache[key] = InsightsResponse(
                 model=name,
-                method=method,
+                method=str(method),
                 users=len(users),
-                fields=[
-                    FieldShare(field=f, share=float(v)) for f, v in zip(shares["field"], shares["share"], strict=True)
-                ],
+                fields=[FieldShare(field=str(f), share=float(v)) for f, v in shares.items()],
             )
         return insight_cache[key]
 

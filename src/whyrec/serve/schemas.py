@@ -6,7 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from whyrec.explain import method_enum
+
 Id = int | str
+Method = method_enum()  # the registered explanation methods, an enum in the OpenAPI schema
 AttributeValue = str | int | float | list[str]
 
 
@@ -56,7 +59,7 @@ class RecommendResponse(BaseModel):
 
 class ExplainRequest(_Who):
     item_id: Id = Field(..., description="The item to explain.")
-    method: str = Field("lrp", description="Attribution method (lrp, shapley, occlusion, lime, ...).")
+    method: Method = Field(Method("lrp"), description="Attribution method.")  # type: ignore[valid-type]
     top: int = Field(10, ge=1, le=500, description="Number of reasons to return.")
 
 

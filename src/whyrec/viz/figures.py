@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import html
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
-from whyrec._io import write_text_atomic
 from whyrec.evaluate.pertinence import Curve
-
-PLOTLY_JS = "plotly.min.js"
 
 
 def curve_figure(curves: Mapping[str, Curve], *, title: str, yaxis: str) -> go.Figure:
@@ -58,23 +51,6 @@ def agreement_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str) -
     )
     figure.update_layout(title=title, template="plotly_white")
     return figure
-
-
-def write_page(path: str | os.PathLike, title: str, figures: Sequence[go.Figure], notes: Sequence[str] = ()) -> Path:
-    """An HTML page of figures; plotly.js is written once beside it from the installed package."""
-    path = Path(path)
-    script = path.parent / PLOTLY_JS
-    if not script.exists():
-        write_text_atomic(script, get_plotlyjs())
-    body = "\n".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figures)
-    paragraphs = "\n".join(f"<p>{html.escape(note)}</p>" for note in notes)
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<script src='{PLOTLY_JS}'></script></head><body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
-        f"<h1>{html.escape(title)}</h1>{paragraphs}{body}</body></html>"
-    )
-    write_text_atomic(path, page)
-    return path
 
 
 def _colour(n: int) -> str:

@@ -14,25 +14,27 @@ from threadpoolctl import threadpool_limits
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class _Factors(Recommender):
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return np.asarray(self.user_factors_[np.asarray(users)] @ self.item_factors_.T, dtype=np.float32)
 
     def _tensors(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         self.user_factors_ = np.asarray(tensors["user_factors"], dtype=np.float32)
         self.item_factors_ = np.asarray(tensors["item_factors"], dtype=np.float32)
 
     def _make(self) -> Any:
         raise NotImplementedError
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> _Factors:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> _Factors:
         for name in ("factors", "iterations"):
             if int(getattr(self, name)) < 1:
                 raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -64,9 +66,8 @@ class ALS(_Factors):
             iterations=int(self.iterations), random_state=int(self.seed), calculate_training_loss=False,
         )  # fmt: skip
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Fold-in: u = (YᵀY + α Y_pᵀY_p + λI)⁻¹ (1 + α) Y_pᵀ1 for each profile's items p."""
-        self._check_fitted()
         history = self.history(profiles)
         Y = self.item_factors_.astype(np.float64)
         base = Y.T @ Y + float(self.regularization) * np.eye(Y.shape[1])
@@ -105,5 +106,5 @@ class BPR(_Factors):
             regularization=float(self.regularization), iterations=int(self.iterations), random_state=int(self.seed),
         )  # fmt: skip
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         raise ParameterError("BPR scores known users only; a new profile needs retraining (use ALS or RecoNet)")

@@ -20,9 +20,11 @@ import torch
 from torch import nn
 
 from whyrec.data.dataset import Dataset
+from whyrec.data.sparse import csr_rows
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender, csr_rows
-from whyrec.models.baselines._training import train_pairs
+from whyrec.models.baselines.pairs import PairBatch, pair_batches
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class _FMModule(nn.Module):
@@ -48,7 +50,31 @@ def bag_sum(matrix: sp.csr_matrix, rows: np.ndarray, weight: torch.Tensor) -> to
 
 
 class FactorizationMachine(Recommender):
-    """See the module docstring."""
+    """Factorisation machine with attributes, trained with BPR (see the module docstring).
+
+    Parameters
+    ----------
+    dim : int
+        Size of the feature vectors.
+    lr : float
+        Adam's learning rate.
+    l2 : float
+        L2 penalty on the user and item sides per example.
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        (user, positive, negative) triples per step.
+    id_dropout : float
+        Probability of hiding the user id during training, so attributes learn to stand in for it.
+    use_attributes : bool
+        Use user and item attribute values as features.
+    patience : int
+        Epochs without a better validation recall@`eval_k` before training stops.
+    eval_k : int
+        Cut-off of the validation recall.
+    seed : int
+        Seed of the initial vectors and the sampling.
+    """
 
     supports_attributes = True
 
@@ -61,6 +87,8 @@ class FactorizationMachine(Recommender):
         batch_size: int = 2048,
         id_dropout: float = 0.1,
         use_attributes: bool = True,
+        patience: int = 3,
+        eval_k: int = 50,
         seed: int = 0,
     ) -> None:
         self.dim = dim
@@ -70,36 +98,44 @@ class FactorizationMachine(Recommender):
         self.batch_size = batch_size
         self.id_dropout = id_dropout
         self.use_attributes = use_attributes
+        self.patience = patience
+        self.eval_k = eval_k
         self.seed = seed
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> FactorizationMachine:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> FactorizationMachine:
         if int(self.dim) < 1 or int(self.epochs) < 1 or not 0 <= self.id_dropout < 1:
             raise ParameterError("FM needs dim >= 1, epochs >= 1 and id_dropout in [0, 1)")
         self._remember(train, self.use_attributes)
         fs = self.feature_space_
         torch.manual_seed(self.seed)
-        self.module_ = m = _FMModule(fs.n_users, fs.n_tokens, int(self.dim))
+        m = _FMModule(fs.n_users, fs.n_tokens, int(self.dim))
         items_side = self._item_features()
-        gen = torch.Generator().manual_seed(int(self.seed))
 
-        def loss(u: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-            keep = (torch.rand(len(u), 1, generator=gen) >= self.id_dropout).float()
+        def loss(batch: PairBatch) -> tuple[torch.Tensor, int]:
+            u, i, j = batch
+            keep = (torch.rand(len(u), 1) >= self.id_dropout).float()
             p = m.user(u) * keep + bag_sum(self.user_attributes_, u.numpy(), m.token.weight)
             items = torch.cat([i[:, None], j], dim=1).reshape(-1)
-            q, prior = self._item_terms(items_side, items.numpy())
+            q, prior = _item_terms(m, items_side, items.numpy())
             s = prior.view(len(u), -1) + torch.einsum("bd,bkd->bk", p, q.view(len(u), -1, q.shape[1]))
             reg = float(self.l2) * (p.pow(2).sum() + q.pow(2).sum()) / len(u)
-            return -nn.functional.logsigmoid(s[:, :1] - s[:, 1:]).mean() + reg
+            return -nn.functional.logsigmoid(s[:, :1] - s[:, 1:]).mean() + reg, len(u)
 
-        self.history_ = train_pairs(
-            m, loss, self.train_matrix_, epochs=int(self.epochs), lr=float(self.lr),
-            batch_size=int(self.batch_size), negatives=1, seed=int(self.seed),
+        @torch.no_grad()
+        def export() -> None:
+            q, prior = _item_terms(m, items_side, np.arange(fs.n_items))
+            self.item_vectors_, self.item_bias_ = q.numpy(), prior.numpy()
+            self.user_vectors_ = m.user.weight.detach().numpy().copy()
+            self.token_vectors_ = m.token.weight.detach().numpy().copy()
+
+        batches, per_epoch = pair_batches(self.train_matrix_, int(self.batch_size), 1)
+        self._fit_module(
+            m, batches=batches, loss=loss, lr=float(self.lr), epochs=int(self.epochs), patience=int(self.patience),
+            eval_k=int(self.eval_k), seed=int(self.seed), validation=validation, options=options,
+            batches_per_epoch=per_epoch, export=export,
         )  # fmt: skip
-        with torch.no_grad():
-            q, prior = self._item_terms(items_side, np.arange(fs.n_items))
-        self.item_vectors_, self.item_bias_ = q.numpy(), prior.numpy()
-        self.user_vectors_ = m.user.weight.detach().numpy().copy()
-        self.token_vectors_ = m.token.weight.detach().numpy().copy()
         return self
 
     def _item_features(self) -> sp.csr_matrix:
@@ -107,24 +143,15 @@ class FactorizationMachine(Recommender):
         ids = sp.csr_matrix((np.ones(n, np.float32), np.arange(n), np.arange(n + 1)), shape=self.item_attributes_.shape)
         return sp.csr_matrix(ids + self.item_attributes_)
 
-    def _item_terms(self, items_side: sp.csr_matrix, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        m = self.module_
-        q = bag_sum(items_side, items, m.token.weight)
-        squares = bag_sum(items_side, items, m.token.weight.pow(2)).sum(dim=1)
-        bias = bag_sum(items_side, items, m.weight.weight).squeeze(1)
-        return q, bias + 0.5 * (q.pow(2).sum(dim=1) - squares)
-
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users)
         p = np.asarray(self.user_attributes_[users] @ self.token_vectors_)
         known = np.asarray(self.train_matrix_[users].sum(axis=1)).ravel() > 0  # a cold user's id was never trained
         p[known] += self.user_vectors_[users[known]]
         return (p @ self.item_vectors_.T + self.item_bias_).astype(np.float32)
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         """A new profile: its user-attribute tokens, no id (history items are not FM features here)."""
-        self._check_fitted()
         attrs = self.user_attribute_tokens(profiles)
         p = np.asarray(attrs @ self.token_vectors_) if self.uses_attributes else np.zeros((profiles.shape[0], self.dim))
         return (p @ self.item_vectors_.T + self.item_bias_).astype(np.float32)
@@ -133,6 +160,14 @@ class FactorizationMachine(Recommender):
         names = ("item_vectors", "item_bias", "user_vectors", "token_vectors")
         return {name: getattr(self, f"{name}_") for name in names}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         for name in ("item_vectors", "item_bias", "user_vectors", "token_vectors"):
             setattr(self, f"{name}_", np.asarray(tensors[name], dtype=np.float32))
+
+
+def _item_terms(m: _FMModule, items_side: sp.csr_matrix, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Item-side vectors q_i and the item-only terms (weights and pairwise interactions)."""
+    q = bag_sum(items_side, items, m.token.weight)
+    squares = bag_sum(items_side, items, m.token.weight.pow(2)).sum(dim=1)
+    bias = bag_sum(items_side, items, m.weight.weight).squeeze(1)
+    return q, bias + 0.5 * (q.pow(2).sum(dim=1) - squares)

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class EASE(Recommender):
@@ -19,7 +20,7 @@ class EASE(Recommender):
     def __init__(self, l2: float = 500.0) -> None:
         self.l2 = l2
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> EASE:
+    def fit(self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None) -> EASE:
         if float(self.l2) <= 0:
             raise ParameterError(f"l2 must be positive, got {self.l2}")
         self._remember(train, use_attributes=False)
@@ -32,12 +33,11 @@ class EASE(Recommender):
         self.weights_ = B.astype(np.float32)
         return self
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         return np.asarray(self.history(profiles) @ self.weights_, dtype=np.float32)
 
     def _tensors(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         self.weights_ = np.asarray(tensors["weights"], dtype=np.float32)

@@ -13,7 +13,8 @@ from sklearn.preprocessing import normalize
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class ItemKNN(Recommender):
@@ -25,7 +26,9 @@ class ItemKNN(Recommender):
     def __init__(self, neighbours: int = 100) -> None:
         self.neighbours = neighbours
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> ItemKNN:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> ItemKNN:
         if int(self.neighbours) < 1:
             raise ParameterError(f"neighbours must be at least 1, got {self.neighbours}")
         self._remember(train, use_attributes=False)
@@ -36,15 +39,14 @@ class ItemKNN(Recommender):
         self.similarity_ = sp.csr_matrix(knn.similarity, dtype=np.float32)
         return self
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         return np.asarray((self.history(profiles) @ self.similarity_).todense(), dtype=np.float32)
 
     def _tensors(self) -> dict[str, np.ndarray]:
         s = self.similarity_
         return {"data": s.data, "indices": s.indices.astype(np.int64), "indptr": s.indptr.astype(np.int64)}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         n = self.feature_space_.n_items
         self.similarity_ = sp.csr_matrix((tensors["data"], tensors["indices"], tensors["indptr"]), shape=(n, n))
 
@@ -56,15 +58,16 @@ class UserKNN(Recommender):
         self.neighbours = neighbours
         self.batch_size = batch_size
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> UserKNN:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> UserKNN:
         if int(self.neighbours) < 1:
             raise ParameterError(f"neighbours must be at least 1, got {self.neighbours}")
         self._remember(train, use_attributes=False)
-        self._restore({}, {})
+        self._restore_model({}, {})
         return self
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         history = normalize(self.history(profiles), norm="l2", axis=1)
         out = np.zeros((profiles.shape[0], self.feature_space_.n_items), dtype=np.float32)
         k = min(int(self.neighbours), self.normalised_.shape[0])
@@ -77,6 +80,6 @@ class UserKNN(Recommender):
             out[start : start + len(sims)] = np.asarray((neighbours @ self.train_matrix_).todense())
         return out
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         """The training rows with unit length, rebuilt from the saved training matrix (nothing to store)."""
         self.normalised_ = normalize(self.train_matrix_, norm="l2", axis=1).astype(np.float32).tocsr()

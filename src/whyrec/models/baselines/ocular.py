@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch import nn
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import Objective, Trainer, TrainingOptions, TrainingResult
 
 
 def _nll(fu: torch.Tensor, fi: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, l2: float) -> torch.Tensor:
@@ -35,7 +37,25 @@ def _nll(fu: torch.Tensor, fi: torch.Tensor, rows: torch.Tensor, cols: torch.Ten
 
 
 class OCuLaR(Recommender):
-    """See the module docstring."""
+    """Overlapping co-clustering by projected gradient (see the module docstring).
+
+    Parameters
+    ----------
+    factors : int
+        Number of co-clusters K.
+    l2 : float
+        Penalty λ on the squared affiliations.
+    lr : float
+        Adam's step size.
+    iterations : int
+        Full-batch gradient steps of the fit.
+    fold_in_iterations : int
+        Gradient steps that place a new profile.
+    use_attributes : bool
+        Append users' attribute values to their rows (the paper's "w attr").
+    seed : int
+        Seed of the initial affiliations.
+    """
 
     supports_attributes = True
 
@@ -64,60 +84,72 @@ class OCuLaR(Recommender):
         n_user_tokens = sum(len(f.values) for f in fs.user_fields)
         return sp.hstack([history, attributes[:, fs.n_items : fs.n_items + n_user_tokens]]).tocsr()
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> OCuLaR:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> OCuLaR:
         if int(self.factors) < 1 or int(self.iterations) < 1 or float(self.l2) < 0:
             raise ParameterError("OCuLaR needs factors >= 1, iterations >= 1 and l2 >= 0")
         self._remember(train, self.use_attributes)
-        R = self._rows(self.train_matrix_, self.user_attributes_).tocoo()
-        rows, cols = torch.from_numpy(R.row.astype(np.int64)), torch.from_numpy(R.col.astype(np.int64))
+        R = self._rows(self.train_matrix_, self.user_attributes_)
         generator = torch.Generator().manual_seed(int(self.seed))
         scale = 1.0 / np.sqrt(int(self.factors))
-        fu = (torch.rand(R.shape[0], int(self.factors), generator=generator) * scale).requires_grad_()
-        fi = (torch.rand(R.shape[1], int(self.factors), generator=generator) * scale).requires_grad_()
-        optimizer = torch.optim.Adam([fu, fi], lr=float(self.lr))
-        self.history_ = []
-        for _ in range(int(self.iterations)):
-            loss = _nll(fu, fi, rows, cols, float(self.l2))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():  # the projection of projected gradient descent: F >= 0
-                fu.clamp_(min=0)
-                fi.clamp_(min=0)
-            self.history_.append(float(loss.detach()) / R.nnz)
+        fu = torch.rand(R.shape[0], int(self.factors), generator=generator) * scale
+        fi = nn.Parameter(torch.rand(R.shape[1], int(self.factors), generator=generator) * scale)
+        fu, result = self._descend(R, fu, fi, int(self.iterations), options, "OCuLaR")
+        self.history_ = result.history
         self.user_factors_ = fu.detach().numpy()
         self.column_factors_ = fi.detach().numpy()
         return self
+
+    def _descend(
+        self,
+        R: sp.csr_matrix,
+        start: torch.Tensor,
+        fi: torch.Tensor,
+        steps: int,
+        options: TrainingOptions | None,
+        name: str,
+    ) -> tuple[torch.Tensor, TrainingResult]:
+        """Projected gradient on the likelihood of rows `R`; the column factors learn when `fi`
+        is a parameter and stay fixed otherwise (fold-in). One epoch is one full-batch step."""
+        coo = R.tocoo()
+        rows, cols = torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
+        fu = nn.Parameter(start)
+        module = nn.ParameterList([fu] + ([fi] if isinstance(fi, nn.Parameter) else []))
+
+        @torch.no_grad()
+        def project() -> None:  # the projection of projected gradient descent: F >= 0
+            for factors in module:
+                factors.clamp_(min=0)
+
+        result = Trainer(epochs=steps, seed=int(self.seed), options=options, name=name).fit(
+            Objective(
+                module=module, optimizers=[torch.optim.Adam(module.parameters(), lr=float(self.lr))],
+                batches=lambda epoch, rng: (None,), loss=lambda _: (_nll(fu, fi, rows, cols, float(self.l2)), 1),
+                after_step=project,
+            )
+        )  # fmt: skip
+        return fu, result
 
     def _probabilities(self, users: np.ndarray) -> np.ndarray:
         items = self.column_factors_[: self.feature_space_.n_items]
         return (-np.expm1(-(users @ items.T))).astype(np.float32)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._probabilities(self.user_factors_[np.asarray(users)])
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Fold new profiles in: fit f_u >= 0 to each profile's row with the column factors fixed."""
-        self._check_fitted()
-        R = self._rows(self.history(profiles), self.user_attribute_tokens(profiles)).tocoo()
-        rows, cols = torch.from_numpy(R.row.astype(np.int64)), torch.from_numpy(R.col.astype(np.int64))
-        fi = torch.from_numpy(self.column_factors_)
+        R = self._rows(self.history(profiles), self.user_attribute_tokens(profiles))
         generator = torch.Generator().manual_seed(int(self.seed))
-        fu = (torch.rand(R.shape[0], fi.shape[1], generator=generator) / np.sqrt(fi.shape[1])).requires_grad_()
-        optimizer = torch.optim.Adam([fu], lr=float(self.lr))
-        for _ in range(int(self.fold_in_iterations)):
-            loss = _nll(fu, fi, rows, cols, float(self.l2))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                fu.clamp_(min=0)
+        fi = torch.from_numpy(self.column_factors_)
+        start = torch.rand(R.shape[0], fi.shape[1], generator=generator) / np.sqrt(fi.shape[1])
+        fu, _ = self._descend(R, start, fi, int(self.fold_in_iterations), None, "OCuLaR fold-in")
         return self._probabilities(fu.detach().numpy())
 
     def _tensors(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "column_factors": self.column_factors_}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         self.user_factors_ = np.asarray(tensors["user_factors"], dtype=np.float32)
         self.column_factors_ = np.asarray(tensors["column_factors"], dtype=np.float32)

@@ -9,7 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from whyrec.data.dataset import Dataset
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class Popularity(Recommender):
@@ -18,18 +19,19 @@ class Popularity(Recommender):
     def __init__(self) -> None:
         pass
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> Popularity:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> Popularity:
         self._remember(train, use_attributes=False)
         counts = np.asarray(self.train_matrix_.sum(axis=0)).ravel()
         self.item_scores_ = np.log1p(counts).astype(np.float32)
         return self
 
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.item_scores_, (profiles.shape[0], len(self.item_scores_))).copy()
 
     def _tensors(self) -> dict[str, np.ndarray]:
         return {"item_scores": self.item_scores_}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         self.item_scores_ = np.asarray(tensors["item_scores"], dtype=np.float32)

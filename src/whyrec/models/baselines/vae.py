@@ -8,7 +8,7 @@ retraining (fold-in); a user without history gets the decoder's answer for an em
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,8 @@ from torch import nn
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
-from whyrec.models.base import Recommender
+from whyrec.models.recommender import Recommender
+from whyrec.models.training import TrainingOptions
 
 
 class _VAE(nn.Module):
@@ -39,7 +40,33 @@ class _VAE(nn.Module):
 
 
 class MultVAE(Recommender):
-    """See the module docstring."""
+    """Variational autoencoder over item histories (see the module docstring).
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the encoder's and decoder's tanh layer.
+    latent : int
+        Size of the latent code z.
+    dropout : float
+        Dropout on the normalised input history.
+    beta : float
+        Final weight of the KL term (annealed linearly from 0).
+    anneal_steps : int
+        Updates over which β grows to `beta`.
+    lr : float
+        Adam's learning rate.
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Users per step.
+    patience : int
+        Epochs without a better validation recall@`eval_k` before training stops.
+    eval_k : int
+        Cut-off of the validation recall.
+    seed : int
+        Seed of the initial weights, the shuffling and the noise.
+    """
 
     def __init__(
         self,
@@ -51,6 +78,8 @@ class MultVAE(Recommender):
         lr: float = 1e-3,
         epochs: int = 100,
         batch_size: int = 500,
+        patience: int = 3,
+        eval_k: int = 50,
         seed: int = 0,
     ) -> None:
         self.hidden = hidden
@@ -61,43 +90,47 @@ class MultVAE(Recommender):
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
+        self.patience = patience
+        self.eval_k = eval_k
         self.seed = seed
 
-    def fit(self, train: Dataset, validation: Dataset | None = None) -> MultVAE:
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> MultVAE:
         if int(self.latent) < 1 or int(self.epochs) < 1 or not 0 <= float(self.dropout) < 1:
             raise ParameterError("MultVAE needs latent >= 1, epochs >= 1 and dropout in [0, 1)")
         self._remember(train, use_attributes=False)
         torch.manual_seed(int(self.seed))
-        rng = np.random.default_rng(int(self.seed))
-        n_items = self.feature_space_.n_items
-        self.module_ = _VAE(n_items, int(self.hidden), int(self.latent), float(self.dropout))
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=float(self.lr))
+        self.module_ = _VAE(self.feature_space_.n_items, int(self.hidden), int(self.latent), float(self.dropout))
         active = np.flatnonzero(np.diff(self.train_matrix_.indptr) > 0)
-        step, self.history_ = 0, []
-        for _ in range(int(self.epochs)):
-            self.module_.train()
-            total = 0.0
+        size = int(self.batch_size)
+        per_epoch = -(-len(active) // size)
+
+        def batches(epoch: int, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, int]]:
             order = rng.permutation(active)
-            for start in range(0, len(order), int(self.batch_size)):
-                batch = order[start : start + int(self.batch_size)]
-                x = torch.from_numpy(self.train_matrix_[batch].toarray())
-                logits, mu, logvar = self.module_(x)
-                nll = -(nn.functional.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
-                kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
-                beta = min(float(self.beta), float(self.beta) * step / max(int(self.anneal_steps), 1))
-                loss = nll + beta * kl
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                total += float(loss.detach()) * len(batch)
-            self.history_.append(total / max(len(active), 1))
-        self.module_.eval()
+            for n, start in enumerate(range(0, len(order), size)):  # the step count drives the annealing
+                yield (
+                    torch.from_numpy(self.train_matrix_[order[start : start + size]].toarray()),
+                    (epoch - 1) * per_epoch + n,
+                )
+
+        def loss(batch: tuple[torch.Tensor, int]) -> tuple[torch.Tensor, int]:
+            x, step = batch
+            logits, mu, logvar = self.module_(x)
+            nll = -(nn.functional.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
+            kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+            beta = min(float(self.beta), float(self.beta) * step / max(int(self.anneal_steps), 1))
+            return nll + beta * kl, len(x)
+
+        self._fit_module(
+            self.module_, batches=batches, loss=loss, lr=float(self.lr), epochs=int(self.epochs),
+            patience=int(self.patience), eval_k=int(self.eval_k), seed=int(self.seed), validation=validation,
+            options=options, batches_per_epoch=per_epoch,
+        )  # fmt: skip
         return self
 
     @torch.no_grad()
-    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         self.module_.eval()
         history = self.history(profiles)
         out = [
@@ -109,7 +142,7 @@ class MultVAE(Recommender):
     def _tensors(self) -> dict[str, np.ndarray]:
         return {k: v.detach().numpy() for k, v in self.module_.state_dict().items()}
 
-    def _restore(self, tensors: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
+    def _restore_model(self, tensors: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         self.module_ = _VAE(self.feature_space_.n_items, int(self.hidden), int(self.latent), float(self.dropout))
         self.module_.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in tensors.items()})
         self.module_.eval()

@@ -16,7 +16,6 @@ import numpy as np
 
 from whyrec.data.spec import load_spec, synthetic_from_spec
 from whyrec.data.splits import split
-from whyrec.evaluate.benchmark import timed, write_result
 from whyrec.evaluate.ground_truth import driver_hits
 from whyrec.evaluate.pertinence import (
     Curve,
@@ -27,12 +26,12 @@ from whyrec.evaluate.pertinence import (
     token_orders,
     top1_significance,
 )
-from whyrec.explain import explain_pairs
+from whyrec.explain.base import EXPLAINERS, explain_pairs, methods_for
 from whyrec.models.presets import preset_for
 from whyrec.models.reconet import RecoNet
-
-FAST = ("lrp", "shapley", "occlusion", "saliency", "input_x_gradient", "integrated_gradients", "deeplift")
-SLOW = ("lime", "kernel_shap", "sampled_shapley")
+from whyrec.studies.provenance import timed, write_result
+from whyrec.viz.figures import agreement_heatmap, curve_figure, delta_histogram
+from whyrec.viz.page import write_page
 
 
 def explanation_study(
@@ -43,13 +42,14 @@ def explanation_study(
     n_pairs: int = 200,
     max_k: int = 50,
     speed_pairs: int = 10_000,
-    methods: tuple[str, ...] = FAST + SLOW,
+    methods: tuple[str, ...] | None = None,
     seed: int = 0,
     log: Any = print,
 ) -> dict[str, Any]:
-    """Run the study on `data` (a data spec) and write JSON + HTML into `out`."""
-    from whyrec.viz import agreement_heatmap, curve_figure, delta_histogram, write_page
+    """Run the study on `data` (a data spec) and write JSON + HTML into `out`.
 
+    `methods` defaults to every registered method that can explain RecoNet.
+    """
     name = name or data.split(":")[0]
     rng = np.random.default_rng(seed)
     synthetic_truth = None
@@ -62,6 +62,7 @@ def explanation_study(
     start = time.perf_counter()
     model = RecoNet(**preset_for(parts.train), seed=seed).fit(parts.train, parts.validation)
     log(f"[{name}] trained RecoNet in {time.perf_counter() - start:.1f}s (best epoch {model.best_epoch_})")
+    methods = tuple(methods or methods_for(model))
 
     users = np.unique(parts.test.users)
     users = users[np.diff(model.user_profiles(users).indptr) > 1]
@@ -80,10 +81,11 @@ def explanation_study(
     big_users = rng.choice(users, speed_pairs)
     big_bags, big_targets = model.user_profiles(big_users), model.top_k(model.score_users(big_users), 1).items[:, 0]
     for method in methods:
-        repeat = 3 if method in SLOW else 50
+        batched = EXPLAINERS[method].batched
+        repeat = 50 if batched else 3
         single, _, _ = timed(lambda m=method: explain_pairs(model, bags[:1], targets[:1], method=m), repeat=repeat)
         timings[method]["single_ms"] = single * 1e3
-        if method in FAST:
+        if batched:
             batch, _, _ = timed(lambda m=method: explain_pairs(model, big_bags, big_targets, method=m), repeat=3)
             timings[method]["batched_us_per_explanation"] = batch / speed_pairs * 1e6
         else:
@@ -123,7 +125,7 @@ def explanation_study(
     lime_us = timings["lime"]["batched_us_per_explanation"] if "lime" in timings else None
     results = {
         "model": {
-            "params": {k: v for k, v in model.get_params().items() if k != "progress"},
+            "params": model.get_params(),
             "best_epoch": model.best_epoch_,
         },
         "pairs": len(targets),
@@ -155,5 +157,5 @@ def explanation_study(
             agreement_heatmap(overlap, names, title="Agreement between methods (top-5 overlap)"),
         ],
         notes=[f"Data {data}; {len(targets)} (user, top recommendation) pairs; seed {seed}. Source: {path.name}."],
-    )
+    )  # plotly.js is written once beside the result pages
     return results

@@ -21,16 +21,21 @@ import numpy as np
 import plotly.graph_objects as go
 from sklearn.metrics import roc_auc_score
 
-from whyrec.evaluate.benchmark import write_result
-from whyrec.models.attribution_network import AttributionNetwork, MLPClassifier
-from whyrec.models.attribution_tasks import (
+from whyrec.data.attribution_tasks import (
+    FRAPPE_GROUPS,
+    FRAPPE_SUBSETS,
     MOVIELENS_SUBSETS,
     SYNTHETIC_GROUPS,
     SYNTHETIC_SUBSETS,
+    ctr_group_inputs,
     leave_last_out_task,
     synthetic_attribution,
 )
-from whyrec.viz import write_page
+from whyrec.data.ctr_loaders import ctr_split
+from whyrec.data.spec import load_spec
+from whyrec.models.attribution_network import AttributionNetwork, MLPClassifier
+from whyrec.studies.provenance import write_result
+from whyrec.viz.page import write_page
 
 
 def attribution_study(
@@ -75,8 +80,6 @@ def _run(task: str, seed: int, implementations: tuple[str, ...], epochs: int | N
         results = _click(task, seed, implementations, epochs or 30, log)
         data = f"{task} (logs + 2 sampled negatives each, seeded 80/10/10 split)"
     else:
-        from whyrec.data.spec import load_spec
-
         dataset = (
             load_spec(task, seed=seed, min_rating=1) if task.startswith("movielens") else load_spec(task, seed=seed)
         )
@@ -120,7 +123,7 @@ def _synthetic(seed: int, implementations: tuple[str, ...], epochs: int, log: An
         read = model.read_out(test.X)
         entry = _binary_metrics(p, test.y) | {
             "readout_accuracy": float(np.mean([a == b for a, b in zip(read, test.truth, strict=True)])),
-            "subset_shares": _shares(read, model.subsets),
+            "subset_shares": _shares(read, model.subset_names),
             "fit_seconds": time.perf_counter() - start,
             "epochs": len(model.history_),
         }
@@ -195,7 +198,7 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
         if isinstance(model, AttributionNetwork):
             Xt, idt = task.inputs(task.test_users, task.test_items)
             read = model.read_out(Xt, ids=idt)
-            entry["subset_shares"] = _shares(read, model.subsets)
+            entry["subset_shares"] = _shares(read, model.subset_names)
         models[label] = entry
         log(
             f"[movielens] {label}: accuracy {entry['accuracy']:.4f}, AUC {entry['auc']:.4f}, "
@@ -208,9 +211,6 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
 
 
 def _click(task: str, seed: int, implementations: tuple[str, ...], epochs: int, log: Any) -> dict[str, Any]:
-    from whyrec.data.ctr_loaders import ctr_split
-    from whyrec.models.attribution_tasks import FRAPPE_GROUPS, FRAPPE_SUBSETS, ctr_group_inputs
-
     split, _ = ctr_split(task, seed=seed)
     train, val, test = (ctr_group_inputs(d, FRAPPE_GROUPS) for d in (split.train, split.validation, split.test))
     common = {"epochs": epochs, "seed": seed, "batch_size": 4096, "embedding_dim": 16, "lr": 1e-2}
@@ -229,7 +229,7 @@ def _click(task: str, seed: int, implementations: tuple[str, ...], epochs: int, 
         p = model.predict_proba(test.X, ids=test.ids)
         entry = _binary_metrics(p, test.y) | {"fit_seconds": time.perf_counter() - start, "epochs": len(model.history_)}
         if isinstance(model, AttributionNetwork):
-            entry["subset_shares"] = _shares(model.read_out(test.X, ids=test.ids), model.subsets)
+            entry["subset_shares"] = _shares(model.read_out(test.X, ids=test.ids), model.subset_names)
         models[label] = entry
         log(
             f"[click] {label}: accuracy {entry['accuracy']:.4f}, AUC {entry['auc']:.4f}, "

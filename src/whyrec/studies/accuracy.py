@@ -12,10 +12,8 @@ profile without retraining and once from attributes alone (:func:`coldstart_stud
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,128 +21,11 @@ import scipy.sparse as sp
 
 from whyrec.data.dataset import Dataset
 from whyrec.data.profiles import build_profiles
-from whyrec.data.splits import Split, split
+from whyrec.data.splits import split
 from whyrec.errors import DataError, ParameterError
-from whyrec.evaluate.metrics import evaluate, evaluate_curve
-from whyrec.models import baselines
-from whyrec.models.presets import preset_for
-from whyrec.models.reconet import RecoNet
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A model in the study: how to build it, its grid, and whether it can serve cold users."""
-
-    factory: Callable[..., Any]
-    grid: Mapping[str, Sequence[Any]]
-    fixed: Mapping[str, Any]
-    cold_start: bool = False
-    seeded: bool = True
-
-
-def _reconet(**params: Any) -> RecoNet:
-    return RecoNet(**params)
-
-
-CANDIDATES: dict[str, Candidate] = {
-    "popularity": Candidate(baselines.Popularity, {}, {}, cold_start=True, seeded=False),
-    "item_knn": Candidate(baselines.ItemKNN, {"neighbours": [20, 50, 100, 200, 400, 800]}, {}, seeded=False),
-    "user_knn": Candidate(baselines.UserKNN, {"neighbours": [20, 50, 100, 200, 400]}, {}, seeded=False),
-    "ease": Candidate(baselines.EASE, {"l2": [50, 100, 200, 400, 800, 1600, 3200]}, {}, seeded=False),
-    "ials": Candidate(
-        baselines.ALS,
-        {"factors": [32, 64, 128, 256], "regularization": [0.01, 0.1, 1.0, 10.0], "alpha": [1.0, 5.0, 20.0, 50.0]},
-        {"iterations": 15},
-    ),
-    "bpr": Candidate(
-        baselines.BPR,
-        {"factors": [32, 64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.0001, 0.001, 0.01]},
-        {"iterations": 200},
-    ),
-    "mult_vae": Candidate(
-        baselines.MultVAE, {"dropout": [0.3, 0.5], "beta": [0.1, 0.2, 0.4], "lr": [1e-3, 3e-3]}, {"epochs": 60}
-    ),
-    "cml": Candidate(
-        baselines.CML, {"dim": [32, 64, 128], "margin": [0.5, 1.0, 2.0], "lr": [3e-3, 1e-2]}, {"epochs": 20}
-    ),
-    "fm": Candidate(
-        baselines.FactorizationMachine,
-        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4]},
-        {"epochs": 20, "use_attributes": False},
-    ),
-    "fm_attributes": Candidate(
-        baselines.FactorizationMachine,
-        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4], "id_dropout": [0.0, 0.1, 0.3]},
-        {"epochs": 20, "use_attributes": True},
-        cold_start=True,
-    ),
-    "ocular": Candidate(
-        baselines.OCuLaR, {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]}, {"use_attributes": False}
-    ),
-    "ocular_attributes": Candidate(
-        baselines.OCuLaR,
-        {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]},
-        {"use_attributes": True},
-        cold_start=True,
-    ),
-}
-_RECONET_GRID = {"dim": [64, 128], "beta": [0.5, 1.0, 2.0], "weight_decay": [0.0, 1e-6]}
-for _name, _hidden, _attributes in (
-    ("reconet", (), False),
-    ("reconet_attributes", (), True),
-    ("reconet_layer", (256,), False),
-    ("reconet_layer_attributes", (256,), True),
-):
-    CANDIDATES[_name] = Candidate(
-        _reconet, _RECONET_GRID, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes
-    )
-
-
-def configurations(candidate: Candidate, budget: int, seed: int) -> list[dict[str, Any]]:
-    """`budget` distinct configurations of the grid, drawn with `seed` (all of them if fewer)."""
-    if budget < 1:
-        raise ParameterError(f"the search budget must be at least 1, got {budget}")
-    keys = list(candidate.grid)
-    for key in keys:
-        if not candidate.grid[key]:
-            raise ParameterError(f"the search space of {key!r} is empty")
-    grid = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(candidate.grid[k] for k in keys))]
-    rng = np.random.default_rng(seed)
-    chosen = rng.permutation(len(grid))[:budget]
-    return [grid[i] for i in sorted(chosen)]
-
-
-def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Any:
-    """The model `name` with `params`, its fixed settings and (where it has one) `seed`."""
-    if name not in CANDIDATES:
-        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
-    candidate = CANDIDATES[name]
-    options = {**candidate.fixed, **params}
-    if candidate.factory is _reconet:
-        options = {**preset_for(train), **options, "progress": False}
-    if candidate.seeded:
-        options["seed"] = seed
-    return candidate.factory(**options)
-
-
-def tune(
-    name: str, parts: Split, *, budget: int, seed: int, log: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """Fit each drawn configuration on train; keep the best by validation recall@50."""
-    trials = []
-    best: dict[str, Any] | None = None
-    for params in configurations(CANDIDATES[name], budget, seed):
-        start = time.perf_counter()
-        model = build(name, params, seed, parts.train).fit(parts.train, parts.validation)
-        seconds = time.perf_counter() - start
-        score = evaluate(model, parts.validation, exclude=parts.train.matrix(), k=50)["recall@50"]
-        trials.append({"params": params, "validation_recall@50": score, "fit_seconds": seconds})
-        if best is None or score > best["validation_recall@50"]:
-            best = {**trials[-1], "model": model}
-        if log:
-            log(f"  {name} {params}: validation recall@50 {score:.4f} ({seconds:.1f} s)")
-    assert best is not None
-    return {"best": best, "trials": trials}
+from whyrec.metrics import evaluate, evaluate_curve
+from whyrec.studies.catalogue import CANDIDATES, build, is_reconet
+from whyrec.studies.tuning import tune
 
 
 def accuracy_study(
@@ -200,8 +81,7 @@ PROTOCOLS = ("new_users", "attributes_only")
 
 def serves_new_users(name: str) -> bool:
     """Whether model `name` scores a profile it never trained on (fold-in or bag input)."""
-    factory = CANDIDATES[name].factory
-    return factory is _reconet or getattr(factory, "supports_profiles", False)
+    return bool(CANDIDATES[name].factory.supports_profiles)
 
 
 def coldstart_study(
@@ -244,7 +124,7 @@ def coldstart_study(
     variants += [
         (f"{name}+cold_recipe", {**dict((params or {}).get(name, {})), **COLD_RECIPE})
         for name in names
-        if CANDIDATES[name].factory is _reconet and CANDIDATES[name].fixed.get("use_attributes")
+        if is_reconet(name) and CANDIDATES[name].fixed.get("use_attributes")
     ]
     per_seed = {seed: _coldstart_curves(dataset, variants, seed, fraction, max_k) for seed in seeds}
     out: dict[str, Any] = {

@@ -27,8 +27,9 @@ import scipy.sparse as sp
 
 from whyrec._io import sha256_file, write_json_atomic
 from whyrec.errors import DataError, ParameterError
-from whyrec.evaluate.metrics import SCORE_BLOCK
-from whyrec.explain.base import explain_pairs
+from whyrec.explain.base import default_method, explain_pairs
+from whyrec.metrics import SCORE_BLOCK
+from whyrec.models.recommender import Recommender
 
 JOB_FILE = "job.json"
 DONE_FILE = "_SUCCESS"
@@ -36,14 +37,14 @@ KINDS = ("recommend", "explain")
 
 
 def run_job(
-    model: Any,
+    model: Recommender,
     model_dir: str | os.PathLike,
     out: str | os.PathLike,
     *,
     kind: str = "recommend",
     k: int = 10,
     reasons: int = 3,
-    method: str = "lrp",
+    method: str | None = None,
     users_per_part: int = 10_000,
     worker: int | None = None,
     n_workers: int | None = None,
@@ -60,7 +61,8 @@ def run_job(
     n_parts = -(-n_users // users_per_part)
     out = Path(out)
     job = {
-        "kind": kind, "k": k, "reasons": reasons if kind == "explain" else 0, "method": method,
+        "kind": kind, "k": k, "reasons": reasons if kind == "explain" else 0,
+        "method": (method or default_method(model)) if kind == "explain" else None,
         "users_per_part": users_per_part, "n_parts": n_parts, "n_users": n_users,
         "model": str(Path(model_dir).resolve()), "model_sha256": _model_digest(model_dir),
     }  # fmt: skip
@@ -105,7 +107,7 @@ def read_job(out: str | os.PathLike) -> pa.Table:
     return pa.concat_tables(pq.read_table(out / p) for p in parts)
 
 
-def _part(model: Any, users: np.ndarray, kind: str, k: int, reasons: int, method: str) -> pa.Table:
+def _part(model: Recommender, users: np.ndarray, kind: str, k: int, reasons: int, method: str | None) -> pa.Table:
     fs = model.feature_space_
     # a user with neither history nor attributes has an empty bag and gets no recommendation
     has_bag = model.train_matrix_[users].getnnz(axis=1) + model.user_attributes_[users].getnnz(axis=1) > 0

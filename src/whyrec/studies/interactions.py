@@ -1,5 +1,5 @@
-"""Interaction studies: data specs to CTR splits, detection against planted truth, and the encode
-experiment (target models trained with and without GLIDER's cross fields over several seeds)."""
+"""Interaction studies: detection against planted truth, and the encode experiment (target models
+trained with and without GLIDER's cross fields over several seeds)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Top-k ranking metrics over the full catalogue, excluding known positives.
 
+This module sits below the models (it needs nothing but a scorer with ``score_users`` and the data
+layer), because early stopping ranks validation users while a model trains.
+
 For every user with at least one held-out item: recall@k = hits / |held-out items|,
 precision@k = hits / k, NDCG@k with binary gains (ideal DCG over min(|held-out|, k) items),
 hit rate@k = [hits > 0]; catalogue coverage@k = share of items recommended to anyone.
