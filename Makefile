@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,19 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
 demo: $(VENV)/.installed-base
 	$(BIN)/whyrec demo --out runs/demo
 
-test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
+# Every check: style, layering (import-linter), types (mypy), the test suite, and the reference
+# documentation built with --strict (a broken reference fails).
+test: lint docs
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d runs/site
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .import_linter_cache

@@ -128,7 +128,8 @@ def test_static_report_is_self_contained(small_model, tmp_path):
     assert "<script" in page and "Plotly" in page
     assert 'src="http' not in page and "src='http" not in page  # nothing is loaded from the network
     assert f"User {fs.user_ids[0]}" in page and "recommended mainly because" in page
-    shares = explain_top_k(small_model, np.unique(small_model.train_matrix_.nonzero()[0])[:50], k=1).table().field_shares()
+    users = np.unique(small_model.train_matrix_.nonzero()[0])[:50]
+    shares = explain_top_k(small_model, users, k=1).table().field_shares()
     assert abs(shares.sum() - 1.0) < 1e-6 and "user.country" in set(shares.index)
 
 

@@ -117,7 +117,7 @@ def train(
             "--distributed needs torchrun to start the workers: torchrun --standalone --nproc-per-node 2 "
             "-m whyrec train --distributed ..."
         )
-    overrides = {
+    overrides: dict[str, Any] = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
         "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
         "proposal": proposal, "cold_rate": cold_rate,

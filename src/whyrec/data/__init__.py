@@ -3,7 +3,7 @@
 from whyrec.data.dataset import Dataset, read_table
 from whyrec.data.features import FeatureSpace, Field
 from whyrec.data.movielens import load_movielens
-from whyrec.data.profiles import build_profiles
+from whyrec.data.profiles import Profile, build_profiles
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import Split, split, with_cold_start
 from whyrec.data.synthetic import SyntheticData, synthetic
@@ -12,6 +12,7 @@ __all__ = [
     "Dataset",
     "FeatureSpace",
     "Field",
+    "Profile",
     "Split",
     "SyntheticData",
     "build_profiles",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def synthetic_attribution(n: int = 20000, seed: int = 0, *, noise: float = 0.01)
     y = np.where(clear, side > 0, xor).astype(np.float32)
     flip = rng.random(n) < noise
     y[flip] = 1 - y[flip]
-    truth = [("g1",) if c else ("g2", "g3") for c in clear]
+    truth: list[tuple[str, ...]] = [("g1",) if c else ("g2", "g3") for c in clear]
     return GroupTask(X, y, truth)
 
 
@@ -67,7 +68,7 @@ class PairTask:
     validation: tuple[np.ndarray, np.ndarray, np.ndarray]
     test_users: np.ndarray
     test_items: np.ndarray
-    seen: object  # users x items CSR of every known interaction
+    seen: Any  # users x items CSR of every known interaction
 
     def inputs(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         X = np.hstack([self.user_content[users], self.item_content[items]])
@@ -115,8 +116,9 @@ def leave_last_out_task(dataset, *, negatives: int = 1, seed: int = 0) -> PairTa
         "user_embedding": ("ids", fs.n_users),
         "item_embedding": ("ids", fs.n_items),
     }
+    empty = np.zeros(0, np.int64)
     task = PairTask(
-        groups, user_content, item_content, (None,) * 3, (None,) * 3, users[test], items[test], dataset.matrix()
+        groups, user_content, item_content, (empty,) * 3, (empty,) * 3, users[test], items[test], dataset.matrix()
     )
 
     def with_negatives(u: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,8 +16,9 @@ import csv
 import gzip
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,12 +142,12 @@ def read_avazu(path: str | os.PathLike, *, nrows: int | None = None) -> pd.DataF
         parts.append(part)
         labels.append(check_labels(part, "click", file, lines))
     frame = pd.concat(parts, ignore_index=True)
-    labels = np.concatenate(labels)
+    label_values = np.concatenate(labels)
     hour = pd.to_datetime(frame["hour"], format="%y%m%d%H", errors="coerce")
     if hour.isna().any():
         row = int(np.flatnonzero(hour.isna().to_numpy())[0])
         raise DataError(f"Avazu row {row}: hour must be YYMMDDHH, got {frame['hour'].iloc[row]!r}")
-    out = pd.DataFrame({LABEL: labels, "hour_of_day": hour.dt.hour.astype(str), "weekday": hour.dt.day_name()})
+    out = pd.DataFrame({LABEL: label_values, "hour_of_day": hour.dt.hour.astype(str), "weekday": hour.dt.day_name()})
     for column in AVAZU_COLUMNS[3:]:
         out[column] = frame[column]
     return out
@@ -238,7 +239,7 @@ def _read_bytes(path: Path) -> bytes:
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
 
@@ -253,7 +254,7 @@ def load_ctr(spec: str, *, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str,
     if kind == "synthetic-ctr":
         from whyrec.data.synthetic_ctr import synthetic_ctr
 
-        options = {}
+        options: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, _, value = part.partition("=")
             if key not in ("n_rows", "n_fields", "cardinality", "seed") or not value.strip().lstrip("-").isdigit():
@@ -264,7 +265,9 @@ def load_ctr(spec: str, *, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str,
         options.setdefault("seed", seed)
         data = synthetic_ctr(**options)
         return data.frame, data.interactions
-    readers = {"criteo": read_criteo, "avazu": read_avazu, "movielens-ctr": read_movielens_ctr}
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        "criteo": read_criteo, "avazu": read_avazu, "movielens-ctr": read_movielens_ctr,
+    }  # fmt: skip
     if kind == "frappe":
         if not rest:
             raise DataError("frappe needs a path: frappe:PATH")
@@ -272,7 +275,7 @@ def load_ctr(spec: str, *, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str,
     if kind in readers:
         if not rest:
             raise DataError(f"{kind} needs a path: {kind}:PATH")
-        return readers[kind](rest), None
+        return readers[kind](Path(rest)), None
     raise DataError(f"unknown CTR data spec {spec!r}; expected {CTR_SPEC_HELP}")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from whyrec.data.features import FeatureSpace, Field, id_key
+from whyrec.data.features import Entity, FeatureSpace, Field, id_key
 from whyrec.data.sparse import ones_matrix
 from whyrec.errors import DataError
 
@@ -203,7 +203,7 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], table: str) ->
 
 
 def entity_fields(
-    entity: str,
+    entity: Entity,
     table: pd.DataFrame | None,
     key: str,
     chosen: Sequence[str] | None,
@@ -244,7 +244,7 @@ def _universe(ids: pd.Series, table: pd.DataFrame | None, key: str, what: str) -
     """All entity IDs: the table's (in its order) or, without a table, those seen in interactions."""
     seen = pd.unique(ids)
     if table is None:
-        return _sorted_ids(seen)
+        return _sorted_ids(np.asarray(seen))
     known = set(table[key].map(id_key))
     missing = [v for v in seen if id_key(v) not in known]
     if missing:
@@ -307,7 +307,7 @@ def _deduplicate(
 
 def attribute_matrix(
     fs: FeatureSpace,
-    entity: str,
+    entity: Entity,
     table: pd.DataFrame | None,
     key: str,
     n_rows: int,

@@ -77,8 +77,7 @@ class Field:
                 return cls(name, entity, "categorical", labels)
             edges = _quantile_edges(numbers, n_bins)
             return cls(name, entity, "numeric", _bin_labels(edges), edges=tuple(edges))
-        labels = sorted({str(v) for v in non_null})
-        return cls(name, entity, "categorical", tuple(labels))
+        return cls(name, entity, "categorical", tuple(sorted({str(v) for v in non_null})))
 
     @classmethod
     def fit_categorical(
@@ -140,9 +139,9 @@ class Field:
         return np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(self.values) - 1)
 
     def _codes(self, labels: pd.Series) -> np.ndarray:
-        codes = self.lookup_order.get_indexer(labels)
+        codes = np.asarray(self.lookup_order.get_indexer(pd.Index(labels)))
         if self.fallback is not None:
-            codes[codes < 0] = self.lookup_order.get_loc(self.fallback)
+            codes[codes < 0] = int(self.lookup_order.get_loc(self.fallback))  # type: ignore[arg-type]
         if (codes < 0).any():
             unknown = labels[codes < 0].iloc[0]
             shown = ", ".join(self.values[:8]) + (", ..." if len(self.values) > 8 else "")
@@ -402,7 +401,7 @@ def _lookup(table: pd.Index, ids: Any, what: str, known: Sequence[Any], small: d
         if -1 not in found:
             return np.asarray(found, dtype=np.int64)
     keys = pd.Series(ids, dtype=object).map(id_key)
-    index = table.get_indexer(keys)
+    index = np.asarray(table.get_indexer(pd.Index(keys)))
     if (index < 0).any():
         value = pd.Series(ids, dtype=object).iloc[int(np.flatnonzero(index < 0)[0])]
         raise UnknownIdError(f"unknown {what} {value!r}; {_describe_ids(known)}")
@@ -430,8 +429,8 @@ def _describe_ids(known: Sequence[Any]) -> str:
 def _check_unique(ids: Sequence[Any], what: str) -> None:
     as_str = [id_key(v) for v in ids]
     if len(set(as_str)) != len(as_str):
-        seen: set[str] = set()
-        dup = next(v for v in as_str if v in seen or seen.add(v))
+        counts = pd.Series(as_str).value_counts()
+        dup = counts.index[counts.to_numpy() > 1][0]
         raise DataError(f"{what} ID {dup!r} appears more than once")
 
 

@@ -32,7 +32,7 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: A
         paths = [p.strip() for p in rest.split(",")] if rest else []
         if not paths or not paths[0] or len(paths) > 3:
             raise DataError(f"{kind} needs 1 to 3 comma-separated paths: {kind}:INTERACTIONS[,USERS,ITEMS]")
-        paths += [None] * (3 - len(paths))
+        paths += [""] * (3 - len(paths))
         users, items = (p or None for p in paths[1:])
         if not attributes:
             users = items = None
@@ -53,9 +53,8 @@ def synthetic_from_spec(spec: str, *, seed: int = 0) -> SyntheticData:
         raise DataError(f"{spec!r} is not a synthetic data spec")
     params = _parse_params(rest)
     segmented = params.pop("segments", "0") not in ("0", "false", "no")
-    return synthetic(
-        seed=int(params.pop("seed", seed)), segment_drivers=segmented, **{k: int(v) for k, v in params.items()}
-    )
+    sizes: dict[str, Any] = {k: int(v) for k, v in params.items()}
+    return synthetic(seed=int(params.pop("seed", seed)), segment_drivers=segmented, **sizes)
 
 
 def _parse_params(text: str) -> dict[str, str]:

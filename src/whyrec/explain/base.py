@@ -71,7 +71,7 @@ def vocabulary_of(model: Any) -> Vocabulary:
     fs = model.feature_space_
     if isinstance(model, CTRModel):
         return NamedVocabulary(fs.token_names, fs.token_kinds, fs.token_fields, list(TARGETS), list(TARGETS))
-    return fs  # type: ignore[no-any-return]
+    return fs
 
 
 def get_explainer(method: str, **options: Any) -> Explainer:

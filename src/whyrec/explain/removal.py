@@ -116,10 +116,8 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     module = model.module_
     lengths = np.diff(bags.indptr)
     target = torch.from_numpy(np.asarray(targets, dtype=np.int64))
-    a = sampled_dot(
-        module.output.weight[target], module.embedding.weight, torch.from_numpy(bags.indices.astype(np.int64)), lengths
-    )
-    a = a.double().numpy()
+    tokens = torch.from_numpy(bags.indices.astype(np.int64))
+    a = sampled_dot(module.output.weight[target], module.embedding.weight, tokens, lengths).double().numpy()
     pair_of = np.repeat(np.arange(len(targets)), lengths)
     total = np.bincount(pair_of, weights=a, minlength=len(targets))
     n = lengths.astype(np.float64)

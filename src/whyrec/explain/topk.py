@@ -77,7 +77,7 @@ class AttributionTable:
     def pair_shares(self, by: str = "field") -> pd.DataFrame:
         """pairs x groups: each pair's share of |relevance| per field (or kind, or token name)."""
         rows = self.rows.assign(abs=self.rows["relevance"].abs())
-        per_pair = rows.groupby(["pair", by])["abs"].sum().unstack(fill_value=0.0)
+        per_pair = rows.groupby(["pair", by])["abs"].sum().unstack(fill_value=0)
         return per_pair.div(per_pair.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
 
     def user_shares(self, by: str = "field") -> pd.DataFrame:

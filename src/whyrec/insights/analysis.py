@@ -82,7 +82,7 @@ def insights(
         current = [str(fs.token_names[t]) for t in model.user_attributes_[users[0]].indices]
         other = next((v for v in field.values if f"user.{field.name}={v}" not in current), None)
         if other is not None:
-            raw = field.edges[field.values.index(other)] if field.kind == "numeric" else other
+            raw = field.edges[field.values.index(other)] if field.edges is not None else other
             example_change = what_if(model, example, change={field.name: raw}, k=10)
             example_change["changed"] = {field.name: other}
     return {
@@ -149,4 +149,4 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{"name": str(index), **{k: float(v) for k, v in row.items()}} for index, row in frame.iterrows()]
+    return [{"name": str(index), **{str(k): float(v) for k, v in row.items()}} for index, row in frame.iterrows()]

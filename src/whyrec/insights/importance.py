@@ -87,8 +87,8 @@ def segment_importance(
                 "p_adjusted": float(q),
                 "significant": bool(q < alpha and material),
                 "statistically_significant": bool(q < alpha),
-                "highest": max(means, key=means.get),
-                "lowest": min(means, key=means.get),
+                "highest": max(means, key=lambda s: means[s]),
+                "lowest": min(means, key=lambda s: means[s]),
                 "spread": spread,
             }
     rule = {"alpha": alpha, "correction": "benjamini-hochberg", "min_spread": min_spread, "min_relative": min_relative}

@@ -54,9 +54,9 @@ def segment_labels(
     rows = users if entity == "user" else items
     if rows is None:
         raise UnknownIdError(f"segment {spec!r} needs the recommended items")
-    block = matrix[rows][:, start : start + len(field.values)]
+    block = matrix[np.asarray(rows)][:, start : start + len(field.values)]
     first = np.asarray(block.argmax(axis=1)).ravel()
     has = np.asarray(block.sum(axis=1)).ravel() > 0
-    labels = np.where(has, np.asarray(field.values, dtype=object)[first], None)
-    index = users if entity == "user" else np.arange(len(items))
-    return pd.Series(labels, index=index, dtype=object).dropna(), "user" if entity == "user" else "pair"
+    values = np.where(has, np.asarray(field.values, dtype=object)[first], None)
+    index = users if entity == "user" else np.arange(len(np.asarray(items)))
+    return pd.Series(values, index=index, dtype=object).dropna(), "user" if entity == "user" else "pair"

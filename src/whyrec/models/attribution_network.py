@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -96,15 +96,16 @@ class _Masked(nn.Module):
         super().__init__()
         n = len(columns)
         self.layers = nn.ModuleList()
-        self.own_masks, self.child_masks = [], []
-        previous, previous_block = width_in, None
+        self.own_masks: list[torch.Tensor] = []
+        self.child_masks: list[torch.Tensor] = []
+        previous, previous_block = width_in, 0
         for width in hidden:
             layer = nn.Linear(previous, n * width)
             own = torch.zeros(n * width, previous)
             child = torch.zeros(n * width, previous)
             for h in range(n):
                 rows = slice(h * width, (h + 1) * width)
-                if previous_block is None:
+                if not previous_block:
                     own[rows, columns[h]] = 1.0
                 else:
                     for t in range(n):
@@ -127,9 +128,10 @@ class _Masked(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = x
         for layer, own, child in zip(self.layers, self.own_masks, self.child_masks, strict=True):
-            z = nn.functional.linear(a, layer.weight * own, layer.bias)
+            weight, bias = cast(nn.Linear, layer).weight, cast(nn.Linear, layer).bias
+            z = nn.functional.linear(a, weight * own, bias)
             if child.any():
-                z = z + nn.functional.linear(a.detach(), layer.weight * child)
+                z = z + nn.functional.linear(a.detach(), weight * child)
             a = torch.relu(z)
         return torch.tanh(nn.functional.linear(a, self.out.weight * self.out_mask, self.out.bias))
 
@@ -149,6 +151,8 @@ class GroupEncoder(nn.Module):
 
 class AttributionModule(nn.Module):
     """Group inputs (dense columns or ids with embeddings) -> experts -> boosted mixture."""
+
+    contains: torch.Tensor
 
     def __init__(
         self,
@@ -407,6 +411,8 @@ class AttributionNetwork(_GroupModel):
             raise ParameterError(f"implementation must be 'tower' or 'masked', not {self.implementation!r}")
         if self.confidence not in ("abs", "square", "smooth"):
             raise ParameterError(f"confidence must be 'abs', 'square' or 'smooth', not {self.confidence!r}")
+        if self.implementation == "masked" and not len(self.hidden):
+            raise ParameterError("the masked implementation needs at least one hidden layer")
         return check_design(placeholders, self.subsets)
 
     @property

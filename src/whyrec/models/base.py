@@ -45,6 +45,7 @@ class Estimator:
     """Base class of every whyrec model (see the module docstring)."""
 
     family: ClassVar[str] = ""
+    manifest_: dict[str, Any]  # set by load(): the manifest the model was read from
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

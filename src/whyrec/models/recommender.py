@@ -230,7 +230,6 @@ class Recommender(Estimator, abstract=True):
         keep[fs.n_items : fs.n_items + sum(len(f.values) for f in fs.user_fields)] = 1.0
         return sp.csr_matrix(profiles.multiply(keep[None, :]), dtype=np.float32)
 
-
     def profile(self, items: Sequence[Any] = (), user_attributes: Mapping[str, Any] | None = None) -> sp.csr_matrix:
         """The bag (1 x n_tokens) of a user described by item IDs and raw attribute values.
 

@@ -87,7 +87,12 @@ class RecoNetModule(nn.Module):
 
 
 class RecoNet(Recommender):
-    """RecoNet recommender; see the module docstring for the model and the paper.
+    """RecoNet: items and attribute values in one embedding space, a user as the mean of their tokens.
+
+    The pooled vector goes through optional ReLU layers to a softmax over items (Fusco et al.,
+    section 4.1); training examples come from the removal sampler (section 4.2); explanations are
+    ε-LRP relevances (section 4.3, :class:`whyrec.explain.LRP`). Users never seen in training are
+    scored from their bag of tokens, with no retraining.
 
     Parameters
     ----------

@@ -84,6 +84,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             if bag.nnz == 0:
                 raise EmptyProfileError(f"user {request.user_id!r} has no history and no attributes to go on")
             return bag
+        assert request.profile is not None  # the schema demands exactly one of user_id and profile
         return model.profile(request.profile.items, request.profile.attributes)
 
     @app.get("/health", response_model=Health, tags=["service"])

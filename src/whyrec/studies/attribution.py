@@ -114,6 +114,7 @@ def _over_seeds(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 def _synthetic(seed: int, implementations: tuple[str, ...], epochs: int, log: Any) -> dict[str, Any]:
     train, val, test = (synthetic_attribution(n, seed + k) for k, n in enumerate((20000, 5000, 10000)))
+    truth = test.truth or []
     out: dict[str, Any] = {"models": {}}
     for impl in implementations:
         start = time.perf_counter()
@@ -122,7 +123,7 @@ def _synthetic(seed: int, implementations: tuple[str, ...], epochs: int, log: An
         p = model.predict_proba(test.X)
         read = model.read_out(test.X)
         entry = _binary_metrics(p, test.y) | {
-            "readout_accuracy": float(np.mean([a == b for a, b in zip(read, test.truth, strict=True)])),
+            "readout_accuracy": float(np.mean([a == b for a, b in zip(read, truth, strict=True)])),
             "subset_shares": _shares(read, model.subset_names),
             "fit_seconds": time.perf_counter() - start,
             "epochs": len(model.history_),
@@ -142,7 +143,7 @@ def _synthetic(seed: int, implementations: tuple[str, ...], epochs: int, log: An
         "hidden": list(widest),
     }
     log(f"[synthetic] MLP: accuracy {out['models']['mlp']['accuracy']:.4f}")
-    out["truth_shares"] = _shares(test.truth, sorted(set(test.truth)))
+    out["truth_shares"] = _shares(truth, sorted(set(truth)))
     return out
 
 
@@ -158,14 +159,14 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
     rank_neg = task.negatives(task.test_users, 100, rng)
     sample = rng.choice(len(task.test_users), min(500, len(task.test_users)), replace=False)
     models: dict[str, Any] = {}
-    common = {
+    common: dict[str, Any] = {
         "epochs": epochs,
         "seed": seed,
         "batch_size": 4096,
         "embedding_dim": 16,
         "lr": 1e-2,
     }  # same budget for all
-    candidates = [
+    candidates: list[tuple[str, AttributionNetwork | MLPClassifier]] = [
         (
             f"attribution_{impl}",
             AttributionNetwork(task.groups, MOVIELENS_SUBSETS, hidden=(128, 64), implementation=impl, **common),
@@ -185,7 +186,7 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
         fit_seconds = time.perf_counter() - start
         Xe, ide = task.inputs(eval_u, eval_i)
         p = model.predict_proba(Xe, ids=ide)
-        entry = (
+        entry: dict[str, Any] = (
             _binary_metrics(p, eval_y)
             | _ranking(model, task, rank_neg)
             | {
@@ -213,8 +214,8 @@ def _movielens(dataset: Any, seed: int, implementations: tuple[str, ...], epochs
 def _click(task: str, seed: int, implementations: tuple[str, ...], epochs: int, log: Any) -> dict[str, Any]:
     split, _ = ctr_split(task, seed=seed)
     train, val, test = (ctr_group_inputs(d, FRAPPE_GROUPS) for d in (split.train, split.validation, split.test))
-    common = {"epochs": epochs, "seed": seed, "batch_size": 4096, "embedding_dim": 16, "lr": 1e-2}
-    candidates = [
+    common: dict[str, Any] = {"epochs": epochs, "seed": seed, "batch_size": 4096, "embedding_dim": 16, "lr": 1e-2}
+    candidates: list[tuple[str, AttributionNetwork | MLPClassifier]] = [
         (
             f"attribution_{impl}",
             AttributionNetwork(train.groups, FRAPPE_SUBSETS, hidden=(128, 64), implementation=impl, **common),
@@ -227,7 +228,9 @@ def _click(task: str, seed: int, implementations: tuple[str, ...], epochs: int, 
         start = time.perf_counter()
         model.fit(train.X, train.y, ids=train.ids, validation=(val.X, val.y, val.ids))
         p = model.predict_proba(test.X, ids=test.ids)
-        entry = _binary_metrics(p, test.y) | {"fit_seconds": time.perf_counter() - start, "epochs": len(model.history_)}
+        entry: dict[str, Any] = _binary_metrics(p, test.y) | {
+            "fit_seconds": time.perf_counter() - start, "epochs": len(model.history_),
+        }  # fmt: skip
         if isinstance(model, AttributionNetwork):
             entry["subset_shares"] = _shares(model.read_out(test.X, ids=test.ids), model.subset_names)
         models[label] = entry

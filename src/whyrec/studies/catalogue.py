@@ -71,7 +71,7 @@ CANDIDATES: dict[str, Candidate] = {
         cold_start=True,
     ),
 }
-_RECONET_GRID = {"dim": [64, 128], "beta": [0.5, 1.0, 2.0], "weight_decay": [0.0, 1e-6]}
+_RECONET_GRID: dict[str, list[Any]] = {"dim": [64, 128], "beta": [0.5, 1.0, 2.0], "weight_decay": [0.0, 1e-6]}
 for _name, _hidden, _attributes in (
     ("reconet", (), False),
     ("reconet_attributes", (), True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,10 @@ def explanation_study(
     for method in methods:
         batched = EXPLAINERS[method].batched
         repeat = 50 if batched else 3
-        single, _, _ = timed(lambda m=method: explain_pairs(model, bags[:1], targets[:1], method=m), repeat=repeat)
+        single, _, _ = timed(partial(explain_pairs, model, bags[:1], targets[:1], method=method), repeat=repeat)
         timings[method]["single_ms"] = single * 1e3
         if batched:
-            batch, _, _ = timed(lambda m=method: explain_pairs(model, big_bags, big_targets, method=m), repeat=3)
+            batch, _, _ = timed(partial(explain_pairs, model, big_bags, big_targets, method=method), repeat=3)
             timings[method]["batched_us_per_explanation"] = batch / speed_pairs * 1e6
         else:
             timings[method]["batched_us_per_explanation"] = timings[method]["loop_seconds_per_pair"] * 1e6

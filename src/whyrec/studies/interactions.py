@@ -84,7 +84,7 @@ def encode_study(
                 model = CTRModel(**model_params(architecture, {**(params or {}), "seed": seed}, data=split.train.name))
                 model.fit(data.train, data.validation)
                 runs[variant].append({**model.evaluate(data.test), "best_epoch": model.best_epoch_})
-        summary = {v: _mean_std(r) for v, r in runs.items()}
+        summary: dict[str, Any] = {v: _mean_std(r) for v, r in runs.items()}
         deltas = [c["auc"] - b["auc"] for b, c in zip(runs["baseline"], runs["crossed"], strict=True)]
         summary["auc_gain"] = {"mean": float(np.mean(deltas)), "std": float(np.std(deltas)), "per_seed": deltas}
         summary["improved"] = bool(np.mean(deltas) > 0)

@@ -75,7 +75,8 @@ class RunConfig:
 def prepare(config: RunConfig) -> Split:
     """Load the data a run names and split it."""
     dataset = load_spec(config.data, attributes=config.attributes, seed=config.seed)
-    return split(dataset, config.split, fractions=config.fractions, cold_start=config.cold_start, seed=config.seed)
+    kind: Any = config.split  # checked by split()
+    return split(dataset, kind, fractions=config.fractions, cold_start=config.cold_start, seed=config.seed)
 
 
 def train_run(

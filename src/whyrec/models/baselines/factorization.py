@@ -101,9 +101,12 @@ class BPR(_Factors):
         self.seed = seed
 
     def _make(self) -> BayesianPersonalizedRanking:
+        # one thread: implicit's multi-threaded SGD updates race (hogwild), so a seed would not
+        # give the same model twice
         return BayesianPersonalizedRanking(
             factors=int(self.factors), learning_rate=float(self.learning_rate),
             regularization=float(self.regularization), iterations=int(self.iterations), random_state=int(self.seed),
+            num_threads=1,
         )  # fmt: skip
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:

@@ -30,7 +30,8 @@ from whyrec.models.training import Objective, Trainer, TrainingOptions, Training
 
 
 def _nll(fu: torch.Tensor, fi: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, l2: float) -> torch.Tensor:
-    dots = (fu[rows] * fi[cols]).sum(dim=1)
+    # embedding() rather than indexing: its backward accumulates in a fixed order, so fits repeat exactly
+    dots = (nn.functional.embedding(rows, fu) * nn.functional.embedding(cols, fi)).sum(dim=1)
     positives = -torch.log(-torch.expm1(-dots.clamp_min(1e-8))).sum()
     negatives = fu.sum(dim=0) @ fi.sum(dim=0) - dots.sum()
     return positives + negatives + l2 * (fu.pow(2).sum() + fi.pow(2).sum())
