@@ -182,7 +182,9 @@ def test_raw_frames_with_unseen_values_are_scored_not_rejected(syn_split):
     model = CTRModel("deepfm", dim=8, hidden=(16,), epochs=1, seed=0).fit(syn_split.train)
     frame = pd.DataFrame({f"f{i}": [f"f{i}_0", "brand-new"] for i in range(10)})
     p = model.predict_proba(frame)
-    assert p.shape == (2,) and np.isfinite(p).all()
+    other = pd.DataFrame({f"f{i}": ["other"] for i in range(10)})
+    assert p.shape == (2,) and p[1] == pytest.approx(model.predict_proba(other)[0])  # unseen -> 'other'
+    assert p[0] != pytest.approx(p[1])
 
 
 def test_ctr_model_errors_name_the_problem(syn_split, tmp_path):
@@ -226,4 +228,10 @@ def test_ctr_explanations_are_exact_for_logistic_regression(syn_split):
     assert first.top(1)[0].kind == "context_attribute" and "=" in first.top(1)[0].name
     assert first.to_dict()["item"] == "click"
     deep = CTRModel("deepfm", dim=4, hidden=(8,), epochs=1, seed=0).fit(syn_split.train)
-    assert np.isfinite(explain(deep, syn_split.test.rows(slice(0, 3)))[2].relevance).all()
+    rows = syn_split.test.rows(slice(0, 3))
+    third = explain(deep, rows)[2]
+    tokens = rows.tokens[2].copy()
+    field = int(np.flatnonzero(tokens == third.tokens[0])[0])  # the most relevant field, switched off
+    tokens[field] = ABSENT
+    drop = deep.predict_logit(rows.tokens[2:3])[0] - deep.predict_logit(tokens[None, :])[0]
+    assert third.relevance[0] == pytest.approx(drop, rel=1e-4, abs=1e-6)  # occlusion: the logit it loses

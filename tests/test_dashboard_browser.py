@@ -58,7 +58,10 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
     first = small_model.recommend(user, k=1)
     from whyrec.explain import explain
 
-    expected = [r.name for r in explain(small_model, user, first.item_ids[0][0])[0].top(8) if r.relevance > 0]
+    why = explain(small_model, user, first.item_ids[0][0])[0]
+    support = [r for r in why.top(8) if r.relevance > 0]
+    against = why.bottom(5)
+    expected = [r.name for r in support]
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=executable,
@@ -74,7 +77,15 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
         page.wait_for_selector("#sankey .sankey")
         labels = page.locator("#sankey .node-label").all_text_contents()
         assert expected[0] in labels and set(expected) <= set(labels)
-        assert "recommended mainly because" in page.text_content("#sentence")
-        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
-        assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+        assert page.text_content("#sentence") == why.sentence()
+        drawn = page.evaluate(
+            "() => { const d = document.getElementById('sankey').data[0]; "
+            "return {labels: d.node.label, targets: d.link.target, values: d.link.value}; }"
+        )
+        # every supporting reason flows into the item with its relevance, the evidence against into "against"
+        assert drawn["labels"] == [*expected, *(r.name for r in against), why.item_name, "against"]
+        assert drawn["values"] == pytest.approx(
+            [r.relevance for r in support] + [-r.relevance for r in against], rel=1e-5
+        )
+        assert drawn["targets"] == [len(drawn["labels"]) - 2] * len(support) + [len(drawn["labels"]) - 1] * len(against)
         browser.close()

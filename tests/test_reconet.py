@@ -28,9 +28,11 @@ def test_training_is_deterministic(small_split):
     assert np.array_equal(a.score_users(users), b.score_users(users))
 
 
-def test_hidden_layer_variant_trains(small_split, small_deep_model):
-    scores = small_deep_model.score_users(np.arange(5))
-    assert scores.shape == (5, small_split.dataset.n_items) and np.isfinite(scores).all()
+def test_hidden_layer_variant_beats_popularity(small_split, small_deep_model):
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    deep = evaluate(small_deep_model, small_split.test, exclude=known, k=20)["recall@20"]
+    pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
+    assert len(small_deep_model.module_.hidden) == 1 and deep > pop
 
 
 def test_recommend_excludes_seen_and_orders_scores(small_model):
@@ -41,8 +43,11 @@ def test_recommend_excludes_seen_and_orders_scores(small_model):
     assert (np.diff(recs.scores, axis=1) <= 0).all()
     for row, u in enumerate(fs.user_index(users)):
         assert not set(recs.items[row]) & set(small_model.train_matrix_[u].indices)
-    with_seen = small_model.recommend(users[0], k=fs.n_items, exclude_seen=False)
-    assert len(set(with_seen.items[0])) == fs.n_items
+    seen = set(small_model.train_matrix_[fs.user_index(users[0])[0]].indices)
+    with_seen = small_model.recommend(users[0], k=20, exclude_seen=False)
+    assert set(with_seen.items[0]) & seen, "a user's own items come back when they are not excluded"
+    scores = small_model.score_users(fs.user_index(users[0]))[0]
+    assert list(with_seen.items[0]) == list(np.argsort(-scores, kind="stable")[:20])
 
 
 def test_cold_start_profile_needs_no_retraining(small_model, small_split):

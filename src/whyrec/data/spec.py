@@ -53,8 +53,9 @@ def synthetic_from_spec(spec: str, *, seed: int = 0) -> SyntheticData:
         raise DataError(f"{spec!r} is not a synthetic data spec")
     params = _parse_params(rest)
     segmented = params.pop("segments", "0") not in ("0", "false", "no")
+    chosen_seed = int(params.pop("seed", seed))
     sizes: dict[str, Any] = {k: int(v) for k, v in params.items()}
-    return synthetic(seed=int(params.pop("seed", seed)), segment_drivers=segmented, **sizes)
+    return synthetic(seed=chosen_seed, segment_drivers=segmented, **sizes)
 
 
 def _parse_params(text: str) -> dict[str, str]:

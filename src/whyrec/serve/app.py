@@ -30,7 +30,7 @@ from whyrec.errors import (
     UnknownIdError,
     WhyrecError,
 )
-from whyrec.explain import explain_pairs, explain_top_k, get_explainer, methods_for
+from whyrec.explain import default_method, explain_pairs, explain_top_k, get_explainer, methods_for
 from whyrec.explain.explanation import Reason
 from whyrec.models.recommender import Recommender
 from whyrec.serve.schemas import (
@@ -104,6 +104,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             user_fields={f.name: list(f.values) for f in fs.user_fields},
             item_fields={f.name: list(f.values) for f in fs.item_fields},
             methods=methods_for(m),
+            default_method=default_method(m),
             training={
                 "best_epoch": getattr(m, "best_epoch_", None),
                 "best_validation_metric": getattr(m, "best_metric_", None),

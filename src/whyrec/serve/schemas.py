@@ -108,7 +108,8 @@ class ModelInfo(BaseModel):
     feature_space: dict[str, Any]
     user_fields: dict[str, list[str]]
     item_fields: dict[str, list[str]]
-    methods: list[str]
+    methods: list[str] = Field(description="Explanation methods that can explain this model.")
+    default_method: str = Field(description="The model's exact method, used when a request names none.")
     training: dict[str, Any]
 
 

@@ -31,6 +31,9 @@ async function init() {
 
 async function loadModel() {
   const info = await api(`/model?model=${encodeURIComponent(state.model)}`);
+  // the methods that can explain this model, from the server's registry; its exact one preselected
+  $("method").innerHTML = info.methods.map((m) =>
+    `<option value="${m}"${m === info.default_method ? " selected" : ""}>${m}</option>`).join("");
   $("attribute-fields").innerHTML = Object.entries(info.user_fields).map(([field, values]) =>
     `<label>${field} <select data-field="${field}"><option value="">(unknown)</option>${values.map((v) => `<option>${v}</option>`).join("")}</select></label>`
   ).join("");
