@@ -28,8 +28,8 @@ from whyrec.interactions.glider import glider
 from whyrec.models.ctr import ARCHITECTURES, CTRModel
 from whyrec.studies.interactions import encode_study, model_params, planted_recovery
 from whyrec.studies.provenance import write_result
-from whyrec.viz.figures import write_page
 from whyrec.viz.interactions import interaction_bars, interaction_graph
+from whyrec.viz.page import write_page
 
 SPECS = {"criteo": "criteo:{}", "frappe": "frappe:{}/raw", "avazu": "avazu:{}", "movielens": "movielens-ctr:{}"}
 FOLDERS = {"criteo": "criteo", "frappe": "frappe", "avazu": "avazu", "movielens": "ml-100k"}

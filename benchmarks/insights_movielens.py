@@ -15,13 +15,13 @@ import argparse
 import tempfile
 import time
 
-from whyrec.insights.report import insights, retrain_for_stability, summary_lines, write_report
-
 from _common import RESULTS, ROOT, data_dir
 from whyrec._runtime import tune_allocator
+from whyrec.insights import insights, summary_lines
 from whyrec.models.presets import SMALL
 from whyrec.studies.provenance import write_result
-from whyrec.studies.runs import RunConfig, train_run
+from whyrec.studies.runs import RunConfig, retrain_for_stability, train_run
+from whyrec.viz.insights import write_report
 
 SEGMENTS = ("user.age", "user.gender", "user.occupation", "activity")
 

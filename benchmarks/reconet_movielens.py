@@ -41,7 +41,7 @@ def run(name: str, seed: int, attributes: bool) -> dict:
     reconet = evaluate(model, parts.test, exclude=known, k=(20, 50))
     popularity = evaluate(Popularity().fit(parts.train), parts.test, exclude=known, k=(20, 50))
     return {
-        "params": {k: v for k, v in model.get_params().items() if k != "progress"},
+        "params": model.get_params(),
         "dataset": dataset.describe(),
         "split": parts.sizes(),
         "best_epoch": model.best_epoch_,

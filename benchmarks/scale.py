@@ -134,6 +134,7 @@ def catalogue(args: argparse.Namespace) -> None:
     from whyrec.metrics import evaluate
     from whyrec.models.baselines import Popularity
     from whyrec.models.reconet import RecoNet
+    from whyrec.models.training import TrainingOptions
     from whyrec.studies.batch import run_job
 
     torch.set_num_threads(2)
@@ -146,8 +147,8 @@ def catalogue(args: argparse.Namespace) -> None:
     print("loaded", parts.train.describe(), f"{load_seconds:.0f}s", flush=True)
     model = RecoNet(
         dim=args.dim, epochs=args.epochs, batch_size=args.batch_size, loss="sampled", negatives=args.negatives,
-        lr=args.lr, seed=args.seed, max_eval_users=2000, progress=True,
-    ).fit(parts.train)  # fmt: skip
+        lr=args.lr, seed=args.seed, max_eval_users=2000,
+    ).fit(parts.train, options=TrainingOptions(progress=True))  # fmt: skip
     trained = model.history_[-1]
     rng = np.random.default_rng(args.seed)
     users = rng.choice(np.unique(parts.test.users), 2000, replace=False)
