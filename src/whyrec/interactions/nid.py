@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from whyrec.errors import ParameterError
+from whyrec.models.training import Objective, Trainer
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,14 @@ def fit_batched_mlp(
     """Fit one MLP per batch entry on (x[b], y[b]) by full-batch Adam on MSE + L1 of the first layer."""
     torch.manual_seed(seed)
     model = BatchedMLP(x.shape[0], x.shape[2], hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        loss = (model(x) - y).pow(2).mean(dim=1).sum() + l1 * model.weights[0].abs().sum()
-        loss.backward()
-        optimizer.step()
+
+    def loss(_: None) -> tuple[torch.Tensor, int]:
+        return (model(x) - y).pow(2).mean(dim=1).sum() + l1 * model.weights[0].abs().sum(), 1
+
+    # one epoch is one full-batch step; the shared trainer runs the loop
+    Trainer(epochs=steps, seed=seed, name="NID surrogates").fit(
+        Objective(model, [torch.optim.Adam(model.parameters(), lr=lr)], batches=lambda epoch, rng: (None,), loss=loss)
+    )
     return model
 
 

@@ -197,18 +197,35 @@ class GroupBatch(NamedTuple):
 
 
 class _GroupModel(Estimator):
-    """Shared input handling, training and persistence of group-input binary classifiers."""
+    """Shared input handling, training and persistence of group-input binary classifiers.
+
+    Its constructor is the black-box :class:`MLPClassifier`'s; :class:`AttributionNetwork` adds
+    the attribution design.
+    """
 
     family = "group"
-    groups: Mapping[str, Any]
-    hidden: Sequence[int]
-    embedding_dim: int
-    lr: float
-    batch_size: int
-    epochs: int
-    weight_decay: float
-    patience: int
-    seed: int
+
+    def __init__(
+        self,
+        groups: Mapping[str, Any],
+        hidden: Sequence[int] = (32, 16),
+        embedding_dim: int = 16,
+        lr: float = 3e-3,
+        batch_size: int = 512,
+        epochs: int = 30,
+        weight_decay: float = 0.0,
+        patience: int = 4,
+        seed: int = 0,
+    ) -> None:
+        self.groups = groups
+        self.hidden = hidden
+        self.embedding_dim = embedding_dim
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.seed = seed
 
     @property
     def _specs(self) -> dict[str, Any]:
@@ -292,6 +309,7 @@ class _GroupModel(Estimator):
         result = Trainer(
             epochs=int(self.epochs), seed=int(self.seed), options=options, name=type(self).__name__,
             monitor=Monitor("log_loss", "min", int(self.patience)),
+            fingerprint=self.fingerprint(rows=len(y), positives=float(y.sum())),
         ).fit(
             Objective(
                 module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(y) // size),
@@ -389,18 +407,10 @@ class AttributionNetwork(_GroupModel):
         patience: int = 4,
         seed: int = 0,
     ) -> None:
-        self.groups = groups
+        super().__init__(groups, hidden, embedding_dim, lr, batch_size, epochs, weight_decay, patience, seed)
         self.subsets = subsets
-        self.hidden = hidden
         self.implementation = implementation
         self.confidence = confidence
-        self.embedding_dim = embedding_dim
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.seed = seed
         self._design()  # a bad design fails here, at construction, with the reason
 
     def _design(self) -> list[frozenset[str]]:
@@ -460,28 +470,6 @@ class MLPClassifier(_GroupModel):
     Parameters are those of :class:`AttributionNetwork` without the design (`subsets`,
     `implementation`, `confidence`); `hidden` is the MLP's widths.
     """
-
-    def __init__(
-        self,
-        groups: Mapping[str, Any],
-        hidden: Sequence[int] = (32, 16),
-        embedding_dim: int = 16,
-        lr: float = 3e-3,
-        batch_size: int = 512,
-        epochs: int = 30,
-        weight_decay: float = 0.0,
-        patience: int = 4,
-        seed: int = 0,
-    ) -> None:
-        self.groups = groups
-        self.hidden = hidden
-        self.embedding_dim = embedding_dim
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.seed = seed
 
     def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
         return _BlackBox(widths, vocab, int(self.embedding_dim), tuple(int(h) for h in self.hidden))

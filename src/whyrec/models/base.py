@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from whyrec._artifact import Artifact, read_artifact, write_artifact
+from whyrec._artifact import Artifact, encode_params, read_artifact, write_artifact
 from whyrec.errors import ModelFormatError, NotFittedError, ParameterError
 
 MODELS: dict[str, type[Estimator]] = {}  # every public model class by name, for load_model
@@ -81,6 +82,13 @@ class Estimator:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+    def fingerprint(self, **data: Any) -> dict[str, Any]:
+        """What identifies a training run: the model, its parameters (but `epochs`, which a
+        resumed run may extend) and a summary of the data; a checkpoint from another run is refused."""
+        params = {k: v for k, v in self.get_params().items() if k != "epochs"}
+        return {"model": type(self).__name__, "params": json.loads(json.dumps(encode_params(params), default=str)),
+                "data": data}  # fmt: skip
 
     # -- fitted state -----------------------------------------------------------------------------
     def is_fitted(self) -> bool:

@@ -127,9 +127,10 @@ class Recommender(Estimator, abstract=True):
         `export` copies the module's weights into the attributes that scoring reads; it runs
         before every validation and once at the end, on the best weights.
         """
+        fingerprint = self.fingerprint(n_tokens=self.feature_space_.n_tokens, nnz=int(self.train_matrix_.nnz))
         trainer = Trainer(
             epochs=epochs, seed=seed, options=options, monitor=Monitor(f"recall@{eval_k}", "max", patience),
-            name=type(self).__name__,
+            name=type(self).__name__, fingerprint=fingerprint,
         )  # fmt: skip
         validate = self._validator(validation, k=eval_k, max_users=VALIDATION_USERS, seed=seed)
         if validate is not None and export is not None:

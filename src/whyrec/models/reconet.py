@@ -9,7 +9,6 @@ and a softmax, trained with categorical cross-entropy on examples made by the re
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -316,9 +315,8 @@ class RecoNet(Recommender):
         return [torch.optim.SparseAdam(tables, lr=self.lr), torch.optim.Adam(rest, lr=self.lr)]
 
     def _fingerprint(self, team: World) -> dict[str, Any]:
-        params = {k: v for k, v in self.get_params().items() if k != "epochs"}
         data = {"n_tokens": self.feature_space_.n_tokens, "nnz": int(self.train_matrix_.nnz)}
-        return {"params": json.loads(json.dumps(params, default=str)), "data": data, "world_size": team.size}
+        return {**self.fingerprint(**data), "world_size": team.size}
 
     # -- inference ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -41,7 +41,8 @@ class CML(Recommender):
     batch_size : int
         Pairs per step.
     patience : int
-        Epochs without a better validation recall@`eval_k` before training stops.
+        Epochs without a better validation recall@`eval_k` before training stops (the best epoch
+        is kept either way). Pair-sampled training improves in small, noisy steps.
     eval_k : int
         Cut-off of the validation recall.
     seed : int
@@ -58,7 +59,7 @@ class CML(Recommender):
         lr: float = 1e-2,
         epochs: int = 20,
         batch_size: int = 2048,
-        patience: int = 3,
+        patience: int = 5,
         eval_k: int = 50,
         seed: int = 0,
     ) -> None:

@@ -69,7 +69,8 @@ class FactorizationMachine(Recommender):
     use_attributes : bool
         Use user and item attribute values as features.
     patience : int
-        Epochs without a better validation recall@`eval_k` before training stops.
+        Epochs without a better validation recall@`eval_k` before training stops (the best epoch
+        is kept either way). Pair-sampled training improves in small, noisy steps.
     eval_k : int
         Cut-off of the validation recall.
     seed : int
@@ -87,7 +88,7 @@ class FactorizationMachine(Recommender):
         batch_size: int = 2048,
         id_dropout: float = 0.1,
         use_attributes: bool = True,
-        patience: int = 3,
+        patience: int = 5,
         eval_k: int = 50,
         seed: int = 0,
     ) -> None:

@@ -61,7 +61,8 @@ class MultVAE(Recommender):
     batch_size : int
         Users per step.
     patience : int
-        Epochs without a better validation recall@`eval_k` before training stops.
+        Epochs without a better validation recall@`eval_k` before training stops (the best epoch
+        is kept either way). Mult-VAE first learns popularity and plateaus there for a few epochs.
     eval_k : int
         Cut-off of the validation recall.
     seed : int
@@ -78,7 +79,7 @@ class MultVAE(Recommender):
         lr: float = 1e-3,
         epochs: int = 100,
         batch_size: int = 500,
-        patience: int = 3,
+        patience: int = 10,
         eval_k: int = 50,
         seed: int = 0,
     ) -> None:

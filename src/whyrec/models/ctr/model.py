@@ -149,6 +149,7 @@ class CTRModel(Estimator):
         result = Trainer(
             epochs=int(self.epochs), seed=int(self.seed), options=options, name=f"CTR {self.architecture}",
             monitor=Monitor("log_loss", "min", int(self.patience), 1e-5),
+            fingerprint=self.fingerprint(rows=len(train), tokens=train.space.n_tokens, clicks=int(train.labels.sum())),
         ).fit(
             Objective(
                 module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(train) // size),

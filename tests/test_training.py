@@ -1,0 +1,88 @@
+"""The one Trainer: early stopping keeps the best epoch, callbacks see every epoch, runs resume exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from whyrec.errors import ParameterError
+from whyrec.models import training as training_module
+from whyrec.models.baselines import MultVAE
+from whyrec.models.training import EpochRecord, Monitor, Objective, Trainer, TrainingOptions
+
+
+def _objective(scores: list[float]) -> tuple[Objective, torch.nn.Linear, list[torch.Tensor]]:
+    """A one-weight model whose validation metric follows `scores`, epoch by epoch."""
+    module = torch.nn.Linear(1, 1, bias=False)
+    snapshots: list[torch.Tensor] = []
+    x = torch.ones(4, 1)
+
+    def loss(_: None) -> tuple[torch.Tensor, int]:
+        return (module(x) - 3.0).pow(2).mean(), 4
+
+    def validate() -> dict[str, float]:
+        snapshots.append(module.weight.detach().clone())
+        return {"score": scores[len(snapshots) - 1]}
+
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    return Objective(module, [optimizer], lambda e, r: (None,), loss, validate=validate), module, snapshots
+
+
+def test_early_stopping_keeps_the_best_epoch_and_waits_patience_epochs():
+    objective, module, snapshots = _objective([0.1, 0.5, 0.4, 0.3, 0.9])
+    result = Trainer(epochs=5, seed=0, monitor=Monitor("score", "max", patience=2)).fit(objective)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
+    assert result.best_epoch == 2 and result.best_metric == pytest.approx(0.5)
+    assert torch.equal(module.weight, snapshots[1])
+    assert [r.get("best", False) for r in result.history] == [True, True, False, False]
+
+
+def test_a_minimised_metric_and_min_delta():
+    objective, _, _ = _objective([1.0, 0.95, 0.5, 0.49])
+    result = Trainer(epochs=4, seed=0, monitor=Monitor("score", "min", patience=5, min_delta=0.05)).fit(objective)
+    assert result.best_epoch == 3  # 0.95 and 0.49 are within min_delta of the best before them
+
+
+def test_callbacks_see_every_epoch_and_can_stop_training():
+    seen: list[EpochRecord] = []
+
+    def prune(record: EpochRecord) -> None:
+        seen.append(record)
+        if record.epoch == 2:
+            raise KeyboardInterrupt("pruned")
+
+    objective, _, _ = _objective([0.2, 0.3, 0.4])
+    with pytest.raises(KeyboardInterrupt, match="pruned"):
+        Trainer(epochs=3, seed=0, monitor=Monitor("score"), options=TrainingOptions(callbacks=(prune,))).fit(objective)
+    assert [r.epoch for r in seen] == [1, 2] and seen[1].best_metric == pytest.approx(0.3)
+    assert seen[1].record["val_score"] == pytest.approx(0.3)
+
+
+def test_an_unknown_device_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="unknown device 'toaster'"):
+        TrainingOptions(device="toaster").torch_device()
+
+
+def test_any_model_resumes_a_killed_run_exactly(small_split, tmp_path, monkeypatch):
+    """Mult-VAE draws dropout and noise from torch's generator: the trainer reseeds it every epoch."""
+    settings = {"hidden": 32, "latent": 8, "epochs": 4, "patience": 4, "seed": 1}
+    whole = MultVAE(**settings).fit(small_split.train, small_split.validation)
+    real_save = training_module.save_checkpoint
+
+    def save_then_die(path, fingerprint, module, optimizers, schedulers, state):
+        real_save(path, fingerprint, module, optimizers, schedulers, state)
+        if state.epoch == 2:
+            raise KeyboardInterrupt
+
+    options = TrainingOptions(checkpoint_dir=tmp_path / "ckpt")
+    monkeypatch.setattr(training_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        MultVAE(**settings).fit(small_split.train, small_split.validation, options=options)
+    monkeypatch.setattr(training_module, "save_checkpoint", real_save)
+    resumed = MultVAE(**settings).fit(small_split.train, small_split.validation, options=options)
+    assert [h["epoch"] for h in resumed.history_] == [h["epoch"] for h in whole.history_]
+    users = np.arange(20)
+    np.testing.assert_array_equal(resumed.score_users(users), whole.score_users(users))
+    with pytest.raises(ParameterError, match="different run"):
+        MultVAE(**{**settings, "latent": 4}).fit(small_split.train, small_split.validation, options=options)
