@@ -203,7 +203,7 @@ class Trainer:
         with _Progress(options.progress and world.is_main, total, self.name) as bar:
             for epoch in range(state.epoch + 1, self.epochs + 1):
                 rng = np.random.default_rng([self.seed, world.rank, epoch])
-                torch.manual_seed(int(np.random.default_rng([self.seed, world.rank, epoch, 1]).integers(2**62)))
+                self._reseed(int(np.random.default_rng([self.seed, world.rank, epoch, 1]).integers(2**62)))
                 network.train()
                 total_loss, seen = 0.0, 0
                 for batch in objective.batches(epoch, rng):
@@ -259,6 +259,13 @@ class Trainer:
         objective.module.eval()
         seconds = state.history[best_epoch - 1]["seconds"] if state.history and best_epoch else 0.0
         return TrainingResult(state.history, best_epoch, state.best_metric, seconds)
+
+    def _reseed(self, seed: int) -> None:
+        # the CPU generator directly: torch.manual_seed also queues a lazy CUDA seeding that records a
+        # traceback each time (~85 µs), which full-batch objectives with many short epochs would feel
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed_all(seed)
 
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """`tensor` on the training device (through pinned memory on CUDA)."""
