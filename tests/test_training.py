@@ -59,9 +59,11 @@ def test_callbacks_see_every_epoch_and_can_stop_training():
     assert seen[1].record["val_score"] == pytest.approx(0.3)
 
 
-def test_an_unknown_device_is_a_parameter_error():
+def test_an_unknown_device_is_a_parameter_error(small_split):
     with pytest.raises(ParameterError, match="unknown device 'toaster'"):
         TrainingOptions(device="toaster").torch_device()
+    with pytest.raises(ParameterError, match="MultVAE trains on the CPU"):
+        MultVAE(epochs=1).fit(small_split.train, options=TrainingOptions(device="cuda"))
 
 
 def test_any_model_resumes_a_killed_run_exactly(small_split, tmp_path, monkeypatch):

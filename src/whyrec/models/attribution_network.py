@@ -306,8 +306,10 @@ class _GroupModel(Estimator):
                 "log_loss": float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p))),
             }
 
+        name = type(self).__name__
         result = Trainer(
-            epochs=int(self.epochs), seed=int(self.seed), options=options, name=type(self).__name__,
+            epochs=int(self.epochs), seed=int(self.seed), name=name,
+            options=(options or TrainingOptions()).cpu_only(name),
             monitor=Monitor("log_loss", "min", int(self.patience)),
             fingerprint=self.fingerprint(rows=len(y), positives=float(y.sum())),
         ).fit(

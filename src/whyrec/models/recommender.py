@@ -128,9 +128,10 @@ class Recommender(Estimator, abstract=True):
         before every validation and once at the end, on the best weights.
         """
         fingerprint = self.fingerprint(n_tokens=self.feature_space_.n_tokens, nnz=int(self.train_matrix_.nnz))
+        name = type(self).__name__
         trainer = Trainer(
-            epochs=epochs, seed=seed, options=options, monitor=Monitor(f"recall@{eval_k}", "max", patience),
-            name=type(self).__name__, fingerprint=fingerprint,
+            epochs=epochs, seed=seed, options=(options or TrainingOptions()).cpu_only(name), name=name,
+            monitor=Monitor(f"recall@{eval_k}", "max", patience), fingerprint=fingerprint,
         )  # fmt: skip
         validate = self._validator(validation, k=eval_k, max_users=VALIDATION_USERS, seed=seed)
         if validate is not None and export is not None:

@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +71,12 @@ class TrainingOptions:
     device: str = "cpu"
     checkpoint_dir: str | os.PathLike | None = None
     callbacks: tuple[Callable[[EpochRecord], None], ...] = ()
+
+    def cpu_only(self, model: str) -> TrainingOptions:
+        """These options for a model that trains on the CPU: an explicit accelerator is refused."""
+        if self.device not in ("cpu", "auto"):
+            raise ParameterError(f"{model} trains on the CPU; device={self.device!r} is for RecoNet (or use 'auto')")
+        return replace(self, device="cpu")
 
     def torch_device(self) -> torch.device:
         """The torch device named by `device` (``auto``: CUDA when available, else CPU)."""

@@ -123,7 +123,8 @@ class OCuLaR(Recommender):
             for factors in module:
                 factors.clamp_(min=0)
 
-        result = Trainer(epochs=steps, seed=int(self.seed), options=options, name=name).fit(
+        cpu = (options or TrainingOptions()).cpu_only("OCuLaR")
+        result = Trainer(epochs=steps, seed=int(self.seed), options=cpu, name=name).fit(
             Objective(
                 module=module, optimizers=[torch.optim.Adam(module.parameters(), lr=float(self.lr))],
                 batches=lambda epoch, rng: (None,), loss=lambda _: (_nll(fu, fi, rows, cols, float(self.l2)), 1),

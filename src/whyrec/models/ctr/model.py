@@ -147,7 +147,8 @@ class CTRModel(Estimator):
             return {k: v for k, v in self.evaluate(validation).items() if k != "rows"}
 
         result = Trainer(
-            epochs=int(self.epochs), seed=int(self.seed), options=options, name=f"CTR {self.architecture}",
+            epochs=int(self.epochs), seed=int(self.seed), options=(options or TrainingOptions()).cpu_only("CTRModel"),
+            name=f"CTR {self.architecture}",
             monitor=Monitor("log_loss", "min", int(self.patience), 1e-5),
             fingerprint=self.fingerprint(rows=len(train), tokens=train.space.n_tokens, clicks=int(train.labels.sum())),
         ).fit(
