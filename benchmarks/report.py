@@ -37,6 +37,26 @@ def rows() -> list[str]:
                 f"(epoch {r['best_epoch']}) | {'< 60 s' if data == 'ml-1m-half' else 'report'} "
                 f"| `reconet_{data}.json` |"
             )
+    inspected = _load("data_inspect_ml-100k.json")
+    if inspected:
+        r = inspected["results"]
+        out.append(
+            f"| `whyrec data inspect movielens:ml-100k` (fresh process: imports, loading, report, split preview) "
+            f"| **{r['seconds_median']:.1f} s** (median of {len(r['seconds_runs'])}) | < 5 s "
+            f"| `data_inspect_ml-100k.json` |"
+        )
+    gpu = _load("gpu_reconet.json")
+    if gpu:
+        r = gpu["results"]
+        cpu, cuda = r["devices"]["cpu"], r["devices"].get("cuda")
+        resumed = r["resumption"]["max_score_difference_to_uninterrupted_run"]
+        if cuda:
+            out.append(
+                f"| RecoNet through the trainer on {r['gpu']}: 6 epochs, synthetic 20,000 x 2,000 "
+                f"| **{cuda['fit_seconds']:.1f} s** vs {cpu['fit_seconds']:.1f} s on its {gpu['machine']['cores']} "
+                f"CPU cores (same test recall); resumed run within {resumed:.0e}; LRP of {r['lrp']['pairs']:,} pairs "
+                f"{r['lrp']['median_seconds'] * 1e3:.1f} ms | report | `gpu_reconet.json` |"
+            )
     speed = _load("lrp_speed_ml-1m-half.json")
     if speed:
         r = speed["results"]

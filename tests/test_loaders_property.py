@@ -37,13 +37,19 @@ def test_ml1m_loader_keeps_exactly_the_positive_pairs(tmp_path_factory, rows, th
     assert np.array_equal(np.diff(ds.user_attributes.indptr), np.full(6, 3))  # gender, age, occupation
 
 
-def _fake_release(monkeypatch, payload: bytes, md5: str):
-    monkeypatch.setitem(movielens.RELEASES, "ml-100k", ("https://example.invalid/ml-100k.zip", md5))
+def _fake_release(monkeypatch, payload: bytes, md5: str, release: str = "ml-100k", published: str | None = None):
+    """Serve `payload` as the release's zip (and `published` as its .md5 file), with `md5` built in."""
+    monkeypatch.setitem(movielens.RELEASES, release, md5)
+    asked = []
 
     def fake_urlopen(url, timeout):
+        asked.append(url)
+        if url.endswith(".md5"):
+            return io.BytesIO((published or "").encode())
         return io.BytesIO(payload)
 
     monkeypatch.setattr(movielens.urllib.request, "urlopen", fake_urlopen)
+    return asked
 
 
 def _zip_100k() -> bytes:
@@ -72,3 +78,28 @@ def test_download_rejects_a_bad_checksum(monkeypatch, tmp_path):
     assert not (tmp_path / "ml-100k").exists()
     with pytest.raises(DataError, match="pass download=True"):
         load_movielens()
+
+
+def _zip_csv(release: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            f"{release}/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n2,1,3.5,964981247\n"
+        )
+        archive.writestr(f"{release}/movies.csv", "movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n")
+    return buffer.getvalue()
+
+
+def test_csv_releases_are_checked_against_the_published_md5(monkeypatch, tmp_path):
+    payload = _zip_csv("ml-latest-small")
+    md5 = hashlib.md5(payload).hexdigest()
+    asked = _fake_release(monkeypatch, payload, None, "ml-latest-small", f"MD5 (ml-latest-small.zip) = {md5}\n")
+    ds = load_movielens(download=True, release="ml-latest-small", cache_dir=tmp_path)
+    assert ds.n_interactions == 2 and asked[0].endswith("ml-latest-small.zip.md5")
+    _fake_release(monkeypatch, payload, None, "ml-25m", "MD5 (ml-25m.zip) = " + "1" * 32)
+    with pytest.raises(DataError, match="checksum mismatch"):
+        load_movielens(download=True, release="ml-25m", cache_dir=tmp_path)
+    _fake_release(monkeypatch, payload, None, "ml-32m", "<html>not found</html>")
+    with pytest.raises(DataError, match="holds no md5 checksum"):
+        load_movielens(download=True, release="ml-32m", cache_dir=tmp_path)
+    assert not (tmp_path / "ml-25m").exists() and not (tmp_path / "ml-32m").exists()

@@ -6,6 +6,8 @@ Every user error ends in a one-line message on stderr and exit status 2; never a
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -31,6 +33,12 @@ app = typer.Typer(
 console = Console()
 
 
+DATA_HELP = (
+    "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS] | shards:FOLDER[,USERS,ITEMS]; reading options "
+    "go after '?' (csv:r.csv?user=userId&min_rating=3) or in the flags below"
+)
+
+
 class SplitKind(StrEnum):
     random = "random"
     user = "user"
@@ -43,6 +51,62 @@ MethodOption = Annotated[
     typer.Option(help="Attribution method (default: the model's exact one, lrp for RecoNet).", show_choices=True),
 ]
 ModelDir = Annotated[Path, typer.Option("--model", "-m", help="A model directory written by `whyrec train`.")]
+_READING = "Reading the data (written into the data spec after '?')"
+_DATA_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind, option])
+    for name, kind, option in [
+        ("user_col", str | None, typer.Option(help="Column of user IDs (default 'user').", rich_help_panel=_READING)),
+        ("item_col", str | None, typer.Option(help="Column of item IDs (default 'item').", rich_help_panel=_READING)),
+        ("rating_col", str | None, typer.Option(help="Column of ratings (default 'rating').",
+                                                rich_help_panel=_READING)),
+        ("timestamp_col", str | None, typer.Option(help="Column of event times (default 'timestamp').",
+                                                   rich_help_panel=_READING)),
+        ("min_rating", float | None, typer.Option(help="Keep ratings at or above this as positives.",
+                                                  rich_help_panel=_READING)),
+        ("multi_valued", list[str] | None, typer.Option(help="FIELD=SEP: an attribute column of several values "
+                                                        "(repeatable), e.g. genres=|.", rich_help_panel=_READING)),
+        ("sep", str | None, typer.Option(help="CSV separator: , ; | or tab.", rich_help_panel=_READING)),
+        ("on_duplicate", str | None, typer.Option(help="A repeated (user, item): error, drop (keep the first) or "
+                                                  "count (one weighted interaction).", rich_help_panel=_READING)),
+    ]
+]  # fmt: skip
+
+
+def _with_data_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the reading options to a command with a `data` spec; they are written into the spec."""
+    signature = inspect.signature(command, eval_str=True)
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        values = {p.name: kwargs.pop(p.name) for p in _DATA_OPTIONS}
+        if any(v is not None for v in values.values()):
+            if kwargs.get("data") is None:
+                from whyrec.errors import ParameterError
+
+                raise ParameterError("the reading options (--user-col, --min-rating, ...) need --data")
+            kwargs["data"] = _spec(kwargs["data"], **values)
+        command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *_DATA_OPTIONS])  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _spec(data: str, *, multi_valued: list[str] | None, sep: str | None, **columns: Any) -> str:
+    """`data` with the command line's reading options written into its query."""
+    from whyrec.data.options import separator_of, split_spec, with_options
+    from whyrec.errors import ParameterError
+
+    multi = {}
+    for entry in multi_valued or []:
+        name, equals, separator = entry.partition("=")
+        if not equals or not name:
+            raise ParameterError(f"--multi-valued takes FIELD=SEP (as genres=|), not {entry!r}")
+        multi[name] = separator_of(separator)
+    base, options = split_spec(data)
+    options = options.merged(**columns, sep=separator_of(sep) if sep else None, multi_valued=multi)
+    return with_options(base, options)
+
+
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -60,10 +124,9 @@ def demo(
 
 
 @app.command()
+@_with_data_options
 def train(
-    data: Annotated[
-        str, typer.Option(help="synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS]")
-    ] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     out: Annotated[Path, typer.Option(help="Model directory to write.")] = Path("runs/model"),
     config: Annotated[
         Path | None, typer.Option(help="Repeat a saved run: a model directory or its whyrec.json.")
@@ -136,22 +199,29 @@ def train(
     model, _, metrics = train_run(run, out, options=options)
     if not metrics:  # a distributed worker other than rank 0
         return
+    cutoff = max((key for key in metrics if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
     console.print(
         f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
-        f"test recall@50 {metrics['recall@50']:.4f}"
+        f"test {cutoff} {metrics[cutoff]:.4f}"
     )
 
 
 @app.command()
+@_with_data_options
 def evaluate(
     model: ModelDir,
     k: Annotated[list[int], typer.Option("--k", help="Cut-offs (repeatable).")] = [20, 50],  # noqa: B006
+    data: Annotated[
+        str | None, typer.Option(help="Evaluate on these interactions instead of the saved test split: " + DATA_HELP)
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Ranking metrics of a saved model on the test split saved with it."""
-    from whyrec.studies.runs import dumps, evaluate_saved
+    """Ranking metrics of a saved model: on the test split saved with it, or on other interactions
+    (`--data`, for example the next period's; users and items the model does not know are left out,
+    and so are the interactions it trained on)."""
+    from whyrec.studies.runs import dumps, evaluate_on, evaluate_saved
 
-    metrics = evaluate_saved(model, k=tuple(k))
+    metrics = evaluate_saved(model, k=tuple(k)) if data is None else evaluate_on(model, data, k=tuple(k))
     if as_json:
         typer.echo(dumps(metrics))
         return
@@ -356,8 +426,9 @@ app.add_typer(benchmark_app, name="benchmark")
 
 
 @benchmark_app.command("explanations")
+@_with_data_options
 def benchmark_explanations(
-    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
     pairs: Annotated[int, typer.Option(help="(user, top recommendation) pairs explained by every method.")] = 200,
@@ -396,8 +467,9 @@ def benchmark_attribution_network(
 
 
 @benchmark_app.command("accuracy")
+@_with_data_options
 def benchmark_accuracy(
-    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and Markdown results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds (0..N-1): splits and model initialisations.")] = 3,
@@ -421,8 +493,9 @@ def benchmark_accuracy(
 
 
 @benchmark_app.command("coldstart")
+@_with_data_options
 def benchmark_coldstart(
-    data: Annotated[str, typer.Option(help="synthetic | movielens:PATH | csv:...")] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML results.")] = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Name used in the file names (default: from the data).")] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds (0, 1, ...): split, cold users and models.")] = 3,
@@ -456,6 +529,40 @@ def benchmark_coldstart(
         for model, curve in results[protocol]["curves"].items():
             console.print(f"{protocol:>16} {model:>36}: cold-start recall@50 {curve[-1]:.4f}")
     console.print(f"Wrote {path}")
+
+
+data_app = typer.Typer(help="Look at a dataset before training on it.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("inspect")
+@_with_data_options
+def data_inspect(
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
+    split: Annotated[SplitKind, typer.Option(help="The split to preview.")] = SplitKind.random,
+    cold_start: Annotated[float, typer.Option(help="Share of test users made cold-start.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML page of charts here.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Sizes, activity and popularity, what loading filtered, attribute coverage, and what a split gives."""
+    from whyrec.data.inspect import inspect_dataset, summary_lines
+    from whyrec.data.spec import load_spec
+    from whyrec.studies.runs import dumps
+
+    report = inspect_dataset(load_spec(data, seed=seed), kind=split.value, cold_start=cold_start, seed=seed)
+    report["spec"] = data
+    if html is not None:
+        from whyrec.viz.data import write_data_report
+
+        write_data_report(report, html)
+    if as_json:
+        typer.echo(dumps(report))
+        return
+    for line in summary_lines(report):
+        console.print(line, soft_wrap=True)
+    if html is not None:
+        console.print(f"Wrote {html}")
 
 
 ctr_app = typer.Typer(help="Click-through-rate models: logistic regression, FM, Wide&Deep, DeepFM, DCN, AutoInt.")

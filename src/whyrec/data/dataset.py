@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
+import gzip
 import os
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from whyrec.data.features import Entity, FeatureSpace, Field, id_key
+from whyrec.data.options import ON_DUPLICATE, DataOptions, OnDuplicate
 from whyrec.data.sparse import ones_matrix
 from whyrec.errors import DataError
 
-OnDuplicate = Literal["error", "drop"]
+
+class TableError(DataError):
+    """A problem in one table (and row) of the input; :meth:`Dataset.from_files` names the file."""
+
+    def __init__(self, message: str, table: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.table, self.row = message, table, row
+
+    def __str__(self) -> str:
+        where = f" row {self.row}" if self.row is not None else ""
+        return f"{self.table} table{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class Dataset:
     item_attributes: sp.csr_matrix
     timestamps: np.ndarray | None = None
     name: str = "custom"
+    weights: np.ndarray | None = None  # events per (user, item) pair when repeated events are counted
+    stats: Mapping[str, Any] = field(default_factory=dict)  # rows read, filtered and merged on loading
 
     @property
     def n_users(self) -> int:
@@ -51,10 +67,18 @@ class Dataset:
         """Binary user x item interaction matrix (CSR)."""
         return interaction_matrix(self.users, self.items, self.n_users, self.n_items)
 
+    def weighted_matrix(self) -> sp.csr_matrix:
+        """User x item matrix of event counts (ones when repeated events were not counted)."""
+        if self.weights is None:
+            return self.matrix()
+        values = np.asarray(self.weights, dtype=np.float32)
+        return sp.csr_matrix((values, (self.users, self.items)), shape=(self.n_users, self.n_items))
+
     def subset(self, index: np.ndarray) -> Dataset:
         """The same dataset restricted to the interactions at `index` (positions or a mask)."""
         ts = self.timestamps[index] if self.timestamps is not None else None
-        return replace(self, users=self.users[index], items=self.items[index], timestamps=ts)
+        weights = self.weights[index] if self.weights is not None else None
+        return replace(self, users=self.users[index], items=self.items[index], timestamps=ts, weights=weights, stats={})
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -94,29 +118,37 @@ class Dataset:
         hold one row per entity keyed by `user_col` / `item_col`; every other column is an
         attribute (or only those named in `user_fields` / `item_fields`). Columns named in
         `multi_valued` are split on the given separator; list-valued columns are multi-valued too.
+
+        A repeated (user, item) pair is an error (`on_duplicate="error"`), keeps its first row
+        (``"drop"``), or becomes one interaction whose count is kept in :attr:`weights`
+        (``"count"``: iALS reads it as confidence; the other models see one interaction).
         """
         if not isinstance(interactions, pd.DataFrame):
             raise DataError("interactions must be a pandas DataFrame")
+        if on_duplicate not in ON_DUPLICATE:
+            raise DataError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
         _require_columns(interactions, [user_col, item_col], "interactions")
         if interactions.empty:
-            raise DataError("the interactions table is empty")
+            raise TableError("it is empty", "interactions")
         for col in (user_col, item_col):
             if interactions[col].isna().any():
                 row = int(np.flatnonzero(interactions[col].isna().to_numpy())[0])
-                raise DataError(f"interactions column '{col}' has a missing value (row {row})")
+                raise TableError(f"column '{col}' has a missing value", "interactions", row)
         frame = interactions
         has_rating = rating_col is not None and rating_col in frame.columns
         if min_rating is not None and not has_rating:
-            raise DataError(
-                f"min_rating={min_rating} needs a rating column '{rating_col}'; "
-                f"interactions has columns {list(frame.columns)}"
+            raise TableError(
+                f"min_rating={min_rating:g} needs a rating column '{rating_col}', and there is none; its columns "
+                f"are {list(map(str, frame.columns))} (name the ratings with --rating-col, or drop --min-rating)",
+                "interactions",
             )
         if has_rating:
             ratings = pd.to_numeric(frame[rating_col], errors="coerce")
             if ratings.isna().any():
                 row = int(np.flatnonzero(ratings.isna().to_numpy())[0])
                 raw = frame[rating_col].iloc[row]
-                raise DataError(f"rating column '{rating_col}' has a missing or non-numeric value {raw!r} (row {row})")
+                raise TableError(f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}",
+                                 "interactions", row)  # fmt: skip
         multi_valued = dict(multi_valued or {})
 
         users_frame = entity_frame(users, user_col, "users")
@@ -138,18 +170,22 @@ class Dataset:
         ]
         fs = FeatureSpace(item_ids=item_ids, item_names=item_names, user_ids=user_ids, fields=fields)
 
+        stats: dict[str, Any] = {"rows": len(frame), "on_duplicate": on_duplicate}
         if has_rating and min_rating is not None:
             frame = frame[pd.to_numeric(frame[rating_col]) >= min_rating]
+            stats["below_min_rating"] = stats["rows"] - len(frame)
+            stats["min_rating"] = min_rating
         u = fs.user_index(frame[user_col])
         i = fs.item_index(frame[item_col])
         ts = None
         if timestamp_col is not None and timestamp_col in frame.columns:
             ts = _timestamps(frame[timestamp_col])
-        u, i, ts = _deduplicate(u, i, ts, on_duplicate, fs)
+        u, i, ts, weights = _deduplicate(u, i, ts, on_duplicate, fs)
+        stats["repeated_rows"] = len(frame) - len(u)
 
         user_attr = attribute_matrix(fs, "user", users_frame, user_col, fs.n_users)
         item_attr = attribute_matrix(fs, "item", items_frame, item_col, fs.n_items)
-        return cls(fs, u.astype(np.int32), i.astype(np.int32), user_attr, item_attr, ts, name)
+        return cls(fs, u.astype(np.int32), i.astype(np.int32), user_attr, item_attr, ts, name, weights, stats)
 
     @classmethod
     def from_files(
@@ -157,34 +193,83 @@ class Dataset:
         interactions: str | os.PathLike,
         users: str | os.PathLike | None = None,
         items: str | os.PathLike | None = None,
-        **options: Any,
+        *,
+        options: DataOptions | None = None,
+        **frame_options: Any,
     ) -> Dataset:
-        """Read interactions (and optional users/items tables) from CSV or Parquet files."""
-        return cls.from_frames(
-            read_table(interactions),
-            read_table(users) if users else None,
-            read_table(items) if items else None,
-            name=options.pop("name", Path(interactions).stem),
-            **options,
-        )
+        """Read interactions (and optional users/items tables) from CSV or Parquet files.
+
+        `options` names the columns, the rating threshold, multi-valued columns, the separator
+        and the duplicate policy (see :class:`~whyrec.data.DataOptions`); other keyword
+        arguments go to :meth:`from_frames`. Errors name the file and, where there is one, the line.
+        """
+        options = options or DataOptions()
+        paths = {"interactions": Path(interactions), "users": users, "items": items}
+        frames = {k: read_table(p, sep=options.sep) if p else None for k, p in paths.items()}
+        assert frames["interactions"] is not None
+        kwargs = {**frame_options_of(options), **frame_options}
+        try:
+            return cls.from_frames(
+                frames["interactions"], frames["users"], frames["items"],
+                name=kwargs.pop("name", Path(interactions).stem), **kwargs,
+            )  # fmt: skip
+        except TableError as exc:
+            path = Path(paths[exc.table] or exc.table)
+            csv = not "".join(path.suffixes).lower().endswith((".parquet", ".pq"))
+            where = "" if exc.row is None else (f" line {exc.row + 2}" if csv else f" row {exc.row}")
+            raise DataError(f"{path.name}{where}: {exc.message}") from None
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame, with a clear error when it cannot."""
+def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, with a clear error when it cannot.
+
+    `sep` is the CSV separator (default ``,``, or a tab for .tsv files).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"file not found: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path} is empty")
     suffixes = "".join(path.suffixes).lower()
     try:
         if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
             return pd.read_parquet(path)
-        if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
-            sep = "\t" if ".tsv" in suffixes else ","
-            return pd.read_csv(path, sep=sep)
+        if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")):
+            separator = sep or ("\t" if ".tsv" in suffixes else ",")
+            frame = pd.read_csv(path, sep=separator)
+            _check_separator(frame, path, separator)
+            return frame
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise DataError(f"{path} is truncated or corrupt: its gzip stream ends early; download it again") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read {path}: {first}") from None
     raise DataError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
+
+
+def _check_separator(frame: pd.DataFrame, path: Path, separator: str) -> None:
+    """A table that reads as one column whose name holds another separator was split wrongly."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    for candidate in (",", ";", "\t", "|"):
+        if candidate != separator and candidate in header:
+            spelled = "tab" if candidate == "\t" else candidate
+            raise DataError(
+                f"{path.name} reads as one column {header!r} with separator {separator!r}: is its separator "
+                f"{spelled!r}? pass --sep '{spelled}' (or sep={spelled} in the data spec)"
+            )
+
+
+def frame_options_of(options: DataOptions) -> dict[str, Any]:
+    """The :meth:`Dataset.from_frames` keyword arguments that `options` set."""
+    return {
+        "user_col": options.user_col, "item_col": options.item_col, "rating_col": options.rating_col,
+        "timestamp_col": options.timestamp_col, "title_col": options.title_col, "min_rating": options.min_rating,
+        "multi_valued": dict(options.multi_valued), "on_duplicate": options.on_duplicate,
+    }  # fmt: skip
 
 
 def interaction_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -196,10 +281,20 @@ def interaction_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_ite
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"{table} table has no column {', '.join(repr(c) for c in missing)}; "
-            f"its columns are {list(map(str, frame.columns))}"
-        )
+        present = list(map(str, frame.columns))
+        hints = [f"{c!r} -> {_likely_column(c, present)!r}" for c in missing if _likely_column(c, present)]
+        hint = f"; perhaps {', '.join(hints)} (map it with --{missing[0]}-col or the data spec)" if hints else ""
+        raise TableError(f"has no column {', '.join(repr(c) for c in missing)}; its columns are {present}{hint}", table)
+
+
+def _likely_column(wanted: str, present: Sequence[str]) -> str | None:
+    """The column a user probably meant by `wanted` (``userId`` for ``user``), or None."""
+    lowered = {c.lower().replace("_", "").replace("-", ""): c for c in present}
+    for key, column in lowered.items():
+        if key in (wanted, f"{wanted}id", f"{wanted}s") or (wanted in key and key.endswith("id")):
+            return column
+    close = difflib.get_close_matches(wanted, present, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def entity_fields(
@@ -220,11 +315,37 @@ def entity_fields(
     columns = list(chosen) if chosen is not None else [c for c in table.columns if c not in {key, skip}]
     _require_columns(table, columns, f"{entity}s")
     separators = dict(multi_valued or {})
+    for column, separator in separators.items():
+        if column in table.columns:
+            _check_splits(table[column], column, separator, f"{entity}s")
     return [
         Field.fit(col, entity, table[col], n_bins=n_bins, separator=separators.get(col))
         for col in columns
         if table[col].notna().any()
     ]
+
+
+def _check_splits(column: pd.Series, name: str, separator: str, table: str) -> None:
+    """A multi-valued column whose separator splits none of its values, while another separator
+    would, was given the wrong one (a column of single values is left alone)."""
+    values = column.dropna()
+    if values.empty or _is_list(values.iloc[0]):
+        return
+    text = values.astype(str)
+    if text.str.contains(separator, regex=False).any():
+        return
+    for other in ("|", ";", ",", "/"):
+        holding = text[text.str.contains(other, regex=False)]
+        if other != separator and len(holding):
+            raise TableError(
+                f"the separator {separator!r} of multi-valued column '{name}' splits none of its values, but "
+                f"{other!r} would, e.g. {holding.iloc[0]!r}: pass {name}={other} (multi={name}:{other} in the spec)",
+                table,
+            )
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple | set | np.ndarray)
 
 
 def entity_frame(frame: pd.DataFrame | None, key: str, table: str) -> pd.DataFrame | None:
@@ -235,8 +356,8 @@ def entity_frame(frame: pd.DataFrame | None, key: str, table: str) -> pd.DataFra
     _require_columns(frame, [key], table)
     keys = frame[key].map(id_key)
     if keys.duplicated().any():
-        dup = frame[key][keys.duplicated()].iloc[0]
-        raise DataError(f"{table} table lists {key} {dup!r} more than once")
+        row = int(np.flatnonzero(keys.duplicated().to_numpy())[0])
+        raise TableError(f"lists {key} {frame[key].iloc[row]!r} more than once", table, row)
     return frame.reset_index(drop=True)
 
 
@@ -248,8 +369,10 @@ def _universe(ids: pd.Series, table: pd.DataFrame | None, key: str, what: str) -
     known = set(table[key].map(id_key))
     missing = [v for v in seen if id_key(v) not in known]
     if missing:
-        raise DataError(
-            f"{len(missing)} {what} ID(s) in the interactions are not in the {what}s table, e.g. {_plain(missing[0])!r}"
+        raise TableError(
+            f"{len(missing)} {what} ID(s) in the interactions are not in the {what}s table, "
+            f"e.g. {_plain(missing[0])!r}",
+            f"{what}s",
         )
     return [_plain(v) for v in table[key]]
 
@@ -285,24 +408,26 @@ def _timestamps(column: pd.Series) -> np.ndarray:
 
 def _deduplicate(
     u: np.ndarray, i: np.ndarray, ts: np.ndarray | None, policy: OnDuplicate, fs: FeatureSpace
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One row per (user, item): refuse repeats, keep the first, or count them (the fourth value)."""
     key = u.astype(np.int64) * fs.n_items + i
-    _, first = np.unique(key, return_index=True)
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
     if len(first) == len(key):
-        return u, i, ts
+        return u, i, ts, (np.ones(len(u), np.float32) if policy == "count" else None)
     if policy == "error":
         dup_mask = np.ones(len(key), bool)
         dup_mask[first] = False
         row = int(np.flatnonzero(dup_mask)[0])
-        raise DataError(
-            f"{len(key) - len(first)} duplicate (user, item) interaction(s), e.g. user "
-            f"{fs.user_ids[u[row]]!r} and item {fs.item_ids[i[row]]!r}; "
-            "pass on_duplicate='drop' to keep the first of each"
-        )
-    if policy != "drop":
-        raise DataError(f"on_duplicate must be 'error' or 'drop', not {policy!r}")
-    first.sort()
-    return u[first], i[first], ts[first] if ts is not None else None
+        raise TableError(
+            f"{len(key) - len(first)} duplicate (user, item) interaction(s), e.g. user {fs.user_ids[u[row]]!r} and "
+            f"item {fs.item_ids[i[row]]!r}; keep one with on_duplicate='drop' or count them with 'count' "
+            "(--on-duplicate drop|count on the command line)",
+            "interactions", row,
+        )  # fmt: skip
+    order = np.argsort(first)  # keep the pairs in the order of their first row
+    first, counts = first[order], counts[order]
+    weights = counts.astype(np.float32) if policy == "count" else None
+    return u[first], i[first], ts[first] if ts is not None else None, weights
 
 
 def attribute_matrix(

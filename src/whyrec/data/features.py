@@ -303,6 +303,12 @@ class FeatureSpace:
         """Dense indices of external user IDs (matched on their string form)."""
         return _lookup(self._user_lookup, ids, "user", self.user_ids, self._user_dict)
 
+    def lookup(self, entity: Literal["user", "item"], ids: Any) -> np.ndarray:
+        """Dense indices of external user or item IDs, -1 for the ones this space does not know."""
+        table = self._user_lookup if entity == "user" else self._item_lookup
+        keys = pd.Index(pd.Series(list(ids), dtype=object).map(id_key))
+        return np.asarray(table.get_indexer(keys), dtype=np.int64)
+
     def token_index(self, names: Iterable[str]) -> np.ndarray:
         """Token indices of readable token names."""
         out = []

@@ -1,33 +1,54 @@
 """Data specifications shared by the CLI and saved configs: ``synthetic``, ``movielens:PATH``,
 ``csv:INTERACTIONS[,USERS,ITEMS]`` (CSV or Parquet files), ``shards:FOLDER[,USERS,ITEMS]`` (Parquet
-shards streamed in record batches, see :mod:`whyrec.data.stream`)."""
+shards streamed in record batches, see :mod:`whyrec.data.stream`).
+
+Files are read as :mod:`whyrec.data.options` says: options follow a ``?``, for example
+``csv:ratings.csv,,movies.csv?user=userId&item=movieId&min_rating=3.5&multi=genres:|``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from whyrec.data.dataset import Dataset
-from whyrec.errors import DataError
+from whyrec.data.options import DataOptions, split_spec
+from whyrec.errors import DataError, ParameterError
 
 if TYPE_CHECKING:
     from whyrec.data.synthetic import SyntheticData
 
-SPEC_HELP = "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS] | shards:FOLDER[,USERS,ITEMS]"
+SPEC_HELP = (
+    "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS] | shards:FOLDER[,USERS,ITEMS], "
+    "with reading options after '?' (user=, item=, rating=, timestamp=, title=, min_rating=, multi=FIELD:SEP, "
+    "sep=, on_duplicate=error|drop|count, min_tag_count=)"
+)
+_MOVIELENS_OPTIONS = {"min_rating", "on_duplicate", "min_tag_count"}
 
 
-def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: Any) -> Dataset:
-    """Load the dataset a spec string names (see the module docstring)."""
-    kind, _, rest = spec.partition(":")
+def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **overrides: Any) -> Dataset:
+    """Load the dataset a spec string names (see the module docstring).
+
+    `overrides` replace the spec's reading options by name (``min_rating=1``).
+    """
+    base, options = split_spec(spec)
+    options = replace(options, **overrides) if overrides else options
+    kind, _, rest = base.partition(":")
     kind = kind.strip().lower()
     if kind == "synthetic":
-        data = synthetic_from_spec(spec, seed=seed)
+        _refuse(options, set(), "synthetic data")
+        data = synthetic_from_spec(base, seed=seed)
         return data.dataset if attributes else _without_attributes(data.dataset)
     if kind == "movielens":
         from whyrec.data.movielens import load_movielens
 
         if not rest:
             raise DataError("movielens needs a directory: movielens:PATH")
-        return load_movielens(rest, attributes=attributes, **options)
+        _refuse(options, _MOVIELENS_OPTIONS, "movielens (it knows GroupLens' columns)")
+        return load_movielens(
+            rest, attributes=attributes, min_rating=3 if options.min_rating is None else options.min_rating,
+            on_duplicate=options.on_duplicate, min_tag_count=options.min_tag_count,
+        )  # fmt: skip
     if kind in ("csv", "parquet", "files", "shards"):
         paths = [p.strip() for p in rest.split(",")] if rest else []
         if not paths or not paths[0] or len(paths) > 3:
@@ -39,9 +60,16 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **options: A
         if kind == "shards":
             from whyrec.data.stream import stream_dataset
 
-            return stream_dataset(paths[0], users, items, **options)
-        return Dataset.from_files(paths[0], users, items, **options)
+            _refuse(options, {"user_col", "item_col"}, "shards")
+            return stream_dataset(paths[0], users, items, user_col=options.user_col, item_col=options.item_col)
+        return Dataset.from_files(paths[0], users, items, options=options)
     raise DataError(f"unknown data spec {spec!r}; expected {SPEC_HELP}")
+
+
+def _refuse(options: DataOptions, allowed: set[str], what: str) -> None:
+    extra = sorted(options.changed() - allowed)
+    if extra:
+        raise ParameterError(f"{what} takes no {', '.join(extra)} option(s)")
 
 
 def synthetic_from_spec(spec: str, *, seed: int = 0) -> SyntheticData:

@@ -68,7 +68,9 @@ class Recommender(Estimator, abstract=True):
         """Learn from `train`; epoch-trained models early-stop on `validation` when given.
 
         `options` are runtime settings (progress, device, checkpoints); models fitted in closed
-        form or by ``implicit`` ignore them.
+        form or by ``implicit`` ignore them. Repeated events counted on loading
+        (:attr:`~whyrec.data.Dataset.weights`) are confidence for :class:`ALS`; every other model
+        learns from whether a user interacted with an item, once.
         """
         raise NotImplementedError
 
@@ -122,12 +124,14 @@ class Recommender(Estimator, abstract=True):
         export: Callable[[], None] | None = None,
     ) -> None:
         """Train `module` with Adam through the shared :class:`Trainer`, early-stopping on
-        validation recall@`eval_k`; sets ``history_``, ``best_epoch_`` and ``best_metric_``.
+        validation recall@`eval_k` (at most the catalogue); sets ``history_``, ``best_epoch_`` and
+        ``best_metric_``.
 
         `export` copies the module's weights into the attributes that scoring reads; it runs
         before every validation and once at the end, on the best weights.
         """
         fingerprint = self.fingerprint(n_tokens=self.feature_space_.n_tokens, nnz=int(self.train_matrix_.nnz))
+        eval_k = min(eval_k, self.feature_space_.n_items)
         name = type(self).__name__
         trainer = Trainer(
             epochs=epochs, seed=seed, options=(options or TrainingOptions()).cpu_only(name), name=name,

@@ -235,7 +235,8 @@ class RecoNet(Recommender):
         self._check_params()
         options = options or TrainingOptions()
         self._remember(train, self.use_attributes)
-        validate = self._validator(validation, k=self.eval_k, max_users=self.max_eval_users, seed=self.seed)
+        eval_k = min(int(self.eval_k), self.feature_space_.n_items)  # a tiny catalogue ranks all its items
+        validate = self._validator(validation, k=eval_k, max_users=self.max_eval_users, seed=self.seed)
         device = local_device(options.torch_device())
         team = world(device)
         sparse = self.loss == "sampled" and not team.distributed  # DDP cannot reduce sparse gradients
@@ -264,7 +265,7 @@ class RecoNet(Recommender):
         batch_size = math.ceil(self.batch_size / team.size)  # the global batch stays batch_size
         trainer = Trainer(
             epochs=self.epochs, seed=self.seed, options=options, name="RecoNet", world=team,
-            monitor=Monitor(f"recall@{self.eval_k}", "max", self.patience, self.min_delta),
+            monitor=Monitor(f"recall@{eval_k}", "max", self.patience, self.min_delta),
             fingerprint=self._fingerprint(team),
         )  # fmt: skip
 

@@ -81,7 +81,7 @@ def _run(task: str, seed: int, implementations: tuple[str, ...], epochs: int | N
         data = f"{task} (logs + 2 sampled negatives each, seeded 80/10/10 split)"
     else:
         dataset = (
-            load_spec(task, seed=seed, min_rating=1) if task.startswith("movielens") else load_spec(task, seed=seed)
+            load_spec(task, seed=seed, min_rating=1.0) if task.startswith("movielens") else load_spec(task, seed=seed)
         )
         results = _movielens(dataset, seed, implementations, epochs or 30, log)
         data = f"{task} (all ratings as implicit positives, leave-last-out, 1 sampled negative per positive)"

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from whyrec._artifact import decode_params, encode_params, read_manifest
+from whyrec.data.dataset import Dataset
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import Split, split
-from whyrec.errors import ModelFormatError, ParameterError
+from whyrec.errors import DataError, ModelFormatError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.models.base import Estimator
 from whyrec.models.recommender import Recommender, load_split
@@ -120,7 +121,11 @@ def run_info(config: RunConfig, model: Estimator) -> dict[str, Any]:
 
 
 def evaluate_model(model: Recommender, data_split: Split, *, k: tuple[int, ...] = (20, 50)) -> dict[str, Any]:
-    """Test metrics of `model` on the split (known train + validation positives excluded)."""
+    """Test metrics of `model` on the split (known train + validation positives excluded).
+
+    Cut-offs larger than the catalogue are lowered to its size.
+    """
+    k = tuple(sorted({min(kk, data_split.dataset.n_items) for kk in k}))
     known = data_split.train.matrix() + data_split.validation.matrix()
     test = data_split.test
     warm_users = np.setdiff1d(np.unique(test.users), data_split.cold_users)
@@ -136,6 +141,33 @@ def evaluate_model(model: Recommender, data_split: Split, *, k: tuple[int, ...] 
 def evaluate_saved(path: str | os.PathLike, *, k: tuple[int, ...] = (20, 50)) -> dict[str, Any]:
     """Evaluate a saved recommender on the test split saved with it."""
     return evaluate_model(Recommender.load(path), load_split(path), k=k)
+
+
+def evaluate_on(path: str | os.PathLike, data: str, *, k: tuple[int, ...] = (20, 50)) -> dict[str, Any]:
+    """Evaluate a saved recommender on the interactions a data spec names (a later period, say).
+
+    Users and items the model does not know are left out (and counted), and so are the
+    interactions it trained on; the model ranks the whole catalogue for every remaining user.
+    """
+    model = Recommender.load(path)
+    fs = model.feature_space_
+    fresh = load_spec(data, attributes=False)
+    users = fs.lookup("user", [fresh.feature_space.user_ids[u] for u in fresh.users])
+    items = fs.lookup("item", [fresh.feature_space.item_ids[i] for i in fresh.items])
+    known = (users >= 0) & (items >= 0)
+    trained = np.asarray(model.train_matrix_[users[known], items[known]]).ravel() > 0
+    keep = np.flatnonzero(known)[~trained]
+    if not len(keep):
+        raise DataError(f"{data} has no interaction of a user and an item the model knows that it did not train on")
+    heldout = Dataset(fs, users[keep].astype(np.int32), items[keep].astype(np.int32),
+                      model.user_attributes_, model.item_attributes_, name=fresh.name)  # fmt: skip
+    metrics = evaluate(model, heldout, exclude=model.train_matrix_, k=k)
+    metrics["left_out"] = {
+        "unknown_user_or_item": int((~known).sum()),
+        "seen_in_training": int(trained.sum()),
+        "evaluated_interactions": len(keep),
+    }
+    return metrics
 
 
 def retrain_for_stability(

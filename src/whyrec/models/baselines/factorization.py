@@ -32,6 +32,10 @@ class _Factors(Recommender):
     def _make(self) -> Any:
         raise NotImplementedError
 
+    def _fit_matrix(self, train: Dataset) -> sp.csr_matrix:
+        """What implicit learns from: the binary interactions."""
+        return self.train_matrix_
+
     def fit(
         self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
     ) -> _Factors:
@@ -41,15 +45,23 @@ class _Factors(Recommender):
         self._remember(train, use_attributes=False)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
             model = self._make()
-            model.fit(self.train_matrix_.astype(np.float32), show_progress=False)
+            model.fit(self._fit_matrix(train).astype(np.float32), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
         return self
 
 
 class ALS(_Factors):
-    """Implicit ALS with confidence 1 + α·r. New profiles are folded in exactly (one least-squares
-    solve per profile with the item factors fixed), so partial histories need no retraining."""
+    """Implicit ALS with confidence 1 + α·r (Hu, Koren and Volinsky 2008).
+
+    r is 1 for an interaction, or its event count when the data counted repeated events
+    (``on_duplicate="count"``, :attr:`whyrec.data.Dataset.weights`). New profiles are folded in
+    exactly (one least-squares solve per profile with the item factors fixed), so partial histories
+    need no retraining.
+    """
+
+    def _fit_matrix(self, train: Dataset) -> sp.csr_matrix:
+        return train.weighted_matrix()  # event counts become confidence
 
     def __init__(
         self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0, iterations: int = 15, seed: int = 0
