@@ -245,3 +245,28 @@ def test_evaluate_a_saved_model_on_other_interactions(monkeypatch, capsys, small
     assert metrics["left_out"]["unknown_user_or_item"] == 1
     assert metrics["left_out"]["seen_in_training"] == small_model.train_matrix_.nnz
     assert metrics["left_out"]["evaluated_interactions"] == len(ds.users) - small_model.train_matrix_.nnz
+
+
+def test_every_column_option_and_the_separator(tmp_path):
+    events = pd.DataFrame(
+        {
+            "who": [f"u{n % 7}" for n in range(40)],
+            "what": [f"p{(n * 3) % 11}" for n in range(40)],
+            "stars": [1 + n % 5 for n in range(40)],
+            "when": [1_600_000_000 + 3600 * n for n in range(40)],
+        }
+    ).drop_duplicates(["who", "what"])
+    products = pd.DataFrame({"what": [f"p{n}" for n in range(11)], "name": [f"Product {n}" for n in range(11)],
+                             "tags": ["red;big" if n % 2 else "blue" for n in range(11)]})  # fmt: skip
+    events.to_csv(tmp_path / "events.txt", sep=";", index=False)
+    products.to_csv(tmp_path / "products.txt", sep=";", index=False)
+    query = "user=who&item=what&rating=stars&timestamp=when&title=name&min_rating=3&multi=tags:;&sep=;"
+    ds = load_spec(f"csv:{tmp_path / 'events.txt'},,{tmp_path / 'products.txt'}?{query}")
+    fs = ds.feature_space
+    assert ds.n_interactions == int((events["stars"] >= 3).sum())
+    assert fs.item_names[fs.item_index(["p3"])[0]] == "Product 3"  # the title column names items
+    assert {"item.tags=red", "item.tags=big", "item.tags=blue"} <= set(fs.token_names)
+    assert not any(name.startswith("item.name=") for name in fs.token_names)
+    assert ds.timestamps is not None and ds.timestamps.min() >= 1_600_000_000
+    with pytest.raises(DataError, match=r"is its separator ';'"):
+        load_spec(f"csv:{tmp_path / 'events.txt'}?user=who&item=what")

@@ -3,12 +3,14 @@
 from whyrec.data.dataset import Dataset, read_table
 from whyrec.data.features import FeatureSpace, Field
 from whyrec.data.movielens import load_movielens
+from whyrec.data.options import DataOptions
 from whyrec.data.profiles import Profile, build_profiles
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import Split, split, with_cold_start
 from whyrec.data.synthetic import SyntheticData, synthetic
 
 __all__ = [
+    "DataOptions",
     "Dataset",
     "FeatureSpace",
     "Field",
