@@ -99,6 +99,16 @@ def rows() -> list[str]:
             f"{shapley['speed']['batched_us_per_explanation'] / lrp['speed']['batched_us_per_explanation']:.1f}x** "
             f"| <= 10x | {source} |"
         )
+        for label, c in r.get("counterfactual", {}).items():
+            goal = ">= 95% valid, median <= 5 ms" if label == "RecoNet" else "report"
+            out.append(
+                f"| Counterfactual sets, {label}, {data}: top {c['n']} of {c['recommendations'] // c['n']} test users "
+                f"| **{c['validity']:.1%} found and verified** ({c['validity_where_reachable']:.1%} where removing "
+                f"every history item drops it, {c['reachable_share']:.1%} of them; "
+                f"{c['verified_share_of_found']:.0%} of returned sets verified); "
+                f"median set {c['set_size_median']:g} items (mean {c['set_size_mean']:.1f}); "
+                f"median {c['latency_ms_median']:.1f} ms (p90 {c['latency_ms_p90']:.1f}) | {goal} | {source} |"
+            )
         if "planted_driver_top3" in lrp:
             shares = ", ".join(f"{m} {v['planted_driver_top3']['share']:.0%}" for m, v in r["methods"].items())
             out.append(f"| Planted driver in top 3 by method (top recommendation, {data}) | {shares} | - | {source} |")
@@ -268,15 +278,59 @@ def _glider_rows() -> list[str]:
     return out
 
 
+# Published reference, not a measurement of ours: SPINRec (Barkan et al., AAAI 2026), ML-1M, Mult-VAE,
+# POS@5 (AUC over Ke = 1..5; lower is better), as quoted in whyrec issue 18.
+SPINREC_ML1M_VAE_POS5 = {"SHAP": 0.602, "LIME": 0.502, "LXR": 0.348, "FIA": 0.234, "SPINRec": 0.189}
+FIDELITY_START, FIDELITY_END = "<!-- fidelity:start -->", "<!-- fidelity:end -->"
+_FIDELITY_COLUMNS = ("POS@5", "POS@10", "POS@20", "NEG@5", "DEL", "INS", "DEL_relative", "CDCG")
+
+
+def fidelity_rows(data: str = "ml-1m-half") -> list[str]:
+    """Every method on every profile model, and SPINRec's published Mult-VAE column beside ours."""
+    study = _load(f"explanations_{data}.json")
+    if not study or "fidelity" not in study["results"]:
+        return [f"(no fidelity results for {data} yet: run benchmarks/explanations.py)"]
+    out = [
+        f"Measured on {data} (`explanations_{data}.json`, {study['results']['pairs']} test users' top-1 "
+        "recommendation, steps Ke = 1..5, each value the mean over Ke; lower is better for POS, DEL and CDCG, "
+        "higher for NEG and INS):",
+        "",
+        "| model | method | " + " | ".join(_FIDELITY_COLUMNS) + " | seconds |",
+        "|---|---|" + "---|" * (len(_FIDELITY_COLUMNS) + 1),
+    ]
+    for label, entry in study["results"]["fidelity"].items():
+        ranked = sorted(entry["methods"].items(), key=lambda kv: kv[1]["POS@5_auc"])
+        for method, v in ranked:
+            cells = " | ".join(f"{v[f'{c}_auc']:.3f}" for c in _FIDELITY_COLUMNS)
+            out.append(f"| {label} | {method} | {cells} | {v['seconds']:.1f} |")
+    vae = study["results"]["fidelity"].get("MultVAE", {}).get("methods", {})
+    if vae:
+        ours = ", ".join(f"{m} {v['POS@5_auc']:.3f}" for m, v in sorted(vae.items(), key=lambda kv: kv[1]["POS@5_auc"]))
+        theirs = ", ".join(f"{m} {v:.3f}" for m, v in SPINREC_ML1M_VAE_POS5.items())
+        out += [
+            "",
+            f"Mult-VAE POS@5 beside the published ML-1M table: **whyrec ({data})**: {ours}. "
+            f"**SPINRec paper (ML-1M, published)**: {theirs}.",
+        ]
+    return out
+
+
+def _replace(text: str, start: str, end: str, lines: list[str]) -> str:
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {start} ... {end} block")
+    block = "\n".join([start, *lines, end])
+    return pattern.sub(lambda _: block, text)
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    block = "\n".join([START, *rows(), END])
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"README.md has no {START} ... {END} block")
-    readme.write_text(pattern.sub(lambda _: block, text), encoding="utf-8")
-    print(block)
+    table, fidelity = rows(), fidelity_rows()
+    text = _replace(text, START, END, table)
+    text = _replace(text, FIDELITY_START, FIDELITY_END, fidelity)
+    readme.write_text(text, encoding="utf-8")
+    print("\n".join([*table, "", *fidelity]))
 
 
 if __name__ == "__main__":

@@ -130,6 +130,63 @@ def test_explain_accepts_every_method(monkeypatch, capsys, trained, method):
     assert json.loads(out)["method"] == method
 
 
+def test_explain_counterfactual_and_why_not(monkeypatch, capsys, trained):
+    from whyrec.explain import counterfactual, why_not
+
+    model = load_model(trained)
+    fs = model.feature_space_
+    user = next(fs.user_ids[u] for u in range(fs.n_users) if model.train_matrix_[u].nnz >= 5)
+    ranked = model.recommend(user, k=30).item_ids[0]
+    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--item", ranked[0],
+                         "--counterfactual", "--n", "5", "--json")  # fmt: skip
+    assert code == 0, err
+    found = json.loads(out)["counterfactual"]
+    expected = counterfactual(
+        model, model.user_profiles(fs.user_index([user])), int(fs.item_index([ranked[0]])[0]), n=5
+    )
+    assert found["removed"] == expected.removed and found["verified"] == expected.verified
+    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--item", ranked[0],
+                         "--counterfactual", "--n", "5")  # fmt: skip
+    assert code == 0 and "What would change it:" in out
+    if expected.found:
+        assert f"drop from rank {expected.rank} to {expected.new_rank}" in " ".join(out.split())
+
+    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--why-not", ranked[25],
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    answer = json.loads(out)
+    direct = why_not(model, user, ranked[25], top=10)
+    assert answer["rank"] == direct.rank and answer["addition"] == direct.addition
+    assert [r["name"] for r in answer["holding_back"]] == [r.name for r in direct.holding_back]
+    assert answer["rank"] > 10 and answer["gap"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--item", "3", "--why-not", "4"], "exactly one of --item"),
+        ([], "exactly one of --item"),
+        (["--item", "3", "--counterfactual", "--n", "0"], "n must be positive"),
+        (["--item", "3", "--counterfactual", "--n", "100000"], "larger than the catalogue"),
+        (["--why-not", "3", "--counterfactual"], "--counterfactual speaks about"),
+        (["--item", "3", "--counterfactual", "--kinds", "colour"], "kinds are item, user_attribute"),
+    ],
+)
+def test_explain_counterfactual_bad_input(monkeypatch, capsys, trained, args, message):
+    code, _, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", "5", *args)
+    assert code != 0 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_explain_why_not_seen_item_is_an_error(monkeypatch, capsys, trained):
+    model = load_model(trained)
+    fs = model.feature_space_
+    u = next(u for u in range(fs.n_users) if model.train_matrix_[u].nnz)
+    seen = fs.item_ids[model.train_matrix_[u].indices[0]]
+    code, _, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", fs.user_ids[u], "--why-not", seen)
+    assert code != 0 and "already in the user's history" in err
+
+
 def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_path):
     code, _, err = run(
         monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--out", tmp_path,
@@ -139,6 +196,16 @@ def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_pa
     results = json.loads((tmp_path / "explanations_tiny.json").read_text())["results"]
     assert set(results["methods"]) >= {"lrp", "shapley", "lime", "deeplift"}
     assert "planted_driver_top3" in results["methods"]["lrp"]
+    fidelity = results["fidelity"]
+    assert set(fidelity) == {"RecoNet", "EASE", "ALS", "MultVAE"}
+    assert {"lrp", "shapley", "lime"} <= set(fidelity["RecoNet"]["methods"])
+    assert "decomposition" in fidelity["EASE"]["methods"] and "saliency" in fidelity["MultVAE"]["methods"]
+    for entry in fidelity.values():
+        for scores in entry["methods"].values():
+            assert scores["pairs"] == 12 and 0 <= scores["POS@5_auc"] <= 1 and len(scores["DEL"]) == 5
+    for found in results["counterfactual"].values():
+        assert found["recommendations"] == 120 and 0 <= found["validity"] <= found["found_share"] <= 1
+        assert found["verified_share_of_found"] in (None, 1.0)
     page = (tmp_path / "explanations_tiny.html").read_text()
     assert "plotly.min.js" in page and "cdn" not in page.lower()
     assert "plotly.js v" in (tmp_path / "plotly.min.js").read_text()[:500]  # the package's own copy

@@ -57,6 +57,45 @@ def test_explain(client, known, small_model):
     assert shapley.json()["method"] == "shapley"
 
 
+def _with_history(small_model):
+    fs = small_model.feature_space_
+    return next(fs.user_ids[u] for u in range(fs.n_users) if small_model.train_matrix_[u].nnz >= 5)
+
+
+def test_explain_with_a_verified_counterfactual(client, small_model):
+    from whyrec.explain import counterfactual
+
+    fs = small_model.feature_space_
+    user = _with_history(small_model)
+    first = small_model.recommend(user, k=1).item_ids[0][0]
+    body = client.post("/explain", json={"user_id": user, "item_id": first, "method": "counterfactual", "n": 5})
+    assert body.status_code == 200, body.text
+    found = body.json()["counterfactual"]
+    expected = counterfactual(small_model, small_model.user_profiles(fs.user_index([user])),
+                              int(fs.item_index([first])[0]), n=5)  # fmt: skip
+    assert found["found"] == expected.found and found["removed"] == expected.removed
+    if found["found"]:
+        assert found["verified"] and found["new_rank"] > 5
+        # the list without the set, as the dashboard's toggle asks for it: the item is gone
+        without = client.post("/recommend", json={"user_id": user, "k": 5, "without": found["removed_items"]}).json()
+        assert first not in [i["item_id"] for i in without["items"]]
+
+
+def test_why_not(client, small_model):
+    user = _with_history(small_model)
+    ranked = small_model.recommend(user, k=40).item_ids[0]
+    answers = [
+        client.post("/why-not", json={"user_id": user, "item_id": item, "n": 10}).json() for item in ranked[10:40]
+    ]
+    assert all(a["rank"] > 10 and not a["recommended"] and a["gap"] >= 0 for a in answers)
+    added = [a["addition"] for a in answers if a["addition"]]
+    assert added and all(a["verified"] and a["new_rank"] <= 10 for a in added)
+    already = client.post("/why-not", json={"user_id": user, "item_id": ranked[0]}).json()
+    assert already["recommended"] and "already recommended" in already["message"]
+    cold = client.post("/why-not", json={"profile": {"items": [ranked[0]]}, "item_id": ranked[30], "n": 10})
+    assert cold.status_code == 200 and cold.json()["rank"] > 0
+
+
 def test_insights_are_global_field_shares(client):
     body = client.get("/insights", params={"sample": 40}).json()
     assert body["users"] == 40 and abs(sum(f["share"] for f in body["fields"]) - 1) < 1e-6
@@ -92,8 +131,14 @@ def test_items_and_users(client, known):
         ("post", "/recommend", {"user_id": 1, "model": "ghost"}, 404, "unknown model 'ghost'"),
         ("post", "/recommend", {"user_id": 1, "item_filter": {"colour": "red"}}, 404, "unknown item attribute"),
         ("post", "/explain", {"user_id": 1, "item_id": "nope"}, 404, "unknown item 'nope'"),
-        ("post", "/explain", {"user_id": 1, "item_id": 1, "method": "magic"}, 422, "Input should be 'deeplift'"),
+        ("post", "/explain", {"user_id": 1, "item_id": 1, "method": "magic"}, 422, "Input should be 'counterfactual'"),
         ("post", "/explain", {"user_id": 1}, 422, "Field required"),
+        ("post", "/explain", {"user_id": 1, "item_id": 1, "method": "counterfactual", "n": 0}, 422, "greater than"),
+        ("post", "/why-not", {"user_id": 1, "item_id": "nope"}, 404, "unknown item 'nope'"),
+        ("post", "/why-not", {"user_id": 1, "item_id": 1, "n": 0}, 422, "greater than or equal to 1"),
+        ("post", "/why-not", {"profile": {"items": []}, "item_id": 1}, 400, "is empty"),
+        ("post", "/why-not", {"profile": {"items": [1]}, "item_id": 1}, 400, "already in the user's history"),
+        ("post", "/recommend", {"user_id": 1, "without": ["nope"]}, 404, "unknown item 'nope'"),
         ("get", "/users/nobody", None, 404, "unknown user 'nobody'"),
         ("get", "/items?limit=0", None, 422, "greater than or equal to 1"),
         ("get", "/model?model=ghost", None, 404, "unknown model"),
@@ -103,6 +148,14 @@ def test_bad_input_is_a_4xx_with_a_message(client, method, path, payload, status
     response = client.post(path, json=payload) if method == "post" else client.get(path)
     assert response.status_code == status, response.text
     assert message in response.text
+
+
+def test_every_error_is_documented_in_the_schema(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/recommend", "/explain", "/why-not"):
+        documented = paths[path]["post"]["responses"]
+        assert {"400", "404", "422"} <= set(documented)
+        assert documented["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
 
 
 def test_malformed_body_and_server_keeps_serving(client, known):

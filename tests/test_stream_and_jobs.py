@@ -104,3 +104,24 @@ def test_recommend_all_cli_completes_and_reports_bad_input(small_model, tmp_path
     code, _, err = run_cli(monkeypatch, capsys, "explain-all", "--model", tmp_path / "model", "--out",
                            tmp_path / "x", "--worker", 3, "--workers", 2)  # fmt: skip
     assert code == 2 and "worker must lie in 0..n_workers-1" in err
+
+
+def test_explain_all_with_counterfactual_sets(small_model, tmp_path, monkeypatch, capsys):
+    from whyrec.explain import counterfactual
+
+    small_model.save(tmp_path / "model")
+    args = ["--out", tmp_path / "cf", "-k", 5, "--counterfactual", "--quiet", "--users-per-part", 100]
+    code, out, err = run_cli(monkeypatch, capsys, "explain-all", "--model", tmp_path / "model", *args)
+    assert code == 0 and "job complete: True" in out, err
+    table = read_job(tmp_path / "cf").to_pandas()
+    assert {"counterfactual", "counterfactual_rank", "counterfactual_verified"} <= set(table.columns)
+    found = table[table["counterfactual"].map(len) > 0]
+    assert len(found) > len(table) / 3 and found["counterfactual_verified"].all()
+    assert (found["counterfactual_rank"] > 5).all()
+    fs = small_model.feature_space_
+    for row in found.head(5).itertuples():
+        u = fs.user_index([type(fs.user_ids[0])(row.user)])
+        direct = counterfactual(small_model, small_model.user_profiles(u), int(fs.item_index([row.item])[0]), n=5)
+        assert list(row.counterfactual) == direct.removed and row.counterfactual_rank == direct.new_rank
+    with pytest.raises(ParameterError, match="come with explain-all"):
+        run_job(small_model, tmp_path / "model", tmp_path / "r", kind="recommend", counterfactual=True)

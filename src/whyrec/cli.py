@@ -265,7 +265,7 @@ def recommend(
 
 
 def _batch_job(kind: str, model: Path, out: Path, k: int, reasons: int, users_per_part: int,
-               worker: int | None, workers: int | None, quiet: bool) -> None:  # fmt: skip
+               worker: int | None, workers: int | None, quiet: bool, counterfactual: bool = False) -> None:  # fmt: skip
     from whyrec.models import Recommender
     from whyrec.studies.batch import run_job
 
@@ -273,7 +273,7 @@ def _batch_job(kind: str, model: Path, out: Path, k: int, reasons: int, users_pe
     with _bar(not quiet, loaded.feature_space_.n_users, f"{kind}-all") as advance:
         result = run_job(
             loaded, model, out, kind=kind, k=k, reasons=reasons, users_per_part=users_per_part,
-            worker=worker, n_workers=workers, progress=advance,
+            worker=worker, n_workers=workers, progress=advance, counterfactual=counterfactual,
         )  # fmt: skip
     rate = f"{result['rows_per_second']:,.0f} rows/s" if result["rows_per_second"] else "nothing left to do"
     console.print(
@@ -312,21 +312,37 @@ def explain_all(
     worker: Worker = None,
     workers: Workers = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    counterfactual: Annotated[
+        bool, typer.Option("--counterfactual", help="Add each item's verified counterfactual set in the top k.")
+    ] = False,
 ) -> None:
     """Top-k items of every user with their top reasons (ε-LRP), as resumable Parquet parts."""
-    _batch_job("explain", model, out, k, reasons, users_per_part, worker, workers, quiet)
+    _batch_job("explain", model, out, k, reasons, users_per_part, worker, workers, quiet, counterfactual)
 
 
 @app.command()
 def explain(
     model: ModelDir,
     user: Annotated[str, typer.Option(help="External user ID.")],
-    item: Annotated[str, typer.Option(help="External item ID to explain.")],
+    item: Annotated[str | None, typer.Option(help="External item ID to explain.")] = None,
     top: Annotated[int, typer.Option(help="Number of reasons to show.")] = 10,
     method: MethodOption = None,
+    counterfactual: Annotated[
+        bool,
+        typer.Option("--counterfactual", help="Also find the smallest set whose removal drops ITEM from the top N."),
+    ] = False,
+    why_not: Annotated[
+        str | None, typer.Option("--why-not", help="Instead explain why this item is not in the top N.")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", help="The list length N for --counterfactual and --why-not.")] = 10,
+    kinds: Annotated[
+        str, typer.Option(help="Token kinds a counterfactual may remove / a why-not may add: item,user_attribute.")
+    ] = "",
     as_json: AsJson = False,
 ) -> None:
-    """Which profile tokens drove the score of ITEM for USER (signed relevance)."""
+    """Which profile tokens drove the score of ITEM for USER (signed relevance), and what would change it."""
+    import numpy as np
+
     from whyrec.errors import ParameterError
     from whyrec.explain import explain as explain_pair
     from whyrec.models import Recommender
@@ -334,10 +350,29 @@ def explain(
 
     if top <= 0:
         raise ParameterError(f"--top must be positive, got {top}")
+    if (item is None) == (why_not is None):
+        raise ParameterError("give exactly one of --item (explain it) and --why-not (explain its absence)")
+    if why_not is not None and counterfactual:
+        raise ParameterError("--counterfactual speaks about a recommended --item, not --why-not")
+    chosen_kinds = tuple(k.strip() for k in kinds.split(",") if k.strip())
     loaded = Recommender.load(model)
+    if why_not is not None:
+        _why_not(loaded, user, why_not, n, top, method, chosen_kinds or None, as_json)
+        return
+    assert item is not None
     explanation = explain_pair(loaded, user, item, method=_method(method))[0]
+    found = None
+    if counterfactual:
+        from whyrec.explain import counterfactual as search
+
+        fs = loaded.feature_space_
+        bag = loaded.user_profiles(fs.user_index([user]))
+        relevance = explanation.relevance_by_token(np.sort(bag.indices))
+        found = search(loaded, bag, int(fs.item_index([item])[0]), n=n, relevance=relevance,
+                       kinds=chosen_kinds or ("item",))  # fmt: skip
     if as_json:
-        typer.echo(dumps({"user": user, **explanation.to_dict(top=top)}))
+        extra = {"counterfactual": found.to_dict()} if found is not None else {}
+        typer.echo(dumps({"user": user, **explanation.to_dict(top=top), **extra}))
         return
     console.print(
         f"[bold]{explanation.item_name}[/bold] for user {user}: score {explanation.score:.3f} "
@@ -347,6 +382,42 @@ def explain(
     for reason in explanation.top(top):
         colour = "green" if reason.relevance > 0 else "red"
         console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.name}")
+    if found is not None:
+        console.print(_counterfactual_line(found))
+
+
+def _counterfactual_line(found: Any) -> str:
+    if not found.found:
+        return f"What would change it: {found.message}."
+    names = ", ".join(found.removed)
+    instead = f"; {found.replaced_by_name} takes its place" if found.replaced_by_name else ""
+    check = "verified by re-scoring" if found.verified else "NOT verified"
+    return (
+        f"What would change it: without {names}, it would drop from rank {found.rank} to {found.new_rank} "
+        f"(out of the top {found.n}){instead} [{check}]."
+    )
+
+
+def _why_not(
+    model: Any, user: str, item: str, n: int, top: int, method: str | None, kinds: tuple[str, ...] | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    from whyrec.explain import why_not
+    from whyrec.studies.runs import dumps
+
+    answer = why_not(model, user, item, n=n, top=top, method=_method(method), **({"kinds": kinds} if kinds else {}))
+    if as_json:
+        typer.echo(dumps({"user": user, **answer.to_dict()}))
+        return
+    console.print(f"[bold]{answer.item_name}[/bold] for user {user}: rank {answer.rank}, {answer.message}.")
+    if answer.recommended:
+        return
+    console.print(f"Its score {answer.score:.3f} is {answer.nth_score - answer.score:.3f} below the item at rank {n}.")
+    for reason in answer.holding_back:
+        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.name}")
+    if answer.addition is not None:
+        check = "verified by re-scoring" if answer.addition["verified"] else "NOT verified"
+        console.print(f"Add {answer.addition['token']}: rank {answer.addition['new_rank']} [{check}].")
 
 
 @app.command()

@@ -23,6 +23,8 @@ from whyrec.explain.captum_methods import (
     Saliency,
     ShapleySampling,
 )
+from whyrec.explain.counterfactual import Counterfactual, CounterfactualExplainer, WhyNot, counterfactual, why_not
+from whyrec.explain.decomposition import Decomposition
 from whyrec.explain.explanation import Explanation, Explanations, NamedVocabulary, Reason, Vocabulary
 from whyrec.explain.groups import ReadOut
 from whyrec.explain.lrp import LRP
@@ -33,6 +35,9 @@ __all__ = [
     "EXPLAINERS",
     "LRP",
     "AttributionTable",
+    "Counterfactual",
+    "CounterfactualExplainer",
+    "Decomposition",
     "DeepLift",
     "Explainer",
     "Explanation",
@@ -50,6 +55,8 @@ __all__ = [
     "ShapleySampling",
     "TopKExplanations",
     "Vocabulary",
+    "WhyNot",
+    "counterfactual",
     "default_method",
     "explain",
     "explain_pairs",
@@ -57,4 +64,5 @@ __all__ = [
     "get_explainer",
     "method_enum",
     "methods_for",
+    "why_not",
 ]

@@ -89,7 +89,7 @@ def methods_for(model: Any) -> list[str]:
 
 def default_method(model: Any) -> str:
     """The method an explanation uses when none is named: the model's exact one."""
-    for name in ("lrp", "read_out", "occlusion"):
+    for name in ("lrp", "read_out", "decomposition", "occlusion"):
         if name in EXPLAINERS and EXPLAINERS[name]().supports(model):
             return name
     raise ParameterError(f"no explanation method can explain a {type(model).__name__}")
@@ -137,8 +137,8 @@ def explain(model: Estimator, who: Any, items: Any = None, *, method: str | None
         Unused by the other families, which have one output.
     method : str, optional
         A registered method (see :data:`EXPLAINERS`); by default the model's exact one:
-        ``lrp`` for RecoNet, ``occlusion`` for other recommenders and CTR models, ``read_out``
-        for attribution networks.
+        ``lrp`` for RecoNet, ``decomposition`` for EASE, item kNN and iALS, ``occlusion`` for
+        other recommenders and CTR models, ``read_out`` for attribution networks.
 
     Returns
     -------

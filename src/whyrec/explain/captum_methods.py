@@ -20,6 +20,7 @@ from torch import nn
 from whyrec.explain.bags import PaddedBags, bag_logits, empty_bag_logits, is_torch_bag_model, removal_logits
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
+from whyrec.models.baselines import MultVAE
 
 _CELLS = 1 << 17  # padded (pair, position) cells per chunk of pairs
 
@@ -48,14 +49,36 @@ class _PresenceModule(nn.Module):
         return out
 
 
+class _HistoryPresence(nn.Module):
+    """Mult-VAE's target logit as a function of the presence of each history item (its input)."""
+
+    def __init__(self, module: Any, n_items: int) -> None:
+        super().__init__()
+        self.module = module
+        self.n_items = n_items
+
+    def forward(
+        self, presence: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        weights = presence * valid  # padding sits on token 0 with weight 0
+        history = torch.zeros(weights.shape[0], self.n_items, dtype=weights.dtype).scatter_add(1, tokens, weights)
+        logits = self.module(history)[0]  # eval mode: the decoder of the mean code
+        return logits.gather(1, targets.view(-1, 1)).squeeze(1)
+
+
 class CaptumExplainer(Explainer):
-    """Runs one captum method over chunks of padded bags and returns an Explanations batch."""
+    """Runs one captum method over chunks of padded bags and returns an Explanations batch.
+
+    Gradient methods differentiate RecoNet through its weighted pooling, and Mult-VAE through its
+    input: a history item's presence scales its entry of the history vector.
+    """
 
     method: ClassVar[type]
     options: ClassVar[dict[str, Any]] = {}
+    history_models: ClassVar[bool] = True  # also explains Mult-VAE
 
     def supports(self, model: Any) -> bool:
-        return is_torch_bag_model(model)
+        return is_torch_bag_model(model) or (self.history_models and isinstance(model, MultVAE))
 
     def attribute(self, model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> Explanations:
         bags = sp.csr_matrix(bags, dtype=np.float32)
@@ -76,7 +99,12 @@ class CaptumExplainer(Explainer):
     def _chunk(self, model: Any, padded: PaddedBags, targets: np.ndarray, start: int, stop: int) -> torch.Tensor:
         tokens, valid = padded.tokens[start:stop], padded.valid[start:stop]
         target = torch.from_numpy(targets[start:stop])
-        forward = _PresenceModule(model.module_, removal=False)
+        forward: nn.Module
+        if isinstance(model, MultVAE):
+            model.module_.eval()
+            forward = _HistoryPresence(model.module_, model.feature_space_.n_items)
+        else:
+            forward = _PresenceModule(model.module_, removal=False)
         algorithm = self.method(forward)
         inputs = torch.ones_like(valid, requires_grad=True)
         kwargs = dict(self.options)
@@ -120,6 +148,7 @@ class DeepLift(CaptumExplainer):
     """DeepLIFT (rescale rule) against the empty bag."""
 
     name = "deeplift"
+    history_models = False  # Mult-VAE's functional tanh would get plain gradients, not DeepLIFT's rule
     summary = "DeepLIFT (rescale rule) against the empty bag"
     method = captum_attr.DeepLift
 
@@ -163,9 +192,11 @@ class _PerPairPerturbation(Explainer):
                 continue
             tokens = torch.from_numpy(bags.indices[a:b].astype(np.int64)).unsqueeze(0)
             inputs = torch.ones(1, b - a)
-            data[a:b] = self._attribute_one(algorithm, inputs, (tokens, torch.ones(1, b - a), torch.tensor([target])))[
-                0
-            ].numpy()
+            args = (tokens, torch.ones(1, b - a), torch.tensor([target]))
+            if b - a == 1:  # one token: every removal method's answer is f(bag) - f(empty), and samplers fail
+                data[a] = float((forward(inputs, *args) - forward(torch.zeros_like(inputs), *args)).reshape(-1)[0])
+                continue
+            data[a:b] = self._attribute_one(algorithm, inputs, args)[0].numpy()
         relevance = sp.csr_matrix((data, bags.indices, bags.indptr), shape=bags.shape)
         return self._result(
             model, relevance, targets, removal_logits(model, bags, targets), empty_bag_logits(model, targets)

@@ -7,7 +7,7 @@ fast and everything downstream (evaluation, charts, the service) reads one shape
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -101,6 +101,7 @@ class Explanation:
     relevance: np.ndarray
     method: str
     vocabulary: Vocabulary
+    details: Mapping[str, Any] | None = None  # what a method reports beyond relevance (a counterfactual set)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -129,6 +130,15 @@ class Explanation:
         """The n most negative reasons (evidence against the item), most negative first."""
         count = min(n, int(np.sum(self.relevance < 0)))
         return [self.reason(len(self.tokens) - 1 - i) for i in range(count)]
+
+    def relevance_by_token(self, tokens: np.ndarray) -> np.ndarray:
+        """The relevance of each of `tokens` (0 for a token not in the profile)."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        order = np.argsort(self.tokens, kind="stable")
+        position = np.searchsorted(self.tokens[order], tokens)
+        position = np.clip(position, 0, max(len(order) - 1, 0))
+        found = len(order) > 0 and self.tokens[order][position] == tokens
+        return np.where(found, self.relevance[order][position], 0.0) if len(order) else np.zeros(len(tokens))
 
     @property
     def conservation_gap(self) -> float:
@@ -159,6 +169,7 @@ class Explanation:
             "method": self.method,
             "conservation_gap": self.conservation_gap,
             "reasons": [r.to_dict() for r in reasons],
+            **({"details": dict(self.details)} if self.details is not None else {}),
         }
 
 
@@ -172,6 +183,7 @@ class Explanations:
     baselines: np.ndarray
     method: str
     vocabulary: Vocabulary
+    details: Sequence[Mapping[str, Any]] | None = None  # one per pair, for methods that report more
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -196,6 +208,7 @@ class Explanations:
             relevance=values[order].astype(np.float64),
             method=self.method,
             vocabulary=fs,
+            details=self.details[index] if self.details is not None else None,
         )
 
     def __iter__(self) -> Iterator[Explanation]:

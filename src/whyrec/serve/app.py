@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import whyrec
+from whyrec.data.profiles import Profile as DataProfile
 from whyrec.errors import (
     DataError,
     EmptyProfileError,
@@ -30,10 +31,14 @@ from whyrec.errors import (
     UnknownIdError,
     WhyrecError,
 )
-from whyrec.explain import default_method, explain_pairs, explain_top_k, get_explainer, methods_for
+from whyrec.explain import default_method, explain_top_k, get_explainer, methods_for, why_not
+from whyrec.explain.edits import ProfileEdits
 from whyrec.explain.explanation import Reason
 from whyrec.models.recommender import Recommender
 from whyrec.serve.schemas import (
+    ERRORS,
+    AdditionOut,
+    CounterfactualOut,
     ExplainRequest,
     ExplainResponse,
     FieldShare,
@@ -48,6 +53,8 @@ from whyrec.serve.schemas import (
     RecommendRequest,
     RecommendResponse,
     UserResponse,
+    WhyNotRequest,
+    WhyNotResponse,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -64,6 +71,7 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         title="whyrec",
         version=whyrec.__version__,
         description="Recommendations that explain themselves: every item comes with the inputs that drove it.",
+        responses=ERRORS,
     )
 
     @app.exception_handler(WhyrecError)
@@ -121,6 +129,13 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         fs = m.feature_space_
         bag = bag_of(m, request)
         seen = sp.csr_matrix(bag[:, : fs.n_items])  # items are the first tokens: the history
+        if request.without:
+            edits = ProfileEdits(m, bag)
+            leave_out = fs.item_index(list(request.without))
+            outside = np.setdiff1d(leave_out, edits.history)
+            if len(outside):
+                raise ParameterError(f"item {fs.item_ids[outside[0]]!r} is not in the profile's history")
+            bag = edits.removal_bags(edits.mask(leave_out))
         scores = m.score(bag)
         exclude = seen if request.exclude_seen else sp.csr_matrix(seen.shape, dtype=np.float32)
         if request.item_filter:
@@ -144,10 +159,12 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
         name, m = pick(request.model)
         fs = m.feature_space_
         method = str(request.method)
-        get_explainer(method)  # an unknown method fails before any work
+        explainer = get_explainer(method, **({"n": request.n} if method == "counterfactual" else {}))
+        if not explainer.supports(m):
+            raise ParameterError(f"method {method!r} cannot explain a {type(m).__name__} model")
         bag = bag_of(m, request)
         target = fs.item_index([request.item_id])
-        e = explain_pairs(m, bag, target, method=method)[0]
+        e = explainer.attribute(m, bag, target)[0]
         return ExplainResponse(
             model=name,
             user_id=request.user_id,
@@ -159,7 +176,23 @@ def create_app(models: Mapping[str, str | os.PathLike | Recommender]) -> FastAPI
             sentence=e.sentence(),
             reasons=[_reason(r) for r in e.top(request.top)],
             against=[_reason(r) for r in e.bottom(min(request.top, 5))],
+            counterfactual=CounterfactualOut(**_fields(e.details, CounterfactualOut)) if e.details else None,
         )
+
+    @app.post(
+        "/why-not", response_model=WhyNotResponse, tags=["recommendations"],
+        summary="Why an item is not recommended, and the one history item or attribute value that would change that",
+    )  # fmt: skip
+    def why_not_endpoint(request: WhyNotRequest) -> WhyNotResponse:
+        name, m = pick(request.model)
+        who = request.user_id if request.user_id is not None else _profile(request)
+        answer = why_not(m, who, request.item_id, n=request.n, top=request.top)
+        return WhyNotResponse(
+            model=name, item_id=answer.item_id, item=answer.item_name, n=answer.n, rank=answer.rank,
+            score=answer.score, gap=answer.nth_score - answer.score, recommended=answer.recommended,
+            holding_back=[_reason(r) for r in answer.holding_back],
+            addition=AdditionOut(**answer.addition) if answer.addition else None, message=answer.message,
+        )  # fmt: skip
 
     @app.get("/items", response_model=ItemsResponse, tags=["catalogue"])
     def items(
@@ -249,6 +282,15 @@ def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def _fields(details: Mapping[str, Any], schema: type[Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k in schema.model_fields}
+
+
+def _profile(request: WhyNotRequest) -> DataProfile:
+    assert request.profile is not None  # the schema demands exactly one of user_id and profile
+    return DataProfile(items=request.profile.items, attributes=request.profile.attributes)
 
 
 def _reason(reason: Reason) -> ReasonOut:

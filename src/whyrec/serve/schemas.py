@@ -39,6 +39,11 @@ class _Who(BaseModel):
 class RecommendRequest(_Who):
     k: int = Field(10, ge=1, le=1000, description="Number of items.")
     exclude_seen: bool = Field(True, description="Leave out items already in the user's history.")
+    without: list[Id] = Field(
+        default_factory=list,
+        description="History items to leave out of the profile (what if the user had not picked them); "
+        "they stay out of the list too.",
+    )
     item_filter: dict[str, str] = Field(
         default_factory=dict, description="Only items with these attribute values, e.g. {'genre': 'Comedy'}."
     )
@@ -61,6 +66,21 @@ class ExplainRequest(_Who):
     item_id: Id = Field(..., description="The item to explain.")
     method: Method = Field(Method("lrp"), description="Attribution method.")  # type: ignore[valid-type]
     top: int = Field(10, ge=1, le=500, description="Number of reasons to return.")
+    n: int = Field(10, ge=1, le=1000, description="method=counterfactual: the list the item must drop out of.")
+
+
+class CounterfactualOut(BaseModel):
+    found: bool
+    verified: bool = Field(description="Re-scored by the model: without these items it is out of the top n.")
+    n: int
+    rank: int = Field(description="The item's rank before the change.")
+    new_rank: int | None = None
+    removed: list[str] = Field(description="The tokens removed, most relevant first.")
+    removed_items: list[Id] = Field(description="External IDs of the removed history items.")
+    replaced_by: Id | None = Field(None, description="The item that enters the top n.")
+    replaced_by_name: str | None = None
+    search: str = Field(description="attribution or margin: which greedy order found the set.")
+    message: str = ""
 
 
 class ReasonOut(BaseModel):
@@ -82,6 +102,7 @@ class ExplainResponse(BaseModel):
     sentence: str
     reasons: list[ReasonOut] = Field(description="Most relevant tokens first (signed).")
     against: list[ReasonOut] = Field(description="The strongest negative evidence, most negative first.")
+    counterfactual: CounterfactualOut | None = Field(None, description="method=counterfactual: the set and its effect.")
 
 
 class ItemOut(BaseModel):
@@ -128,3 +149,48 @@ class InsightsResponse(BaseModel):
     method: str
     users: int = Field(description="Users sampled; each contributes the explanation of their top recommendation.")
     fields: list[FieldShare] = Field(description="Mean share of |relevance| per field, largest first.")
+
+
+class WhyNotRequest(_Who):
+    item_id: Id = Field(..., description="The item that is not recommended.")
+    n: int = Field(10, ge=1, le=1000, description="The list length the item is missing from.")
+    top: int = Field(5, ge=1, le=100, description="Number of reasons holding it back.")
+
+
+class AdditionOut(BaseModel):
+    token: str = Field(description="The added token, e.g. 'item:Heat (1995)' or 'user.occupation=writer'.")
+    kind: str = Field(description="'item' (a history item) or 'user_attribute'.")
+    item_id: Id | None = Field(None, description="The added item's ID when the addition is a history item.")
+    name: str
+    new_rank: int
+    verified: bool = Field(description="Re-scored by the model's public scorer with the token added.")
+
+
+class WhyNotResponse(BaseModel):
+    model: str
+    item_id: Id
+    item: str
+    n: int
+    rank: int
+    score: float
+    gap: float = Field(description="The score of the n-th item minus this item's.")
+    recommended: bool = Field(description="Already in the top n: nothing to explain away.")
+    holding_back: list[ReasonOut] = Field(description="The tokens pulling its score down, most negative first.")
+    addition: AdditionOut | None = Field(
+        None, description="The one history item or attribute value that brings it into the top n."
+    )
+    message: str
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="One line naming the problem, e.g. \"unknown user 'nobody'\".")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorOut,
+        "description": "Bad input the schema cannot see (an empty profile, a seen item).",
+    },
+    404: {"model": ErrorOut, "description": "An unknown model, user, item, attribute or value."},
+    409: {"model": ErrorOut, "description": "The model is not fitted."},
+}

@@ -8,7 +8,10 @@ a rerun skips them. ``job.json`` pins the job's model and settings: rerunning in
 anything else is refused, not mixed. When every part exists, ``_SUCCESS`` lists them.
 
 Rows: user, item, rank (1 = best), score (the logit) and, for explain-all, the top reasons
-(token names) with their relevances, from the model's explainer (ε-LRP for RecoNet).
+(token names) with their relevances, from the model's explainer (ε-LRP for RecoNet). With
+``counterfactual``, explain-all adds each recommendation's verified counterfactual set in the top k
+(:func:`~whyrec.explain.counterfactual`): the history items whose removal drops it out of the list
+(empty when none was found), the item's rank without them and whether re-scoring verified it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import scipy.sparse as sp
 from whyrec._io import sha256_file, write_json_atomic
 from whyrec.errors import DataError, ParameterError
 from whyrec.explain.base import default_method, explain_pairs
+from whyrec.explain.counterfactual import counterfactual as search_counterfactual
 from whyrec.metrics import SCORE_BLOCK
 from whyrec.models.recommender import Recommender
 
@@ -49,12 +53,17 @@ def run_job(
     worker: int | None = None,
     n_workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    counterfactual: bool = False,
 ) -> dict[str, Any]:
     """Write this worker's parts of the job to `out`; returns counts and throughput."""
     if kind not in KINDS:
         raise ParameterError(f"unknown job {kind!r}; use one of {', '.join(KINDS)}")
     if k < 1 or reasons < 0 or users_per_part < 1:
         raise ParameterError("k and users_per_part must be at least 1 and reasons at least 0")
+    if counterfactual and kind != "explain":
+        raise ParameterError("counterfactual sets come with explain-all, not recommend-all")
+    if counterfactual and not model.supports_profiles:
+        raise ParameterError(f"{type(model).__name__} cannot re-score an edited profile, so it has no counterfactuals")
     worker, n_workers = _worker(worker, n_workers)
     fs = model.feature_space_
     n_users = fs.n_users
@@ -63,6 +72,7 @@ def run_job(
     job = {
         "kind": kind, "k": k, "reasons": reasons if kind == "explain" else 0,
         "method": (method or default_method(model)) if kind == "explain" else None,
+        "counterfactual": counterfactual,
         "users_per_part": users_per_part, "n_parts": n_parts, "n_users": n_users,
         "model": str(Path(model_dir).resolve()), "model_sha256": _model_digest(model_dir),
     }  # fmt: skip
@@ -72,7 +82,7 @@ def run_job(
     started, pairs = time.perf_counter(), 0
     for j in todo:
         users = np.arange(j * users_per_part, min((j + 1) * users_per_part, n_users))
-        table = _part(model, users, kind, k, reasons, method)
+        table = _part(model, users, kind, k, reasons, method, counterfactual)
         pairs += table.num_rows
         path = _part_path(out, j)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -107,7 +117,9 @@ def read_job(out: str | os.PathLike) -> pa.Table:
     return pa.concat_tables(pq.read_table(out / p) for p in parts)
 
 
-def _part(model: Recommender, users: np.ndarray, kind: str, k: int, reasons: int, method: str | None) -> pa.Table:
+def _part(
+    model: Recommender, users: np.ndarray, kind: str, k: int, reasons: int, method: str | None, counterfactual: bool
+) -> pa.Table:
     fs = model.feature_space_
     # a user with neither history nor attributes has an empty bag and gets no recommendation
     has_bag = model.train_matrix_[users].getnnz(axis=1) + model.user_attributes_[users].getnnz(axis=1) > 0
@@ -134,7 +146,29 @@ def _part(model: Recommender, users: np.ndarray, kind: str, k: int, reasons: int
         names = fs.token_names
         columns["reasons"] = pa.array([names[t].tolist() for t in tokens], type=pa.list_(pa.string()))
         columns["relevance"] = pa.array(values, type=pa.list_(pa.float32()))
+        if counterfactual:
+            columns.update(_counterfactuals(model, pair_bags, items.ravel(), explained, k))
     return pa.table(columns)
+
+
+def _counterfactuals(
+    model: Recommender, bags: sp.csr_matrix, targets: np.ndarray, explained: Any, n: int
+) -> dict[str, pa.Array]:
+    """Each pair's counterfactual set in the top n, ordered by the job's own explanation."""
+    sets, ranks, verified = [], [], []
+    for p, target in enumerate(targets):
+        bag = bags[p]
+        bag.sort_indices()
+        relevance = explained[p].relevance_by_token(bag.indices)
+        found = search_counterfactual(model, bag, int(target), n=n, relevance=relevance)
+        sets.append(found.removed)
+        ranks.append(found.new_rank)
+        verified.append(found.verified)
+    return {
+        "counterfactual": pa.array(sets, type=pa.list_(pa.string())),
+        "counterfactual_rank": pa.array(ranks, type=pa.int32()),
+        "counterfactual_verified": pa.array(verified, type=pa.bool_()),
+    }
 
 
 def _top_reasons(relevance: sp.csr_matrix, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

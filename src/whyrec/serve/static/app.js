@@ -1,5 +1,5 @@
 // whyrec dashboard: pick a user or build a profile, see recommendations, click one to see why.
-const state = { model: null, who: null, chosen: new Map(), item: null };
+const state = { model: null, who: null, chosen: new Map(), item: null, counterfactual: null, without: [] };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, body) {
@@ -26,14 +26,18 @@ async function init() {
   $("item-search").oninput = searchItems;
   $("method").onchange = () => state.item !== null && explain(state.item);
   $("load-insights").onclick = showInsights;
+  $("read-aloud").onclick = readAloud;
+  $("toggle-counterfactual").onclick = toggleCounterfactual;
   await loadModel();
 }
 
 async function loadModel() {
   const info = await api(`/model?model=${encodeURIComponent(state.model)}`);
   // the methods that can explain this model, from the server's registry; its exact one preselected
-  $("method").innerHTML = info.methods.map((m) =>
+  // counterfactuals have their own panel ("What would change this?"), not a Sankey
+  $("method").innerHTML = info.methods.filter((m) => m !== "counterfactual").map((m) =>
     `<option value="${m}"${m === info.default_method ? " selected" : ""}>${m}</option>`).join("");
+  state.counterfactuals = info.methods.includes("counterfactual");
   $("attribute-fields").innerHTML = Object.entries(info.user_fields).map(([field, values]) =>
     `<label>${field} <select data-field="${field}"><option value="">(unknown)</option>${values.map((v) => `<option>${v}</option>`).join("")}</select></label>`
   ).join("");
@@ -60,7 +64,15 @@ async function recommendFor(who) {
   showError(null);
   try {
     state.who = who;
-    const result = await api("/recommend", { model: state.model, k: 10, ...who });
+    state.without = [];
+    await showRecommendations();
+  } catch (error) { showError(error); }
+}
+
+async function showRecommendations() {
+  try {
+    const who = state.who;
+    const result = await api("/recommend", { model: state.model, k: 10, without: state.without, ...who });
     if (who.user_id !== undefined) {
       const user = await api(`/users/${encodeURIComponent(who.user_id)}?model=${encodeURIComponent(state.model)}`);
       $("user-summary").textContent = `${user.attributes.join(", ")}; ${user.history.length} items in history`;
@@ -81,11 +93,56 @@ async function explain(itemId) {
   try {
     const e = await api("/explain", { model: state.model, item_id: itemId, method: $("method").value, top: 8, ...state.who });
     $("sentence").textContent = e.sentence;
+    $("read-aloud").disabled = false;
     drawSankey(e);
+    await showCounterfactual(itemId);
     $("against").innerHTML = e.against.length
       ? "<h3>Evidence against</h3><ul>" + e.against.map((r) => `<li class="bad">${r.name} (${r.relevance.toFixed(3)})</li>`).join("") + "</ul>"
       : "";
   } catch (error) { showError(error); }
+}
+
+async function showCounterfactual(itemId) {
+  // the smallest set of history items whose removal drops this item out of the top 10, verified
+  $("toggle-counterfactual").hidden = true;
+  state.counterfactual = null;
+  if (!state.counterfactuals || state.without.length) {
+    $("counterfactual").textContent = state.without.length ? "Showing the list without the removed items." : "";
+    return;
+  }
+  const e = await api("/explain", { model: state.model, item_id: itemId, method: "counterfactual", n: 10, top: 3, ...state.who });
+  const c = e.counterfactual;
+  if (!c || !c.found || !c.removed_items.length) {
+    $("counterfactual").textContent = c ? c.message : "";
+    return;
+  }
+  const names = c.removed.map((n) => n.replace(/^item:/, ""));
+  const taker = c.replaced_by_name ? `, and ${c.replaced_by_name} would take its place` : "";
+  $("counterfactual").textContent =
+    `Without ${names.join(", ")} in the history, ${e.item} would drop from rank ${c.rank} to ${c.new_rank}${taker}.`;
+  state.counterfactual = c;
+  $("toggle-counterfactual").hidden = false;
+  $("toggle-counterfactual").textContent = "Remove them and re-rank";
+}
+
+async function toggleCounterfactual() {
+  showError(null);
+  if (state.without.length) {
+    state.without = [];
+    $("toggle-counterfactual").textContent = "Remove them and re-rank";
+  } else if (state.counterfactual) {
+    state.without = state.counterfactual.removed_items;
+    $("toggle-counterfactual").textContent = "Put them back";
+  }
+  await showRecommendations();
+}
+
+function readAloud() {
+  // the explanation read out, as in the RecoNet paper's demo (the browser's own speech engine)
+  const text = $("sentence").textContent;
+  if (!text || !window.speechSynthesis) return;
+  window.speechSynthesis.cancel();
+  window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
 }
 
 function drawSankey(e) {

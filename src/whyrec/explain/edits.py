@@ -1,0 +1,201 @@
+"""Exact re-scoring of edited profiles: what the model says when history items come or go.
+
+A profile's bag is rebuilt the way the model builds it: removing a history item also removes the
+item-attribute tokens that no remaining item carries, and adding one brings in its attribute tokens
+that the bag lacks. :class:`ProfileEdits` scores many such edits of one bag at once.
+
+For RecoNet (mean pooling) the edited user vector has a closed form. With n tokens pooled to x,
+removing a token set R gives x₋R = (n·x − Σ_{k∈R} q_k) / (n − |R|) and adding a set A gives
+x₊A = (n·x + Σ_{k∈A} q_k) / (n + |A|), so every edit is a small product with the bag's own
+embeddings and one pass through the output layer. Any other model that scores profiles is given the
+rebuilt bags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from whyrec.data.profiles import build_profiles
+from whyrec.errors import ParameterError
+from whyrec.explain.bags import is_torch_bag_model
+from whyrec.models.recommender import Recommender
+
+KINDS = ("item", "user_attribute")
+
+
+class ProfileEdits:
+    """Edits of one profile bag (1 x n_tokens CSR) of `model`, scored exactly.
+
+    A removal is a boolean mask over the bag's tokens (``tokens``, sorted), marking the history
+    items and user-attribute tokens taken out; an addition is one item index. Ranks leave out the
+    profile's own history items (and, for an addition, the added item).
+    """
+
+    def __init__(self, model: Recommender, bag: sp.csr_matrix) -> None:
+        if not isinstance(model, Recommender):
+            raise ParameterError(f"profile edits need a recommender, not a {type(model).__name__}")
+        if not model.supports_profiles:
+            raise ParameterError(
+                f"{type(model).__name__} scores known users only, so it cannot re-score an edited profile; "
+                "use a model that scores profiles (RecoNet, EASE, ALS, kNN, Mult-VAE, OCuLaR)"
+            )
+        self.model = model
+        fs = model.feature_space_
+        self.n_items, self.n_tokens = fs.n_items, fs.n_tokens
+        bag = sp.csr_matrix(bag)
+        bag.sort_indices()
+        self.tokens = np.asarray(bag.indices, dtype=np.int64)
+        n_user = sum(len(f.values) for f in fs.user_fields)
+        is_item = self.tokens < self.n_items
+        is_user = (self.tokens >= self.n_items) & (self.tokens < self.n_items + n_user)
+        self.history_positions = np.flatnonzero(is_item)
+        self.user_positions = np.flatnonzero(is_user)
+        self.attribute_positions = np.flatnonzero(~is_item & ~is_user)
+        self.history = self.tokens[self.history_positions]
+        self.user_tokens = self.tokens[self.user_positions]
+        self.item_attributes = sp.csr_matrix(model.item_attributes_, dtype=np.float32)
+        # which of the bag's item-attribute tokens each history item carries, and how many carry each
+        self.carriers = self.item_attributes[self.history][:, self.tokens[self.attribute_positions]].toarray()
+        self.support = self.carriers.sum(axis=0)
+        self.fast = is_torch_bag_model(model)
+
+    def mask(self, tokens: Any) -> np.ndarray:
+        """A removal mask (1 x bag size) from token indices of the bag."""
+        return self.masks([tokens])
+
+    def masks(self, sets: list[Any]) -> np.ndarray:
+        """Removal masks (len(sets) x bag size), one per set of the bag's token indices."""
+        out = np.zeros((len(sets), len(self.tokens)), dtype=bool)
+        for row, tokens in enumerate(sets):
+            out[row, np.searchsorted(self.tokens, np.asarray(tokens, dtype=np.int64))] = True
+        return out
+
+    # -- bags ---------------------------------------------------------------------------------
+    def removal_bags(self, removals: np.ndarray) -> sp.csr_matrix:
+        """The rebuilt bags of the profile after each row's removals."""
+        history = _rows_of(~removals[:, self.history_positions], self.history, self.n_items)
+        user = _rows_of(~removals[:, self.user_positions], self.user_tokens, self.n_tokens)
+        return build_profiles(history, user, self.item_attributes)
+
+    def addition_bags(self, tokens: np.ndarray) -> sp.csr_matrix:
+        """The rebuilt bags of the profile with one more token per row: a history item (with its
+        attribute values) or a user-attribute value."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        rows = len(tokens)
+        is_item = tokens < self.n_items
+        history = _rows_of(np.ones((rows, len(self.history)), dtype=bool), self.history, self.n_items)
+        history = history + _one_per_row(np.where(is_item, tokens, 0), is_item, self.n_items)
+        user = _rows_of(np.ones((rows, len(self.user_tokens)), bool), self.user_tokens, self.n_tokens)
+        user = user + _one_per_row(tokens, ~is_item, self.n_tokens)
+        return build_profiles(sp.csr_matrix(history), sp.csr_matrix(user), self.item_attributes)
+
+    def addition_candidates(self, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
+        """Tokens one could add to the profile: unseen items, and values of the user's attribute
+        fields that the profile leaves empty (any value of a multi-valued field it lacks)."""
+        fs = self.model.feature_space_
+        out = []
+        if "item" in kinds:
+            out.append(np.setdiff1d(np.arange(self.n_items), self.history))
+        if "user_attribute" in kinds:
+            have = set(self.user_tokens.tolist())
+            for f in fs.user_fields:
+                start = fs.field_offsets[("user", f.name)]
+                values = np.arange(start, start + len(f.values))
+                filled = have.intersection(values.tolist())
+                if f.kind == "multi" or not filled:
+                    out.append(values[~np.isin(values, list(filled))])
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+    # -- scores -------------------------------------------------------------------------------
+    def removal_scores(self, removals: np.ndarray) -> np.ndarray:
+        """Scores (edits x n_items) of the profile after each row's removals."""
+        removals = np.asarray(removals, dtype=bool)
+        if not self.fast:
+            return self.model.score(self.removal_bags(removals))
+        removed = removals.copy()
+        if self.attribute_positions.size:
+            lost = removals[:, self.history_positions].astype(np.float32) @ self.carriers
+            orphaned = (lost >= self.support[None, :]) & (self.support[None, :] > 0)
+            removed[:, self.attribute_positions] |= orphaned
+        return self._pooled(torch.from_numpy(removed.astype(np.float32)), removed.sum(axis=1), sign=-1.0)
+
+    def addition_scores(self, tokens: np.ndarray, block: int = 512) -> np.ndarray:
+        """Scores (len(tokens) x n_items) of the profile with each token added (an item to its
+        history, or a user-attribute value)."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        out = np.empty((len(tokens), self.n_items), dtype=np.float32)
+        for start in range(0, len(tokens), block):
+            chunk = tokens[start : start + block]
+            if self.fast:
+                out[start : start + len(chunk)] = self._added_scores(chunk)
+            else:
+                out[start : start + len(chunk)] = self.model.score(self.addition_bags(chunk))
+        return out
+
+    @torch.no_grad()
+    def _pooled(self, changed: torch.Tensor, counts: np.ndarray, *, sign: float, extra: Any = None) -> np.ndarray:
+        """RecoNet's closed form: the bag's tokens in `changed` (rows x bag) taken out (-1), or the
+        vectors `extra` (rows x d) put in (+1)."""
+        module: Any = self.model.module_  # type: ignore[attr-defined]
+        q = module.embedding.weight
+        bag_q = q[torch.from_numpy(self.tokens).to(q.device)]
+        total = bag_q.sum(dim=0, keepdim=True)
+        delta = changed.to(q.device) @ bag_q if extra is None else extra
+        size = torch.from_numpy(len(self.tokens) + sign * counts.astype(np.float32)).to(q.device).unsqueeze(1)
+        pooled = (total + sign * delta) / size.clamp_min(1.0)
+        pooled = torch.where(size > 0, pooled, torch.zeros_like(pooled))  # an emptied bag pools to 0
+        return module.head(pooled).cpu().numpy()
+
+    @torch.no_grad()
+    def _added_scores(self, tokens: np.ndarray) -> np.ndarray:
+        n = len(tokens)
+        is_item = tokens < self.n_items
+        itself = sp.csr_matrix((np.ones(n, np.float32), tokens, np.arange(n + 1)), shape=(n, self.n_tokens))
+        attrs = sp.diags(is_item.astype(np.float32)) @ self.item_attributes[np.where(is_item, tokens, 0)]
+        inside = np.zeros(self.n_tokens, dtype=np.float32)
+        inside[self.tokens] = 1.0
+        attrs = attrs - attrs.multiply(inside[None, :])
+        added = sp.csr_matrix(itself + attrs, dtype=np.float32)
+        added.data = (added.data > 0.5).astype(np.float32)
+        module: Any = self.model.module_  # type: ignore[attr-defined]
+        q = module.embedding.weight
+        coo = added.tocoo()
+        extra = torch.zeros(n, q.shape[1], dtype=q.dtype, device=q.device)
+        extra.index_add_(0, torch.from_numpy(coo.row.astype(np.int64)), q[torch.from_numpy(coo.col.astype(np.int64))])
+        return self._pooled(torch.zeros(n, 0), np.asarray(added.sum(axis=1)).ravel(), sign=1.0, extra=extra)
+
+    # -- ranks --------------------------------------------------------------------------------
+    def ranks(self, scores: np.ndarray, target: int, extra_seen: np.ndarray | None = None) -> np.ndarray:
+        """Rank (1 = best) of `target` in each row, among items outside the profile's history
+        (and outside ``extra_seen[row]`` where given and an item: the token added by that row)."""
+        scores = np.array(scores, dtype=np.float32, copy=True)
+        scores[:, self.history] = -np.inf
+        if extra_seen is not None:
+            rows = np.flatnonzero(np.asarray(extra_seen) < self.n_items)
+            scores[rows, np.asarray(extra_seen)[rows]] = -np.inf
+        own = scores[:, target][:, None]
+        return 1 + (scores > own).sum(axis=1)
+
+    def top(self, scores: np.ndarray, n: int) -> np.ndarray:
+        """The top-n items of one row of scores, outside the history."""
+        row = np.array(scores, dtype=np.float32, copy=True).ravel()
+        row[self.history] = -np.inf
+        return np.argsort(-row, kind="stable")[:n]
+
+
+def _rows_of(keep: np.ndarray, tokens: np.ndarray, width: int) -> sp.csr_matrix:
+    """Rows of `tokens` kept by the boolean matrix `keep` (rows x len(tokens)), as a CSR matrix."""
+    rows, cols = np.nonzero(keep)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=keep.shape[0]))])
+    return sp.csr_matrix((np.ones(len(rows), np.float32), tokens[cols], indptr), shape=(keep.shape[0], width))
+
+
+def _one_per_row(tokens: np.ndarray, present: np.ndarray, width: int) -> sp.csr_matrix:
+    """One token per row where `present`, an empty row elsewhere."""
+    indptr = np.concatenate([[0], np.cumsum(present)])
+    data = np.ones(int(present.sum()), np.float32)
+    return sp.csr_matrix((data, tokens[present], indptr), shape=(len(tokens), width))
