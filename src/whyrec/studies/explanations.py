@@ -148,7 +148,7 @@ def explanation_study(
 
     models = _profile_models(model, parts, Path(out) / f"accuracy_{name}.json", fidelity_models, seed, log)
     fidelity_results = {
-        label: _fidelity(entry, users, targets, explanations if label == "RecoNet" else None, name, log)
+        label: _fidelity(entry, users, targets, (explanations, timings) if label == "RecoNet" else None, name, log)
         for label, entry in models.items()
     }
     counterfactuals = {
@@ -233,7 +233,7 @@ def _fidelity(
     entry: dict[str, Any],
     users: np.ndarray,
     reconet_targets: np.ndarray,
-    reuse: dict[str, Any] | None,
+    reuse: tuple[dict[str, Any], dict[str, Any]] | None,  # (explanations, timings) already made
     name: str,
     log: Any,
 ) -> dict[str, Any]:
@@ -246,11 +246,12 @@ def _fidelity(
     for method in methods_for(model):
         if method in SEPARATE:
             continue
-        start = time.perf_counter()
-        explained = reuse[method] if reuse is not None and method in reuse else explain_pairs(
-            model, users_bags, targets, method=method
-        )  # fmt: skip
-        seconds = time.perf_counter() - start
+        if reuse is not None and method in reuse[0]:  # explained above, with its time
+            explained, seconds = reuse[0][method], reuse[1][method]["loop_seconds_per_pair"] * len(targets)
+        else:
+            start = time.perf_counter()
+            explained = explain_pairs(model, users_bags, targets, method=method)
+            seconds = time.perf_counter() - start
         scores = fidelity(model, users_bags, explained, steps=5, cutoffs=FIDELITY_CUTOFFS)
         out["methods"][method] = {"seconds": seconds, **scores}
         log(f"[{name}] fidelity {type(model).__name__} {method}: POS@5 {scores['POS@5_auc']:.3f} "
