@@ -32,23 +32,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(small_model):
+def _serve(app):
     import uvicorn
 
-    from whyrec.serve import create_app
-
     port = _free_port()
-    config = uvicorn.Config(create_app({"shop": small_model}), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.time() + 20
+    deadline = time.time() + 30
     while not instance.started and time.time() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", instance, thread
+
+
+@pytest.fixture(scope="module")
+def server(small_model):
+    from whyrec.serve import create_app
+
+    url, instance, thread = _serve(create_app({"shop": small_model}))
+    yield url
     instance.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_with_store(small_model, tmp_path_factory):
+    from whyrec.serve import create_app
+
+    store = tmp_path_factory.mktemp("dashboard") / "events.db"
+    url, instance, thread = _serve(create_app({"shop": small_model}, store=store, api_key="k3y", slow_workers=0))
+    yield url
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def _browser(p):
+    return p.chromium.launch(
+        executable_path=_chromium(),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+    )
 
 
 def _user_with_a_counterfactual(model):
@@ -130,4 +153,61 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
         assert after == expected_after and after != before and str(first.item_ids[0][0]) not in after
         page.click("#toggle-counterfactual")  # put them back: the original list returns
         page.wait_for_function("n => document.querySelector('#recs li').dataset.item === n", arg=before[0])
+        browser.close()
+
+
+def test_pick_an_item_and_watch_the_list_change(server_with_store, small_model):
+    """The loop: the dashboard asks for the key, shows the history, posts "I'd pick this", and the
+    list and the explanation refresh in place with what changed marked."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    fs = small_model.feature_space_
+    user = next(fs.user_ids[u] for u in range(fs.n_users) if small_model.train_matrix_[u].nnz >= 3)
+    history = [fs.item_names[i] for i in small_model.train_matrix_[fs.user_index([user])[0]].indices]
+    with playwright_api.sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page()
+        page.goto(server_with_store + "/")
+        page.wait_for_selector("#api-key-box:not([hidden])")  # the server requires a key: it is asked for
+        page.fill("#api-key", "k3y")
+        page.click("#save-api-key")
+        page.fill("#user-input", str(user))
+        page.click("#load-user")
+        page.wait_for_selector("#recs li button.pick")
+        assert sorted(page.locator("#history li").all_text_contents()) == sorted(history)
+        before = page.locator("#recs li").evaluate_all("items => items.map(i => i.dataset.item)")
+        # explain an item for which the pick will become a reason, then pick the first item
+        from whyrec.explain import explain_pairs
+
+        picked = before[0]
+        picked_name = fs.item_names[fs.item_index([picked])[0]]
+        old_bag = small_model.user_profiles(fs.user_index([user]))
+        bag = small_model.with_history(old_bag, fs.item_index([picked]))
+        expected = [str(i) for i in small_model.top_k(small_model.score(bag), 10, bag[:, : fs.n_items]).item_ids[0]]
+
+        viewed = next(i for i in before[1:] if i in expected)
+        page.locator("#recs li .name").nth(before.index(viewed)).click()
+        page.wait_for_selector("#sankey .sankey")
+        page.locator("#recs li button.pick").first.click()
+        page.wait_for_function(
+            "picked => ![...document.querySelectorAll('#recs li')].some(li => li.dataset.item === picked)", arg=picked
+        )
+        after = page.locator("#recs li").evaluate_all("items => items.map(i => i.dataset.item)")
+        # the list the model gives for the history with the picked item added, changes marked
+        assert after == expected
+        assert page.locator("#recs .change.new").count() == len(set(after) - set(before))
+        assert page.locator("#recs .change.up").count() == sum(
+            before.index(i) > after.index(i) for i in after if i in before
+        )
+        page.wait_for_selector("#history li.event")
+        assert picked_name in page.text_content("#history li.event")
+        # the explanation of the item in view refreshes; reasons it did not have before are named
+        new = explain_pairs(small_model, bag, fs.item_index([viewed]))[0]
+        page.wait_for_function("s => document.getElementById('sentence').textContent === s", arg=new.sentence())
+        ranked = new.top(500)
+        position = next(n for n, r in enumerate(ranked) if r.name == f"item:{picked_name}")
+        relevance = ranked[position].relevance
+        assert page.text_content("#new-reason") == (
+            f"New reason: item:{picked_name} ({'+' if relevance >= 0 else ''}{relevance:.4f}, #{position + 1} of "
+            f"{len(ranked)})"
+        )
         browser.close()

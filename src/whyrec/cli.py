@@ -161,6 +161,10 @@ def train(
             help="Data-parallel training; launch with: torchrun --nproc-per-node N -m whyrec train --distributed ...",
         ),
     ] = False,
+    events: Annotated[
+        str | None,
+        typer.Option(help="Fold the events of this store (a SQLite file or postgresql:// URL) into the data."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train RecoNet and save it, with its split and config, to OUT.
@@ -191,15 +195,20 @@ def train(
     if config is not None:
         run = RunConfig.from_manifest(config)
         run = RunConfig(**{**run.__dict__, "params": {**(run.params or {}), **overrides}})
+        if events is not None:
+            run = RunConfig(**{**run.__dict__, "events": str(events)})
     else:
         run = RunConfig(
-            data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides
-        )
+            data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides,
+            events=str(events) if events is not None else None,
+        )  # fmt: skip
     options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
     model, _, metrics = train_run(run, out, options=options)
     if not metrics:  # a distributed worker other than rank 0
         return
     cutoff = max((key for key in metrics if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
+    if run.events:
+        console.print(f"Folded {metrics['events_folded_in']} stored events from {run.events} into the training data")
     console.print(
         f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
         f"test {cutoff} {metrics[cutoff]:.4f}"
@@ -427,11 +436,33 @@ def serve(
     ],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    store: Annotated[
+        str | None, typer.Option(help="Event store for POST /events: a SQLite file or a postgresql:// URL.")
+    ] = None,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File holding the API key (else WHYREC_API_KEY); user-data endpoints need it.")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback --host without an API key.")
+    ] = False,
+    explain_timeout: Annotated[float, typer.Option(help="Seconds a slow explanation may run (then 503).")] = 10.0,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes sharing the store.")] = 1,
+    slow_workers: Annotated[
+        int, typer.Option(help="Processes per server worker for slow explanation methods (0: threads).")
+    ] = 1,
+    slow_queue: Annotated[int, typer.Option(help="Slow explanations that may wait before 429.")] = 4,
 ) -> None:
     """Serve the HTTP API (OpenAPI page at /docs) and the dashboard (at /)."""
+    import ipaddress
+    import json
+    import os
+    import tempfile
+
     import uvicorn
 
-    from whyrec.serve import create_app
+    from whyrec.data.events import EventStore
+    from whyrec.errors import ParameterError
+    from whyrec.serve.app import CONFIG_ENV, create_app
 
     models = {}
     for entry in model:
@@ -439,8 +470,40 @@ def serve(
         if not sep:
             name, path = Path(entry).name, entry
         models[name] = path
-    console.print(f"Serving {', '.join(models)} on http://{host}:{port}/ (API reference at /docs)")
-    uvicorn.run(create_app(models), host=host, port=port, log_level="warning")
+    key = os.environ.get("WHYREC_API_KEY") or None
+    if api_key_file is not None:
+        if not api_key_file.is_file():
+            raise ParameterError(f"API key file {api_key_file} not found")
+        key = api_key_file.read_text().strip()
+        if not key:
+            raise ParameterError(f"API key file {api_key_file} is empty")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and key is None and not insecure:
+        raise ParameterError(
+            f"refusing to serve on {host} without an API key: give --api-key-file or WHYREC_API_KEY "
+            "(or --insecure to serve open)"
+        )
+    if workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {workers}")
+    if store is not None:
+        EventStore(store).close()  # a store that cannot be opened stops the start here, in one line
+    options: dict[str, Any] = {"store": store, "explain_timeout": explain_timeout, "slow_workers": slow_workers,
+                               "slow_queue": slow_queue}  # fmt: skip
+    guard = "API key required" if key else "no API key"
+    console.print(f"Serving {', '.join(models)} on http://{host}:{port}/ (API reference at /docs; {guard})")
+    if workers == 1:
+        uvicorn.run(create_app(models, api_key=key, **options), host=host, port=port, log_level="warning")
+        return
+    create_app(models, api_key=key, **{**options, "slow_workers": 0})  # fail here, once, on a bad model
+    os.environ[CONFIG_ENV] = json.dumps({"models": models, **options})
+    if key:
+        os.environ["WHYREC_API_KEY"] = key
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="whyrec-metrics-"))
+    uvicorn.run("whyrec.serve.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level="warning")  # fmt: skip
 
 
 @app.command()

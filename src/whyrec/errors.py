@@ -35,3 +35,15 @@ class ModelFormatError(WhyrecError):
 
 class NotFittedError(WhyrecError):
     """A model used before `fit` (or `load`)."""
+
+
+class ServiceBusyError(WhyrecError):
+    """The service's queue for slow work is full: retry later (HTTP 429)."""
+
+
+class ServiceTimeoutError(WhyrecError):
+    """A request ran past the service's time limit (HTTP 503)."""
+
+
+class AuthenticationError(WhyrecError):
+    """A missing or wrong API key (HTTP 401)."""

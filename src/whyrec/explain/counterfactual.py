@@ -254,7 +254,7 @@ def why_not(
     method: str | None = None,
     kinds: tuple[str, ...] = KINDS,
 ) -> WhyNot:
-    """Why `item` (an external ID) is not in the top `n` for `who` (a user ID or a Profile).
+    """Why `item` (an external ID) is not in the top `n` for `who` (a user ID, a Profile or a bag).
 
     The addition is searched over every token of `kinds` at once: each unseen history item (with
     its attribute values) and each value of a user-attribute field the profile leaves empty.
@@ -265,8 +265,12 @@ def why_not(
     target = int(fs.item_index([item])[0])
     if isinstance(who, Profile):
         bag = model.profile(who.items, who.attributes)
+    elif sp.issparse(who):  # a bag already built (a served user with new events)
+        bag = sp.csr_matrix(who, dtype=np.float32)
+        check_nonempty(bag)
     else:
         bag = model.user_profiles(fs.user_index([who]))
+        check_nonempty(bag, [who])
     edits = ProfileEdits(model, bag)
     if target in set(edits.history.tolist()):
         raise ParameterError(f"item {item!r} is already in the user's history; 'why not' asks about new items")

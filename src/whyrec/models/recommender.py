@@ -234,7 +234,9 @@ class Recommender(Estimator, abstract=True):
         fs = self.feature_space_
         keep = np.zeros(fs.n_tokens, dtype=np.float32)
         keep[fs.n_items : fs.n_items + sum(len(f.values) for f in fs.user_fields)] = 1.0
-        return sp.csr_matrix(profiles.multiply(keep[None, :]), dtype=np.float32)
+        out = sp.csr_matrix(profiles.multiply(keep[None, :]), dtype=np.float32)
+        out.eliminate_zeros()  # the product stores the zeroed tokens explicitly; a bag must not carry them
+        return out
 
     def profile(self, items: Sequence[Any] = (), user_attributes: Mapping[str, Any] | None = None) -> sp.csr_matrix:
         """The bag (1 x n_tokens) of a user described by item IDs and raw attribute values.
@@ -255,6 +257,16 @@ class Recommender(Estimator, abstract=True):
         bag = build_profiles(history, attrs, self.item_attributes_)
         check_nonempty(bag)
         return bag
+
+    def with_history(self, bag: sp.csr_matrix, items: np.ndarray) -> sp.csr_matrix:
+        """`bag` (1 x n_tokens) with the items at dense indices `items` added to its history (and
+        their attribute tokens), as a user's new events add them: no retraining needed."""
+        fs = self.feature_space_
+        items = np.asarray(items, dtype=np.int64)
+        added = interaction_matrix(np.zeros(len(items), np.int64), items, 1, fs.n_items)
+        history = self.history(bag) + added
+        history.data[:] = 1.0
+        return build_profiles(sp.csr_matrix(history), self.user_attribute_tokens(bag), self.item_attributes_)
 
     @property
     def uses_attributes(self) -> bool:

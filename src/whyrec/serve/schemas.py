@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from whyrec.explain import method_enum
+from whyrec.explain import method_enum, methods_for
 
 Id = int | str
 Method = method_enum()  # the registered explanation methods, an enum in the OpenAPI schema
@@ -16,7 +21,16 @@ AttributeValue = str | int | float | list[str]
 class Profile(BaseModel):
     """A user described by what they did and who they are; need not exist in training."""
 
-    model_config = ConfigDict(extra="forbid")
+    # an empty profile gives the model nothing to go on: the schema asks for an item or an attribute
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["items"], "properties": {"items": {"minItems": 1}}},
+                {"required": ["attributes"], "properties": {"attributes": {"minProperties": 1}}},
+            ]
+        },
+    )
     items: list[Id] = Field(default_factory=list, description="External IDs of items the user interacted with.")
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict, description="Raw user attributes, e.g. {'age': 27, 'gender': 'F'}."
@@ -24,13 +38,24 @@ class Profile(BaseModel):
 
 
 class _Who(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(None, description="Served model name; the first one when omitted.")
-    user_id: Id | None = Field(None, description="A user known to the model.")
-    profile: Profile | None = Field(None, description="Or: a profile of a new user (cold start, no retraining).")
+    # "exactly one of user_id or profile" is in the schema (oneOf) as well as checked here; the
+    # optional fields may be left out but not sent as null, so the schema says what is accepted
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["user_id"]}, {"required": ["profile"]}]}
+    )
+    model: str | SkipJsonSchema[None] = Field(None, description="Served model name; the first one when omitted.")
+    user_id: Id | SkipJsonSchema[None] = Field(
+        None, description="A user known to the model, or one first seen through POST /events."
+    )
+    profile: Profile | SkipJsonSchema[None] = Field(
+        None, description="Or: a profile of a new user (cold start, no retraining)."
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> _Who:
+        for name in ("model", "user_id", "profile"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may be left out but not null")
         if (self.user_id is None) == (self.profile is None):
             raise ValueError("give exactly one of user_id or profile")
         return self
@@ -64,7 +89,9 @@ class RecommendResponse(BaseModel):
 
 class ExplainRequest(_Who):
     item_id: Id = Field(..., description="The item to explain.")
-    method: Method = Field(Method("lrp"), description="Attribution method.")  # type: ignore[valid-type]
+    method: Method | SkipJsonSchema[None] = Field(  # type: ignore[valid-type]
+        None, description="Attribution method; the model's exact one (its default_method) when omitted."
+    )
     top: int = Field(10, ge=1, le=500, description="Number of reasons to return.")
     n: int = Field(10, ge=1, le=1000, description="method=counterfactual: the list the item must drop out of.")
 
@@ -132,6 +159,8 @@ class ModelInfo(BaseModel):
     methods: list[str] = Field(description="Explanation methods that can explain this model.")
     default_method: str = Field(description="The model's exact method, used when a request names none.")
     training: dict[str, Any]
+    store: str | None = Field(None, description="The event store's database (sqlite, postgresql), if any.")
+    requires_api_key: bool = Field(False, description="Whether user-data endpoints need the X-API-Key header.")
 
 
 class Health(BaseModel):
@@ -187,10 +216,99 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "model": ErrorOut,
-        "description": "Bad input the schema cannot see (an empty profile, a seen item).",
-    },
+    400: {"model": ErrorOut, "description": "Bad input the schema cannot see (an empty profile, a seen item)."},
     404: {"model": ErrorOut, "description": "An unknown model, user, item, attribute or value."},
     409: {"model": ErrorOut, "description": "The model is not fitted."},
+    429: {"model": ErrorOut, "description": "Too many slow explanations running or queued: retry later."},
+    503: {"model": ErrorOut, "description": "The request ran past the server's time limit, or the store is down."},
 }
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "The server requires an API key (X-API-Key) and it is missing or wrong."}
+}
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: Id = Field(..., description="Who acted: a known user or a new one.")
+    item_id: Id = Field(..., description="The item they viewed, clicked or bought (must be in the catalogue).")
+    timestamp: float | datetime | SkipJsonSchema[None] = Field(
+        None, description="When: seconds since the epoch or an ISO 8601 time (UTC when no zone is given)."
+    )
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="How much it counts (a positive number).")
+
+    @model_validator(mode="after")
+    def _no_null(self) -> EventIn:
+        if "timestamp" in self.model_fields_set and self.timestamp is None:
+            raise ValueError("timestamp may be left out but not null")
+        if isinstance(self.timestamp, float) and not math.isfinite(self.timestamp):
+            raise ValueError("timestamp must be a finite number of seconds")
+        return self
+
+    def epoch(self) -> float | None:
+        if self.timestamp is None or isinstance(self.timestamp, float | int):
+            return None if self.timestamp is None else float(self.timestamp)
+        stamp = self.timestamp if self.timestamp.tzinfo else self.timestamp.replace(tzinfo=UTC)
+        return stamp.timestamp()
+
+
+class EventsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | SkipJsonSchema[None] = Field(None, description="The served model whose catalogue checks the items.")
+    events: list[EventIn] = Field(..., min_length=1, max_length=1000, description="One to 1,000 events, stored whole.")
+    attributes: dict[str, dict[str, AttributeValue]] = Field(
+        default_factory=dict, description="Raw attributes of users first seen here: {user_id: {'age': 27}}."
+    )
+
+    @model_validator(mode="after")
+    def _no_null(self) -> EventsRequest:
+        if "model" in self.model_fields_set and self.model is None:
+            raise ValueError("model may be left out but not null")
+        return self
+
+
+class EventsResponse(BaseModel):
+    stored: int
+    users: list[Id] = Field(description="The users whose next recommendations now use these events.")
+
+
+class EventOut(BaseModel):
+    item_id: Id
+    name: str
+    timestamp: float | None
+    weight: float
+    received: float
+
+
+class HistoryResponse(BaseModel):
+    user_id: Id
+    known_to_model: bool = Field(description="Whether the user was in the model's training data.")
+    training: list[ItemOut] = Field(description="The history the model was trained with.")
+    events: list[EventOut] = Field(description="Events stored since, oldest first.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Attributes stored with the events.")
+
+
+class DeletedResponse(BaseModel):
+    user_id: Id
+    deleted: int = Field(description="Events deleted.")
+
+
+def request_models_for(models: Mapping[str, Any]) -> dict[str, Any]:
+    """Request schemas narrowed to what a server with these models accepts: the methods at least one
+    model supports, and list lengths n no longer than the smallest catalogue."""
+    names = sorted(set().union(*(methods_for(m) for m in models.values())))
+    served = StrEnum("ExplanationMethod", {name: name for name in names})  # type: ignore[misc]
+    limit = min(m.feature_space_.n_items for m in models.values())
+    n_field = Field(min(10, limit), ge=1, le=limit, description=f"The list length n (at most {limit}, the catalogue).")
+    method_type: Any = served | SkipJsonSchema[None]  # type: ignore[misc]
+    method_help = ExplainRequest.model_fields["method"].description
+    explain = create_model(
+        "ExplainRequest", __base__=ExplainRequest, method=(method_type, Field(None, description=method_help)),
+        n=(int, n_field),
+    )  # fmt: skip
+    why = create_model("WhyNotRequest", __base__=WhyNotRequest, n=(int, n_field))
+    # insights explain hundreds of users in one request: the batched, fast methods only (the CLI's
+    # `whyrec insights` runs any method offline)
+    from whyrec.serve.work import FAST_METHODS
+
+    insight = StrEnum("InsightMethod", {n: n for n in names if n in FAST_METHODS})  # type: ignore[misc]
+    return {"explain": explain, "why_not": why, "insight_method": insight}

@@ -20,6 +20,7 @@ import numpy as np
 
 from whyrec._artifact import decode_params, encode_params, read_manifest
 from whyrec.data.dataset import Dataset
+from whyrec.data.events import EventStore, with_events
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ModelFormatError, ParameterError
@@ -41,6 +42,7 @@ class RunConfig:
     cold_start: float = 0.0
     seed: int = 0
     params: Mapping[str, Any] | None = None
+    events: str | None = None  # an event store whose events are folded into the data (read when run)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class RunConfig:
             "cold_start": self.cold_start,
             "seed": self.seed,
             "params": dict(self.params or {}),
+            "events": self.events,
         }
 
     @classmethod
@@ -70,12 +73,19 @@ class RunConfig:
             cold_start=run["cold_start"],
             seed=run["seed"],
             params=params,
+            events=run.get("events"),
         )
 
 
 def prepare(config: RunConfig) -> Split:
     """Load the data a run names and split it."""
     dataset = load_spec(config.data, attributes=config.attributes, seed=config.seed)
+    if config.events:
+        store = EventStore(config.events)
+        try:
+            dataset = with_events(dataset, store)
+        finally:
+            store.close()
     kind: Any = config.split  # checked by split()
     return split(dataset, kind, fractions=config.fractions, cold_start=config.cold_start, seed=config.seed)
 
@@ -99,6 +109,10 @@ def train_run(
     if not is_main_process():  # distributed: rank 0 evaluates and saves
         return model, data_split, {}
     metrics = evaluate_model(model, data_split)
+    if config.events:
+        store = EventStore(config.events)
+        metrics["events_folded_in"] = store.count()
+        store.close()
     if out is not None:
         summary = {k: v for k, v in metrics.items() if k != "cold_start"}
         if "cold_start" in metrics:

@@ -1,11 +1,17 @@
 // whyrec dashboard: pick a user or build a profile, see recommendations, click one to see why.
-const state = { model: null, who: null, chosen: new Map(), item: null, counterfactual: null, without: [] };
+const state = { model: null, who: null, chosen: new Map(), item: null, counterfactual: null, without: [],
+  store: false, previous: null, picked: null };
 const $ = (id) => document.getElementById(id);
 
-async function api(path, body) {
-  const options = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+async function api(path, body, method) {
+  const headers = {};
+  const key = sessionStorage.getItem("whyrec-api-key");
+  if (key) headers["X-API-Key"] = key;  // the server's key, asked for once when it requires one
+  const options = { headers, method: method || (body === undefined ? "GET" : "POST") };
+  if (body !== undefined) { headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
   const response = await fetch(path, options);
   const payload = await response.json();
+  if (response.status === 401) { $("api-key-box").hidden = false; }
   if (!response.ok) {
     const detail = Array.isArray(payload.detail) ? payload.detail.map((d) => d.msg).join("; ") : payload.detail;
     throw new Error(detail || response.statusText);
@@ -28,6 +34,11 @@ async function init() {
   $("load-insights").onclick = showInsights;
   $("read-aloud").onclick = readAloud;
   $("toggle-counterfactual").onclick = toggleCounterfactual;
+  $("save-api-key").onclick = () => {
+    sessionStorage.setItem("whyrec-api-key", $("api-key").value.trim());
+    $("api-key-box").hidden = true;
+    showError(null);
+  };
   await loadModel();
 }
 
@@ -38,6 +49,8 @@ async function loadModel() {
   $("method").innerHTML = info.methods.filter((m) => m !== "counterfactual").map((m) =>
     `<option value="${m}"${m === info.default_method ? " selected" : ""}>${m}</option>`).join("");
   state.counterfactuals = info.methods.includes("counterfactual");
+  state.store = Boolean(info.store);
+  if (info.requires_api_key && !sessionStorage.getItem("whyrec-api-key")) $("api-key-box").hidden = false;
   $("attribute-fields").innerHTML = Object.entries(info.user_fields).map(([field, values]) =>
     `<label>${field} <select data-field="${field}"><option value="">(unknown)</option>${values.map((v) => `<option>${v}</option>`).join("")}</select></label>`
   ).join("");
@@ -65,8 +78,26 @@ async function recommendFor(who) {
   try {
     state.who = who;
     state.without = [];
+    state.previous = null;
+    state.picked = null;
     await showRecommendations();
   } catch (error) { showError(error); }
+}
+
+async function showHistory(userId) {
+  // the user's history: what the model trained on, then the events stored since (marked new)
+  const model = encodeURIComponent(state.model);
+  const history = await api(`/users/${encodeURIComponent(userId)}/history?model=${model}`);
+  let attributes = Object.entries(history.attributes).map(([k, v]) => `${k}=${v}`);
+  if (history.known_to_model) {
+    const user = await api(`/users/${encodeURIComponent(userId)}?model=${model}`);
+    attributes = user.attributes;
+  }
+  $("user-summary").textContent = `${attributes.join(", ") || "no attributes"}; ${history.training.length + history.events.length} items in history`;
+  $("history").innerHTML = [
+    ...history.events.slice().reverse().map((e) => `<li class="event" data-item="${e.item_id}">${e.name} <span class="tag">new</span></li>`),
+    ...history.training.map((i) => `<li data-item="${i.item_id}">${i.name}</li>`),
+  ].join("");
 }
 
 async function showRecommendations() {
@@ -74,15 +105,43 @@ async function showRecommendations() {
     const who = state.who;
     const result = await api("/recommend", { model: state.model, k: 10, without: state.without, ...who });
     if (who.user_id !== undefined) {
-      const user = await api(`/users/${encodeURIComponent(who.user_id)}?model=${encodeURIComponent(state.model)}`);
-      $("user-summary").textContent = `${user.attributes.join(", ")}; ${user.history.length} items in history`;
+      await showHistory(who.user_id);
     } else {
       $("user-summary").textContent = "new profile (cold start)";
+      $("history").innerHTML = "";
     }
-    $("recs").innerHTML = result.items.map((i) =>
-      `<li data-item="${i.item_id}"><span class="name">${i.name}</span> <span class="score">${i.score.toFixed(2)}</span></li>`
-    ).join("");
+    // what changed since the last list (after "I'd pick this"): new items and moves are marked
+    const before = state.previous ? new Map(state.previous.map((id, r) => [String(id), r])) : null;
+    const pick = state.store && who.user_id !== undefined && !state.without.length;
+    $("recs").innerHTML = result.items.map((i, r) => {
+      let change = "";
+      if (before) {
+        const was = before.get(String(i.item_id));
+        if (was === undefined) change = `<span class="change new">new</span>`;
+        else if (was > r) change = `<span class="change up">▲${was - r}</span>`;
+        else if (was < r) change = `<span class="change down">▼${r - was}</span>`;
+      }
+      const button = pick ? ` <button class="pick" data-item="${i.item_id}">I'd pick this</button>` : "";
+      return `<li data-item="${i.item_id}"${change.includes("new") ? ' class="changed"' : ""}><span class="name">${i.name}</span> ` +
+        `<span class="score">${i.score.toFixed(2)}</span> ${change}${button}</li>`;
+    }).join("");
+    state.shown = result.items.map((i) => String(i.item_id));
     document.querySelectorAll("#recs li").forEach((li) => li.onclick = () => explain(li.dataset.item));
+    document.querySelectorAll("#recs button.pick").forEach((b) => b.onclick = (event) => { event.stopPropagation(); pickItem(b.dataset.item); });
+  } catch (error) { showError(error); }
+}
+
+async function pickItem(itemId) {
+  // the loop: store the event, then the list and the explanation refresh in place, changes marked
+  showError(null);
+  try {
+    await api("/events", { model: state.model, events: [{ user_id: state.who.user_id, item_id: itemId }] });
+    state.previous = state.shown;
+    state.picked = document.querySelector(`#recs li[data-item="${itemId}"] .name`).textContent;
+    const explained = state.item !== null && String(state.item) !== String(itemId) ? state.item : null;
+    await showRecommendations();
+    const next = explained !== null && state.shown.includes(String(explained)) ? explained : state.shown[0];
+    if (next !== undefined) await explain(next);
   } catch (error) { showError(error); }
 }
 
@@ -91,10 +150,16 @@ async function explain(itemId) {
   state.item = itemId;
   document.querySelectorAll("#recs li").forEach((li) => li.classList.toggle("active", li.dataset.item === String(itemId)));
   try {
-    const e = await api("/explain", { model: state.model, item_id: itemId, method: $("method").value, top: 8, ...state.who });
+    const e = await api("/explain", { model: state.model, item_id: itemId, method: $("method").value, top: 500, ...state.who });
+    const all = e.reasons;
+    e.reasons = all.slice(0, 8);
     $("sentence").textContent = e.sentence;
     $("read-aloud").disabled = false;
     drawSankey(e);
+    // the item just picked is a new input of the profile: say how much it now weighs for this item
+    const position = state.picked ? all.findIndex((r) => r.name === `item:${state.picked}`) : -1;
+    $("new-reason").textContent = position < 0 ? "" :
+      `New reason: ${all[position].name} (${all[position].relevance >= 0 ? "+" : ""}${all[position].relevance.toFixed(4)}, #${position + 1} of ${all.length})`;
     await showCounterfactual(itemId);
     $("against").innerHTML = e.against.length
       ? "<h3>Evidence against</h3><ul>" + e.against.map((r) => `<li class="bad">${r.name} (${r.relevance.toFixed(3)})</li>`).join("") + "</ul>"
