@@ -295,6 +295,12 @@ class FeatureSpace:
     def _user_dict(self) -> dict[str, int]:
         return {key: n for n, key in enumerate(self._user_lookup)}
 
+    def known_item_index(self, ids: Any) -> np.ndarray:
+        """Dense indices of those of `ids` that are in the catalogue (the others are skipped)."""
+        lookup = self._item_dict
+        found = (lookup.get(id_key(v)) for v in ids)
+        return np.array([i for i in found if i is not None], dtype=np.int64)
+
     def item_index(self, ids: Any) -> np.ndarray:
         """Dense indices of external item IDs (matched on their string form)."""
         return _lookup(self._item_lookup, ids, "item", self.item_ids, self._item_dict)

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import numpy as np
 import scipy.sparse as sp
 from fastapi import Depends, FastAPI, Query, Request, Security
@@ -23,7 +25,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 import whyrec
 from whyrec.data.events import Event, EventStore
@@ -93,6 +94,7 @@ def create_app(
     slow_workers: int = 1,
     slow_queue: int = 4,
     slow_threads: int = 1,
+    compute_threads: int | None = None,
 ) -> FastAPI:
     """A FastAPI app serving `models` (name -> model directory or fitted model).
 
@@ -109,6 +111,8 @@ def create_app(
     slow_workers, slow_queue, slow_threads : int
         Worker processes for the slow methods (0: threads of this process), how many more may
         wait before requests are refused with 429, and torch threads per worker.
+    compute_threads : int, optional
+        Requests computing at once in this process (default: the CPU count); the others wait.
     """
     if not models:
         raise ParameterError("serve needs at least one model")
@@ -181,7 +185,7 @@ def create_app(
     def user_bag(model: Recommender, user_id: Any) -> sp.csr_matrix:
         """A user's bag: their training profile (if the model knows them) plus their stored events."""
         fs = model.feature_space_
-        stored = _known_items(fs, events.items_of(user_id)) if events else np.zeros(0, np.int64)
+        stored = fs.known_item_index(events.items_of(user_id)) if events else np.zeros(0, np.int64)
         try:
             index = fs.user_index([user_id])
         except UnknownIdError:
@@ -239,10 +243,32 @@ def create_app(
             requires_api_key=api_key is not None,
         )
 
-    # Handlers are plain functions: FastAPI runs them in its thread pool, so CPU work never blocks
-    # the event loop; slow explanation methods go further, to the worker processes (slow_pool).
+    # CPU work never runs on the event loop: it goes to threads, at most `compute_threads` at once
+    # (more would only fight over the cores and the GIL, and stretch every request), and the slow
+    # explanation methods go further, to the worker processes (slow_pool). The time a request spends
+    # computing, without its wait for a slot, is reported as `Server-Timing: compute;dur=<ms>`.
+    limiter = anyio.CapacityLimiter(compute_threads or os.cpu_count() or 1)
+
+    async def compute(response: Response, fn: Any, *args: Any) -> Any:
+        spent = [0.0]
+
+        def timed() -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                spent[0] = time.perf_counter() - start
+
+        try:
+            return await anyio.to_thread.run_sync(timed, limiter=limiter)
+        finally:
+            response.headers.append("server-timing", f"compute;dur={spent[0] * 1e3:.3f}")
+
     @app.post("/recommend", response_model=RecommendResponse, tags=["recommendations"], **private)
-    def recommend(request: RecommendRequest) -> RecommendResponse:
+    async def recommend(request: RecommendRequest, response: Response) -> RecommendResponse:
+        return await compute(response, recommend_now, request)
+
+    def recommend_now(request: RecommendRequest) -> RecommendResponse:
         name, m = pick(request.model)
         fs = m.feature_space_
         bag = bag_of(m, request)
@@ -272,24 +298,24 @@ def create_app(
         ]
         return RecommendResponse(model=name, user_id=request.user_id, items=items)
 
-    async def explain(request: ExplainRequest) -> ExplainResponse:
+    async def explain(request: ExplainRequest, response: Response) -> ExplainResponse:
         name, m = pick(request.model)
         method = str(request.method) if request.method is not None else default_method(m)
         started = time.perf_counter()
-        bag = await run_in_threadpool(bag_of, m, request)
         options: dict[str, Any] = {"item_id": request.item_id, "method": method, "top": request.top,
                                    "n": request.n, "user_id": request.user_id}  # fmt: skip
         if is_slow(method):
+            bag = await compute(response, bag_of, m, request)
             body = await slow_pool().run("explain", name, pack(bag), **options)
-        else:
-            body = await run_in_threadpool(explain_body, name, m, bag, **options)
+        else:  # one hop to a thread for the whole of a fast explanation
+            body = await compute(response, lambda: explain_body(name, m, bag_of(m, request), **options))
         metrics.explained(method, time.perf_counter() - started)
         return ExplainResponse(**body)
 
-    async def why_not_endpoint(request: WhyNotRequest) -> WhyNotResponse:
+    async def why_not_endpoint(request: WhyNotRequest, response: Response) -> WhyNotResponse:
         name, m = pick(request.model)
         started = time.perf_counter()
-        bag = await run_in_threadpool(bag_of, m, request)
+        bag = await compute(response, bag_of, m, request)
         body = await slow_pool().run("why_not", name, pack(bag), item_id=request.item_id, n=request.n, top=request.top)
         metrics.explained("why_not", time.perf_counter() - started)
         return WhyNotResponse(**body)
@@ -473,12 +499,6 @@ def _require(store: EventStore | None) -> EventStore:
     if store is None:
         raise ParameterError("this server has no event store: start it with --store PATH_OR_URL")
     return store
-
-
-def _known_items(fs: Any, ids: list[str]) -> np.ndarray:
-    """Dense indices of the stored item IDs this model's catalogue has (a store may serve several)."""
-    lookup = {id_key(i): n for n, i in enumerate(fs.item_ids)}
-    return np.array([lookup[i] for i in ids if i in lookup], dtype=np.int64)
 
 
 def _item(model: Recommender, index: int) -> ItemOut:
