@@ -204,6 +204,10 @@ def train(
         )  # fmt: skip
     options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
     model, _, metrics = train_run(run, out, options=options)
+    if distributed:
+        from whyrec.models.distributed import leave
+
+        leave()  # every rank, once rank 0 has saved
     if not metrics:  # a distributed worker other than rank 0
         return
     cutoff = max((key for key in metrics if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))

@@ -75,3 +75,11 @@ def local_device(device: torch.device) -> torch.device:
     if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
+
+
+def leave() -> None:
+    """Leave torchrun's process group cleanly: wait for every rank, then tear it down (a group left
+    to interpreter teardown can abort a rank on exit)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
