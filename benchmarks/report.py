@@ -227,9 +227,15 @@ def _accuracy_rows() -> list[str]:
             models = r["models"]
             top = ", ".join(f"{n} {models[n]['recall@50_median']:.4f}" for n in ranking[:6])
             popularity = models["popularity"]["recall@50_median"]
+            # a study from before the Optuna harness counted configurations
+            budget = f"{r['trials']} Optuna trials (TPE)" if "trials" in r else f"{r['budget']} configurations"
+            edge = [n for n in ranking if models[n].get("boundary")]
+            flags = f"; best trial on a search-range edge: {', '.join(edge)}" if edge else ""
+            first = "reconet_attributes" if "reconet_attributes" in ranking else None
+            place = f"; reconet_attributes ranks **{ranking.index(first) + 1} of {len(ranking)}**" if first else ""
             out.append(
                 f"| Table 1, {data}: test recall@50, median of {len(r['seeds'])} seeds, every model tuned with "
-                f"{r['budget']} configurations | best: {top}; popularity {popularity:.4f} "
+                f"{budget} | best: {top}; popularity {popularity:.4f}{place}{flags} "
                 f"(full table: `accuracy_{data}.md`) | RecoNet with attributes first | `accuracy_{data}.json` |"
             )
         cold = _load(f"coldstart_{data}.json")

@@ -1,10 +1,11 @@
 """The RecoNet paper's accuracy study (Table 1) and cold-start curve (Figure 4), in one harness.
 
-Every model gets the same tuning budget: `budget` configurations drawn without replacement from its
-documented grid (:data:`CANDIDATES`), seeded; each is fitted on the training split and scored by
-recall@50 on the validation split (training positives excluded). Tuning runs on the first seed's
-split; the winning configuration is then refitted on every seed's split (split and model seeds
-both follow the seed) and scored once on its test split (training and validation positives
+Every model gets the same tuning budget: `trials` Optuna trials over its search space
+(:data:`CANDIDATES`, :func:`~whyrec.studies.tuning.tune`: seeded TPE, pruning for the models trained
+by epochs); each trial is fitted on the training split and scored by recall@50 on the validation
+split (training positives excluded). Tuning runs on the first seed's split; the winning
+configuration is then refitted on every seed's split (split and model seeds both follow the seed),
+with its fit timed, and scored once on its test split (training and validation positives
 excluded), over the full catalogue. Cold start: 10% of the test users lose all their training and
 validation history, and models are compared on them by recall@k, k = 1..50, once given their
 profile without retraining and once from attributes alone (:func:`coldstart_study`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,10 +35,16 @@ def accuracy_study(
     *,
     models: Sequence[str] | None = None,
     seeds: Sequence[int] = (0, 1, 2),
-    budget: int = 8,
+    trials: int = 40,
+    jobs: int = 1,
+    storage: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Table 1: tuned models, test recall@20/50 and NDCG@50 per seed, with mean, median and spread."""
+    """Table 1: tuned models, test recall@20/50 and NDCG@50 per seed, with mean, median and spread.
+
+    `storage` (an SQLite file) keeps every model's study, so that a killed run resumes. The Optuna
+    studies themselves are under ``"figures"`` (for :func:`tuning_figures`; not JSON).
+    """
     names = list(models or CANDIDATES)
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
@@ -44,19 +52,18 @@ def accuracy_study(
     if not seeds:
         raise ParameterError("the study needs at least one seed")
     splits = {s: split(dataset, seed=s) for s in seeds}
-    out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "budget": budget}
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "figures": {}}
     for name in names:
-        tuned = tune(name, splits[seeds[0]], budget=budget, seed=seeds[0], log=log)
-        params = tuned["best"]["params"]
+        tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs, log=log)
+        params = tuned["params"]
         runs = []
-        for s in seeds:
+        for s in seeds:  # the winning configuration, refitted on every seed's split and scored once on test
             parts = splits[s]
-            if s == seeds[0]:
-                model, seconds = tuned["best"]["model"], tuned["best"]["fit_seconds"]
-            else:
-                start = time.perf_counter()
-                model = build(name, params, s, parts.train).fit(parts.train, parts.validation)
-                seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            model = build(name, params, s, parts.train).fit(parts.train, parts.validation)
+            seconds = time.perf_counter() - start
             known = parts.train.matrix() + parts.validation.matrix()
             metrics = evaluate(model, parts.test, exclude=known, k=(20, 50))
             runs.append(
@@ -67,7 +74,12 @@ def accuracy_study(
             for metric in ("recall@20", "recall@50", "ndcg@50", "fit_seconds")
             for stat, fn in (("mean", np.mean), ("median", np.median), ("std", np.std))
         }
-        out["models"][name] = {"params": params, "runs": runs, "trials": tuned["trials"], **summary}
+        out["models"][name] = {
+            "params": params, "runs": runs, "trials": tuned["trials"], "search_seconds": tuned["search_seconds"],
+            "validation": tuned["validation"], "boundary": tuned["boundary"], "pruned": tuned["pruned"],
+            **summary,
+        }  # fmt: skip
+        out["figures"][name] = tuned["study"]
         if log:
             log(f"{name}: test recall@50 median {summary['recall@50_median']:.4f} (± {summary['recall@50_std']:.4f})")
     ranking = sorted(out["models"], key=lambda n: -out["models"][n]["recall@50_median"])
@@ -183,20 +195,49 @@ class _ProfileScorer:
 
 
 def accuracy_table(results: Mapping[str, Any]) -> str:
-    """Table 1 as Markdown: models ranked by median test recall@50."""
+    """Table 1 as Markdown: models ranked by median test recall@50, with each search's cost."""
     lines = [
         "| model | recall@50 median | recall@50 mean ± std | recall@20 median | NDCG@50 median | fit s (mean) "
-        "| best params |",
-        "|---|---|---|---|---|---|---|",
+        "| trials (pruned) | search s | best params |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in results["ranking_by_median_recall@50"]:
         m = results["models"][name]
+        edge = set(m.get("boundary", []))
+        params = ", ".join(f"{k}={_fmt(v)}{' (edge!)' if k in edge else ''}" for k, v in m["params"].items()) or "-"
         lines.append(
             f"| {name} | {m['recall@50_median']:.4f} | {m['recall@50_mean']:.4f} ± {m['recall@50_std']:.4f} "
             f"| {m['recall@20_median']:.4f} | {m['ndcg@50_median']:.4f} | {m['fit_seconds_mean']:.1f} "
-            f"| {', '.join(f'{k}={v}' for k, v in m['params'].items()) or '-'} |"
+            f"| {len(m['trials'])} ({m.get('pruned', 0)}) | {m.get('search_seconds', 0):.0f} | {params} |"
         )
+    flagged = [n for n in results["ranking_by_median_recall@50"] if results["models"][n].get("boundary")]
+    if flagged:
+        lines += ["", "(edge!) marks a best value at the edge of its search range: " + ", ".join(flagged)
+                  + " may improve with a wider range."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def tuning_figures(results: Mapping[str, Any]) -> list[Any]:
+    """Optuna's optimisation history and parameter importances of every tuned model."""
+    from optuna.visualization import plot_optimization_history, plot_param_importances
+
+    figures = []
+    for name, study in results.get("figures", {}).items():
+        completed = [t for t in study.trials if t.state.name == "COMPLETE"]
+        if not completed:
+            continue
+        history = plot_optimization_history(study)
+        history.update_layout(title=f"{name}: validation recall@50 by trial")
+        figures.append(history)
+        if len(completed) > 1 and study.best_trial.params:
+            importance = plot_param_importances(study)
+            importance.update_layout(title=f"{name}: parameter importances (fANOVA)")
+            figures.append(importance)
+    return figures
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def coldstart_figure(results: Mapping[str, Any], protocol: str = "new_users") -> Any:

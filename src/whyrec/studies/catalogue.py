@@ -1,12 +1,12 @@
 """The models a study compares: how to build each one, its search grid and its fixed settings.
 
 One catalogue serves every harness (the accuracy and cold-start studies, tuning), so a model is
-described once. Grids come from the papers' own ranges where they give them.
+described once, with the search space its tuning draws from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,67 +19,162 @@ from whyrec.models.reconet import RecoNet
 
 
 @dataclass(frozen=True)
+class IntRange:
+    """Integers in [low, high], sampled on a log scale when `log`."""
+
+    low: int
+    high: int
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """Reals in [low, high], sampled on a log scale when `log` (for scales spanning decades)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of `values` (ordered where the values are numbers)."""
+
+    values: tuple[Any, ...]
+
+
+Dimension = IntRange | FloatRange | Choice
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A model in the study: how to build it, its grid, and whether it can serve cold users."""
+    """A model in the study: how to build it, its search space, and whether it can serve cold users."""
 
     factory: type[Recommender]
-    grid: Mapping[str, Sequence[Any]]
+    space: Mapping[str, Dimension]
     fixed: Mapping[str, Any]
     cold_start: bool = False
     seeded: bool = True
+    epochs: bool = False  # trained epoch by epoch (its tuning trials can be pruned on validation recall)
 
 
+def check_space(name: str, space: Mapping[str, Dimension]) -> None:
+    """Refuse an empty or inverted range, a log scale through zero, an empty choice."""
+    for key, dim in space.items():
+        where = f"the search range of {name}.{key}"
+        if isinstance(dim, Choice):
+            if not dim.values:
+                raise ParameterError(f"{where} is empty")
+            continue
+        if not dim.low < dim.high:
+            raise ParameterError(f"{where} is empty or inverted: low={dim.low} must be below high={dim.high}")
+        if dim.log and dim.low <= 0:
+            raise ParameterError(f"{where} is on a log scale, so it must start above 0 (low={dim.low})")
+
+
+# Search spaces from the papers' and the benchmark literature's ranges (Rendle et al. 2022 for iALS,
+# Steck 2019 for EASE, Liang et al. 2018 for Mult-VAE, Hsieh et al. 2017 for CML), written once and
+# log-scaled where a parameter spans decades.
 CANDIDATES: dict[str, Candidate] = {
     "popularity": Candidate(baselines.Popularity, {}, {}, cold_start=True, seeded=False),
-    "item_knn": Candidate(baselines.ItemKNN, {"neighbours": [20, 50, 100, 200, 400, 800]}, {}, seeded=False),
-    "user_knn": Candidate(baselines.UserKNN, {"neighbours": [20, 50, 100, 200, 400]}, {}, seeded=False),
-    "ease": Candidate(baselines.EASE, {"l2": [50, 100, 200, 400, 800, 1600, 3200]}, {}, seeded=False),
+    "item_knn": Candidate(baselines.ItemKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
+    "user_knn": Candidate(baselines.UserKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
+    "ease": Candidate(baselines.EASE, {"l2": FloatRange(1.0, 1e5, log=True)}, {}, seeded=False),
     "ials": Candidate(
         baselines.ALS,
-        {"factors": [32, 64, 128, 256], "regularization": [0.01, 0.1, 1.0, 10.0], "alpha": [1.0, 5.0, 20.0, 50.0]},
-        {"iterations": 15},
+        {
+            "factors": IntRange(16, 1024, log=True),
+            "regularization": FloatRange(1e-3, 1e3, log=True),
+            "alpha": FloatRange(0.1, 300.0, log=True),
+            "iterations": IntRange(5, 40),
+        },
+        {},
     ),
     "bpr": Candidate(
         baselines.BPR,
-        {"factors": [32, 64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.0001, 0.001, 0.01]},
-        {"iterations": 200},
+        {
+            "factors": IntRange(16, 512, log=True),
+            "learning_rate": FloatRange(1e-4, 0.3, log=True),
+            "regularization": FloatRange(1e-6, 1.0, log=True),
+            "iterations": IntRange(50, 800, log=True),
+        },
+        {},
     ),
     "mult_vae": Candidate(
-        baselines.MultVAE, {"dropout": [0.3, 0.5], "beta": [0.1, 0.2, 0.4], "lr": [1e-3, 3e-3]}, {"epochs": 60}
+        baselines.MultVAE,
+        {
+            "hidden": IntRange(100, 1200, log=True),
+            "latent": IntRange(25, 400, log=True),
+            "dropout": FloatRange(0.0, 0.8),
+            "beta": FloatRange(0.01, 1.0, log=True),
+            "lr": FloatRange(1e-4, 1e-2, log=True),
+        },
+        {"epochs": 60},
+        epochs=True,
     ),
     "cml": Candidate(
-        baselines.CML, {"dim": [32, 64, 128], "margin": [0.5, 1.0, 2.0], "lr": [3e-3, 1e-2]}, {"epochs": 20}
+        baselines.CML,
+        {
+            "dim": IntRange(16, 256, log=True),
+            "margin": FloatRange(0.05, 4.0, log=True),
+            "lr": FloatRange(1e-4, 5e-2, log=True),
+        },
+        {"epochs": 20},
+        epochs=True,
     ),
     "fm": Candidate(
         baselines.FactorizationMachine,
-        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4]},
+        {
+            "dim": IntRange(8, 256, log=True),
+            "lr": FloatRange(1e-4, 5e-2, log=True),
+            "l2": FloatRange(1e-9, 1e-2, log=True),
+        },
         {"epochs": 20, "use_attributes": False},
+        epochs=True,
     ),
     "fm_attributes": Candidate(
         baselines.FactorizationMachine,
-        {"dim": [32, 64, 128], "lr": [2e-3, 5e-3, 1e-2], "l2": [1e-6, 1e-5, 1e-4], "id_dropout": [0.0, 0.1, 0.3]},
+        {
+            "dim": IntRange(8, 256, log=True),
+            "lr": FloatRange(1e-4, 5e-2, log=True),
+            "l2": FloatRange(1e-9, 1e-2, log=True),
+            "id_dropout": FloatRange(0.0, 0.7),
+        },
         {"epochs": 20, "use_attributes": True},
         cold_start=True,
+        epochs=True,
     ),
     "ocular": Candidate(
-        baselines.OCuLaR, {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]}, {"use_attributes": False}
+        baselines.OCuLaR,
+        {"factors": IntRange(10, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
+        {"use_attributes": False},
     ),
     "ocular_attributes": Candidate(
         baselines.OCuLaR,
-        {"factors": [50, 100, 200], "l2": [1.0, 10.0, 30.0, 100.0]},
+        {"factors": IntRange(10, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
         {"use_attributes": True},
         cold_start=True,
     ),
 }
-_RECONET_GRID: dict[str, list[Any]] = {"dim": [64, 128], "beta": [0.5, 1.0, 2.0], "weight_decay": [0.0, 1e-6]}
+_RECONET_SPACE: dict[str, Dimension] = {
+    "dim": IntRange(32, 512, log=True),
+    "beta": FloatRange(0.1, 4.0, log=True),
+    "weight_decay": FloatRange(1e-10, 1e-3, log=True),
+    "lr": FloatRange(5e-4, 5e-2, log=True),
+    "lr_decay": FloatRange(0.7, 1.0),
+    "batch_size": Choice((256, 512, 1024, 2048)),
+}
 for _name, _hidden, _attributes in (
     ("reconet", (), False),
     ("reconet_attributes", (), True),
     ("reconet_layer", (256,), False),
     ("reconet_layer_attributes", (256,), True),
 ):
+    _space = dict(_RECONET_SPACE)
+    if _hidden:
+        _space["hidden"] = Choice((128, 256, 512))  # the width of the one hidden layer
     CANDIDATES[_name] = Candidate(
-        RecoNet, _RECONET_GRID, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes
+        RecoNet, _space, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes, epochs=True
     )
 
 
@@ -95,6 +190,8 @@ def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Re
     options = {**candidate.fixed, **params}
     if candidate.factory is RecoNet:
         options = {**preset_for(train), **options}
+        if isinstance(options.get("hidden"), int):  # tuned as one width
+            options["hidden"] = (options["hidden"],)
     if candidate.seeded:
         options["seed"] = seed
     return candidate.factory(**options)

@@ -1,49 +1,202 @@
-"""Tuning: every model gets the same budget of configurations, scored on the validation split."""
+"""Tuning with Optuna: one study per model, the same number of trials for every model.
+
+Each trial draws a configuration from the model's search space
+(:data:`~whyrec.studies.catalogue.CANDIDATES`) with a seeded TPE sampler, fits it on the training
+split (validation for early stopping) and scores recall@50 on the validation split, training
+positives excluded. Models trained epoch by epoch report their validation recall after every
+epoch, and a median pruner stops trials that trail the others at the same epoch.
+
+A study can live in Optuna's SQLite storage: a killed run keeps every finished trial, and the next
+run with the same settings only runs the trials still missing. A storage holding a study of the same
+name run with other settings (another search space, seed, metric or data) is refused, not mixed.
+A best value within the outer 5% of a numeric range (on its own scale), or at the end of an ordered
+choice, is flagged: that search has not found the model's optimum yet.
+"""
 
 from __future__ import annotations
 
-import itertools
+import hashlib
+import json
+import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import optuna
 
 from whyrec.data.splits import Split
-from whyrec.errors import ParameterError
+from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate
-from whyrec.studies.catalogue import CANDIDATES, Candidate, build
+from whyrec.models.training import EpochRecord, TrainingOptions
+from whyrec.studies.catalogue import CANDIDATES, Choice, Dimension, FloatRange, IntRange, build, check_space
+
+METRIC = "recall@50"
+EDGE = 0.05  # the outer share of a range where a best value is flagged
 
 
-def configurations(candidate: Candidate, budget: int, seed: int) -> list[dict[str, Any]]:
-    """`budget` distinct configurations of the grid, drawn with `seed` (all of them if fewer)."""
-    if budget < 1:
-        raise ParameterError(f"the search budget must be at least 1, got {budget}")
-    keys = list(candidate.grid)
-    for key in keys:
-        if not candidate.grid[key]:
-            raise ParameterError(f"the search space of {key!r} is empty")
-    grid = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(candidate.grid[k] for k in keys))]
-    rng = np.random.default_rng(seed)
-    chosen = rng.permutation(len(grid))[:budget]
-    return [grid[i] for i in sorted(chosen)]
+def suggest(trial: optuna.Trial, space: Mapping[str, Dimension]) -> dict[str, Any]:
+    """One configuration of `space`, drawn through the trial."""
+    params: dict[str, Any] = {}
+    for key, dim in space.items():
+        if isinstance(dim, IntRange):
+            params[key] = trial.suggest_int(key, dim.low, dim.high, log=dim.log)
+        elif isinstance(dim, FloatRange):
+            params[key] = trial.suggest_float(key, dim.low, dim.high, log=dim.log)
+        else:
+            params[key] = trial.suggest_categorical(key, list(dim.values))
+    return params
+
+
+def on_boundary(space: Mapping[str, Dimension], params: Mapping[str, Any]) -> list[str]:
+    """The parameters whose value sits at the edge of its range (see the module docstring)."""
+    flagged = []
+    for key, dim in space.items():
+        if key not in params:
+            continue
+        value = params[key]
+        if isinstance(dim, Choice):
+            ordered = all(isinstance(v, int | float) for v in dim.values) and len(dim.values) > 2
+            if ordered and value in (min(dim.values), max(dim.values)):
+                flagged.append(key)
+            continue
+        scale: Callable[[float], float] = math.log if dim.log else float
+        low, high = scale(dim.low), scale(dim.high)
+        position = (scale(value) - low) / (high - low)
+        if position <= EDGE or position >= 1 - EDGE:
+            flagged.append(key)
+    return flagged
+
+
+def settings_of(name: str, parts: Split, seed: int) -> dict[str, Any]:
+    """What a study's trials depend on: a stored study with other settings is not resumed."""
+    train = parts.train
+    digest = hashlib.sha256()
+    for array in (train.users, train.items, parts.validation.users, parts.validation.items):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    space = {k: {"type": type(d).__name__, **d.__dict__} for k, d in CANDIDATES[name].space.items()}
+    return {"model": name, "space": _plain(space), "fixed": _plain(CANDIDATES[name].fixed), "seed": seed,
+            "metric": f"validation {METRIC}", "data": digest.hexdigest()[:16]}  # fmt: skip
 
 
 def tune(
-    name: str, parts: Split, *, budget: int, seed: int, log: Callable[[str], None] | None = None
+    name: str,
+    parts: Split,
+    *,
+    trials: int = 40,
+    seed: int = 0,
+    storage: str | Path | None = None,
+    jobs: int = 1,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Fit each drawn configuration on train; keep the best by validation recall@50."""
-    trials = []
-    best: dict[str, Any] | None = None
-    for params in configurations(CANDIDATES[name], budget, seed):
+    """Tune model `name` on `parts` (see the module docstring); returns the best parameters, every
+    trial, the search's wall-clock time and the boundary flags."""
+    if name not in CANDIDATES:
+        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    if jobs < 1:
+        raise ParameterError(f"jobs must be at least 1, got {jobs}")
+    candidate = CANDIDATES[name]
+    check_space(name, candidate.space)
+    optuna.logging.set_verbosity(logging.WARNING)
+    settings = settings_of(name, parts, seed)
+    study = _study(name, settings, seed, storage, pruning=candidate.epochs)
+    done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    remaining = max(0, trials - len(done)) if candidate.space else 0
+    known = parts.train.matrix()
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, candidate.space)
+        options = TrainingOptions(callbacks=(_pruning(trial),)) if candidate.epochs else None
         start = time.perf_counter()
-        model = build(name, params, seed, parts.train).fit(parts.train, parts.validation)
+        model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
         seconds = time.perf_counter() - start
-        score = evaluate(model, parts.validation, exclude=parts.train.matrix(), k=50)["recall@50"]
-        trials.append({"params": params, "validation_recall@50": score, "fit_seconds": seconds})
-        if best is None or score > best["validation_recall@50"]:
-            best = {**trials[-1], "model": model}
+        score = float(evaluate(model, parts.validation, exclude=known, k=50)[METRIC])
+        trial.set_user_attr("fit_seconds", seconds)
         if log:
-            log(f"  {name} {params}: validation recall@50 {score:.4f} ({seconds:.1f} s)")
-    assert best is not None
-    return {"best": best, "trials": trials}
+            log(f"  {name} trial {trial.number}: {_short(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
+        return score
+
+    before = float(study.user_attrs.get("search_seconds", 0.0))
+    started = time.perf_counter()
+
+    def record_time(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        # kept after every trial, so that a resumed search reports the wall-clock of all its runs
+        study.set_user_attr("search_seconds", before + time.perf_counter() - started)
+
+    if remaining:
+        study.optimize(objective, n_trials=remaining, n_jobs=jobs, gc_after_trial=True, callbacks=[record_time])
+    seconds = before + time.perf_counter() - started if remaining else before
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best_params = dict(study.best_trial.params) if finished else {}
+    return {
+        "params": best_params,
+        "validation": float(study.best_value) if finished else None,
+        "trials": [_trial(t) for t in study.trials],
+        "search_seconds": seconds,
+        "trials_run_now": remaining,
+        "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        "boundary": on_boundary(candidate.space, best_params),
+        "study": study,
+    }
+
+
+def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool) -> Any:
+    url = None
+    if storage is not None:
+        path = Path(storage)
+        if not path.parent.is_dir():
+            raise ParameterError(f"the tuning storage's folder {path.parent} does not exist")
+        url = f"sqlite:///{path}"
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruning else optuna.pruners.NopPruner()
+    )
+    try:
+        study = optuna.create_study(study_name=name, storage=url, sampler=sampler, pruner=pruner,
+                                    direction="maximize", load_if_exists=True)  # fmt: skip
+    except Exception as exc:
+        raise DataError(f"cannot open the tuning storage {storage}: {str(exc).splitlines()[0]}") from None
+    stored = study.user_attrs.get("settings")
+    if stored is None:
+        study.set_user_attr("settings", settings)
+    elif stored != settings:
+        changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
+        raise ParameterError(
+            f"the tuning storage {storage} holds a study of {name!r} run with other settings ({', '.join(changed)} "
+            "differ); use another storage file or the same settings"
+        )
+    return study
+
+
+def _pruning(trial: optuna.Trial) -> Callable[[EpochRecord], None]:
+    def report(record: EpochRecord) -> None:
+        if record.best_metric is None:
+            return
+        trial.report(float(record.best_metric), step=record.epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"validation {METRIC} {record.best_metric:.4f} trails at epoch {record.epoch}")
+
+    return report
+
+
+def _trial(t: Any) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "state": t.state.name.lower(),
+        "params": dict(t.params),
+        "validation": t.value,
+        "fit_seconds": t.user_attrs.get("fit_seconds"),
+        "epochs_reported": len(t.intermediate_values),
+    }
+
+
+def _short(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(dict(value), default=list))

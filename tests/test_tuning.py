@@ -1,0 +1,125 @@
+"""Tuning with Optuna: same trials for every model, pruning, resumption, boundary flags, bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import run_cli
+from whyrec.errors import ParameterError
+from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, check_space
+from whyrec.studies.tuning import on_boundary, tune
+
+
+def test_tune_is_seeded_and_keeps_the_best(small_split):
+    first = tune("ease", small_split, trials=4, seed=3)
+    again = tune("ease", small_split, trials=4, seed=3)
+    assert [t["params"] for t in first["trials"]] == [t["params"] for t in again["trials"]]
+    best = max(first["trials"], key=lambda t: t["validation"])
+    assert first["params"] == best["params"] and first["validation"] == best["validation"]
+    assert all(1.0 <= t["params"]["l2"] <= 1e5 for t in first["trials"])
+
+
+def test_a_killed_study_resumes_without_losing_trials(small_split, tmp_path):
+    storage = tmp_path / "tuning.db"
+    partial = tune("item_knn", small_split, trials=2, seed=0, storage=storage)
+    assert partial["trials_run_now"] == 2
+    resumed = tune("item_knn", small_split, trials=5, seed=0, storage=storage)
+    assert resumed["trials_run_now"] == 3 and len(resumed["trials"]) == 5
+    assert resumed["trials"][:2] == partial["trials"]  # the finished trials were kept as they were
+    done = tune("item_knn", small_split, trials=5, seed=0, storage=storage)
+    assert done["trials_run_now"] == 0
+    with pytest.raises(ParameterError, match="other settings \\(seed differ\\)"):
+        tune("item_knn", small_split, trials=5, seed=1, storage=storage)
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    from whyrec.data.splits import split
+    from whyrec.data.synthetic import synthetic
+    from whyrec.studies.tuning import tune
+
+    parts = split(synthetic(n_users=400, n_items=80, seed=3).dataset, seed=1, cold_start=0.1)
+    seen = []
+
+    def log(line):
+        seen.append(line)
+        if len(seen) == 3:  # the third trial has been fitted and scored, but not stored: kill the process
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    tune("ease", parts, trials=6, seed=0, storage=sys.argv[1], log=log)
+    """
+)
+
+
+def test_a_sigkilled_study_keeps_its_finished_trials(small_split, tmp_path):
+    storage = tmp_path / "tuning.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(storage)], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    resumed = tune("ease", small_split, trials=6, seed=0, storage=storage)
+    states = [t["state"] for t in resumed["trials"]]
+    assert states[:2] == ["complete", "complete"] and states[2] == "running"  # the killed trial stays marked
+    assert resumed["trials_run_now"] == 4 and states.count("complete") == 6
+    assert resumed["search_seconds"] > 0
+
+
+def test_epoch_models_report_every_epoch_and_can_be_pruned(small_split):
+    tuned = tune("reconet", small_split, trials=7, seed=0)
+    assert all(t["epochs_reported"] >= 1 for t in tuned["trials"])
+    assert tuned["pruned"] == sum(t["state"] == "pruned" for t in tuned["trials"])
+    assert all(t["state"] in ("complete", "pruned") for t in tuned["trials"])
+
+
+def test_boundary_flags():
+    space = {"l2": FloatRange(1.0, 1e4, log=True), "k": IntRange(1, 100), "b": Choice((64, 128, 256))}
+    assert on_boundary(space, {"l2": 1.2, "k": 50, "b": 128}) == ["l2"]  # log scale: 1.2 is at the low edge
+    assert on_boundary(space, {"l2": 100.0, "k": 99, "b": 256}) == ["k", "b"]
+    assert on_boundary(space, {"l2": 100.0, "k": 50, "b": 128}) == []
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"l2": FloatRange(10.0, 1.0)}, "empty or inverted"),
+        ({"l2": FloatRange(1.0, 1.0)}, "empty or inverted"),
+        ({"l2": FloatRange(0.0, 1.0, log=True)}, "log scale"),
+        ({"k": Choice(())}, "is empty"),
+    ],
+)
+def test_bad_search_spaces(space, message):
+    with pytest.raises(ParameterError, match=message):
+        check_space("m", space)
+
+
+def test_bad_tuning_requests(small_split, monkeypatch):
+    with pytest.raises(ParameterError, match="unknown model 'xgboost'"):
+        tune("xgboost", small_split)
+    with pytest.raises(ParameterError, match="trials must be a positive integer"):
+        tune("ease", small_split, trials=0)
+    broken = Candidate(CANDIDATES["ease"].factory, {"l2": FloatRange(5.0, 1.0)}, {}, seeded=False)
+    monkeypatch.setitem(CANDIDATES, "broken", broken)
+    with pytest.raises(ParameterError, match=r"broken\.l2 is empty or inverted"):
+        tune("broken", small_split, trials=1)
+
+
+def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
+    spec = "synthetic:n_users=200,n_items=60,seed=4"
+    code, out, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "3",
+                             "--out", tmp_path / "best", "--storage", tmp_path / "t.db")  # fmt: skip
+    assert code == 0, err
+    assert "Best of 3 trials" in out
+    from whyrec.models import Recommender
+
+    model = Recommender.load(tmp_path / "best")
+    assert model.manifest_["info"]["tuning"]["params"]["l2"] == model.l2
+    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "xgboost", "--out", tmp_path / "x")
+    assert code == 2 and "unknown model 'xgboost'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0",
+                           "--out", tmp_path / "x")  # fmt: skip
+    assert code == 2 and "trials must be a positive integer" in err
