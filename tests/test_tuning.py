@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import run_cli
-from whyrec.errors import ParameterError
+from whyrec.errors import ParameterError, TrainingDivergedError
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, check_space
 from whyrec.studies.tuning import on_boundary, tune
 
@@ -106,6 +106,25 @@ def test_bad_tuning_requests(small_split, monkeypatch):
     monkeypatch.setitem(CANDIDATES, "broken", broken)
     with pytest.raises(ParameterError, match=r"broken\.l2 is empty or inverted"):
         tune("broken", small_split, trials=1)
+
+
+def test_diverged_trials_are_recorded_and_the_search_goes_on(small_split, monkeypatch):
+    with pytest.raises(TrainingDivergedError, match="BPR diverged"):
+        CANDIDATES["bpr"].factory(learning_rate=1e3, iterations=50, seed=0).fit(small_split.train)
+    wide = Candidate(CANDIDATES["bpr"].factory, {"learning_rate": FloatRange(1e-3, 1e3, log=True)}, {"iterations": 50})
+    monkeypatch.setitem(CANDIDATES, "bpr_wide", wide)
+    lines: list[str] = []
+    tuned = tune("bpr_wide", small_split, trials=8, seed=0, log=lines.append)
+    states = [t["state"] for t in tuned["trials"]]
+    assert tuned["failed"] == states.count("fail") >= 1 and states.count("complete") >= 1
+    assert tuned["params"]["learning_rate"] < 10
+    assert any("failed: BPR diverged" in line for line in lines)
+    hopeless = Candidate(
+        CANDIDATES["bpr"].factory, {"learning_rate": FloatRange(1e2, 1e3, log=True)}, {"iterations": 50}
+    )
+    monkeypatch.setitem(CANDIDATES, "bpr_hopeless", hopeless)
+    with pytest.raises(TrainingDivergedError, match="no trial of bpr_hopeless finished"):
+        tune("bpr_hopeless", small_split, trials=2, seed=0)
 
 
 def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):

@@ -29,6 +29,10 @@ class ParameterError(WhyrecError, ValueError):
     """An argument outside its valid range (k <= 0, an unknown method name, ...)."""
 
 
+class TrainingDivergedError(WhyrecError, ArithmeticError):
+    """Training produced a non-finite loss or factors: the learning rate or the step is too large."""
+
+
 class ModelFormatError(WhyrecError):
     """A model directory that is missing, corrupt, or written by an incompatible version."""
 

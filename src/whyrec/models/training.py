@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from whyrec._io import atomic_directory, write_json_atomic
-from whyrec.errors import ModelFormatError, ParameterError
+from whyrec.errors import ModelFormatError, ParameterError, TrainingDivergedError
 from whyrec.models.distributed import World
 
 CHECKPOINT_FORMAT = "whyrec.checkpoint"
@@ -224,6 +225,11 @@ class Trainer:
                     total_loss += float(loss.detach()) * examples
                     seen += examples
                     bar.advance(f"epoch {epoch} loss {total_loss / max(seen, 1):.4f}")
+                if not math.isfinite(total_loss):
+                    raise TrainingDivergedError(
+                        f"{self.name} diverged at epoch {epoch}: the training loss is {total_loss}; "
+                        "use a smaller learning rate"
+                    )
                 for scheduler in objective.schedulers:
                     scheduler.step()
                 record: dict[str, Any] = {

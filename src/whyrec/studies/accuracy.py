@@ -77,6 +77,7 @@ def accuracy_study(
         out["models"][name] = {
             "params": params, "runs": runs, "trials": tuned["trials"], "search_seconds": tuned["search_seconds"],
             "validation": tuned["validation"], "boundary": tuned["boundary"], "pruned": tuned["pruned"],
+            "failed": tuned["failed"],
             **summary,
         }  # fmt: skip
         out["figures"][name] = tuned["study"]
@@ -198,7 +199,7 @@ def accuracy_table(results: Mapping[str, Any]) -> str:
     """Table 1 as Markdown: models ranked by median test recall@50, with each search's cost."""
     lines = [
         "| model | recall@50 median | recall@50 mean ± std | recall@20 median | NDCG@50 median | fit s (mean) "
-        "| trials (pruned) | search s | best params |",
+        "| trials (pruned, diverged) | search s | best params |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in results["ranking_by_median_recall@50"]:
@@ -208,7 +209,8 @@ def accuracy_table(results: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {m['recall@50_median']:.4f} | {m['recall@50_mean']:.4f} ± {m['recall@50_std']:.4f} "
             f"| {m['recall@20_median']:.4f} | {m['ndcg@50_median']:.4f} | {m['fit_seconds_mean']:.1f} "
-            f"| {len(m['trials'])} ({m.get('pruned', 0)}) | {m.get('search_seconds', 0):.0f} | {params} |"
+            f"| {len(m['trials'])} ({m.get('pruned', 0)}, {m.get('failed', 0)}) "
+            f"| {m.get('search_seconds', 0):.0f} | {params} |"
         )
     flagged = [n for n in results["ranking_by_median_recall@50"] if results["models"][n].get("boundary")]
     if flagged:

@@ -28,7 +28,7 @@ import numpy as np
 import optuna
 
 from whyrec.data.splits import Split
-from whyrec.errors import DataError, ParameterError
+from whyrec.errors import DataError, ParameterError, TrainingDivergedError
 from whyrec.metrics import evaluate
 from whyrec.models.training import EpochRecord, TrainingOptions
 from whyrec.studies.catalogue import CANDIDATES, Choice, Dimension, FloatRange, IntRange, build, check_space
@@ -101,10 +101,11 @@ def tune(
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
     candidate = CANDIDATES[name]
     check_space(name, candidate.space)
-    optuna.logging.set_verbosity(logging.WARNING)
+    optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
     settings = settings_of(name, parts, seed)
     study = _study(name, settings, seed, storage, pruning=candidate.epochs)
-    done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+    done = [t for t in study.trials if t.state in ended]
     remaining = max(0, trials - len(done)) if candidate.space else 0
     known = parts.train.matrix()
 
@@ -112,9 +113,16 @@ def tune(
         params = suggest(trial, candidate.space)
         options = TrainingOptions(callbacks=(_pruning(trial),)) if candidate.epochs else None
         start = time.perf_counter()
-        model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
+        try:
+            model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
+            score = float(evaluate(model, parts.validation, exclude=known, k=50)[METRIC])
+            if not math.isfinite(score):
+                raise TrainingDivergedError(f"{name} scored {score} on validation")
+        except TrainingDivergedError as exc:
+            if log:
+                log(f"  {name} trial {trial.number}: {_short(params)} -> failed: {exc}")
+            raise
         seconds = time.perf_counter() - start
-        score = float(evaluate(model, parts.validation, exclude=known, k=50)[METRIC])
         trial.set_user_attr("fit_seconds", seconds)
         if log:
             log(f"  {name} trial {trial.number}: {_short(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
@@ -128,9 +136,15 @@ def tune(
         study.set_user_attr("search_seconds", before + time.perf_counter() - started)
 
     if remaining:
-        study.optimize(objective, n_trials=remaining, n_jobs=jobs, gc_after_trial=True, callbacks=[record_time])
+        # a diverged trial is recorded as failed (a region of the space that does not train) and the search goes on
+        study.optimize(objective, n_trials=remaining, n_jobs=jobs, gc_after_trial=True, callbacks=[record_time],
+                       catch=(TrainingDivergedError,))  # fmt: skip
     seconds = before + time.perf_counter() - started if remaining else before
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if candidate.space and not finished:
+        raise TrainingDivergedError(
+            f"no trial of {name} finished ({len(study.trials)} diverged or were pruned); narrow its search space"
+        )
     best_params = dict(study.best_trial.params) if finished else {}
     return {
         "params": best_params,
@@ -139,6 +153,7 @@ def tune(
         "search_seconds": seconds,
         "trials_run_now": remaining,
         "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
         "boundary": on_boundary(candidate.space, best_params),
         "study": study,
     }

@@ -10,10 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.bpr import BayesianPersonalizedRanking
+from implicit.recommender_base import ModelFitError
 from threadpoolctl import threadpool_limits
 
 from whyrec.data.dataset import Dataset
-from whyrec.errors import ParameterError
+from whyrec.errors import ParameterError, TrainingDivergedError
 from whyrec.models.recommender import Recommender
 from whyrec.models.training import TrainingOptions
 
@@ -45,7 +46,12 @@ class _Factors(Recommender):
         self._remember(train, use_attributes=False)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
             model = self._make()
-            model.fit(self._fit_matrix(train).astype(np.float32), show_progress=False)
+            try:
+                model.fit(self._fit_matrix(train).astype(np.float32), show_progress=False)
+            except ModelFitError as exc:
+                raise TrainingDivergedError(
+                    f"{type(self).__name__} diverged ({exc}); use a smaller learning rate or more regularization"
+                ) from None
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
         return self
