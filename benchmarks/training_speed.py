@@ -1,0 +1,94 @@
+"""Training speed side by side: RecoNet with attributes, EASE and iALS in one run, on one split.
+
+For each model: the total fit (early-stopping patience included), the time to the epoch whose
+weights are kept (the best validation epoch; models without epochs: the whole fit), and test
+recall@50. Parameters are the tuned ones of `accuracy_<name>.json` (the Optuna study) when present,
+else the settings named below. Each model is fitted `--repeat` times and the median is reported.
+
+    python benchmarks/training_speed.py --data ml-1m --seed 0
+
+Writes benchmarks/results/training_speed_<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+from _common import RESULTS, data_dir
+from whyrec._runtime import tune_allocator
+from whyrec.data import load_movielens, split
+from whyrec.evaluate import evaluate
+from whyrec.studies.catalogue import build
+from whyrec.studies.provenance import write_result
+
+NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+MODELS = ("reconet_attributes", "ease", "ials")
+# Used only when no tuned study exists: iALS from the 24-point grid of issue 15, EASE's usual λ.
+FALLBACK: dict[str, dict[str, Any]] = {
+    "ials": {"factors": 512, "regularization": 100.0, "alpha": 20.0, "iterations": 15},
+    "ease": {"l2": 800.0},
+    "reconet_attributes": {},
+}
+
+
+def tuned_params(name: str) -> tuple[dict[str, dict[str, Any]], str]:
+    path = RESULTS / f"accuracy_{name}.json"
+    if path.exists():
+        study = json.loads(path.read_text())["results"]
+        if "trials" in study and all(m in study["models"] for m in MODELS):
+            return {m: study["models"][m]["params"] for m in MODELS}, f"tuned: {path.name}"
+    return FALLBACK, "fallback settings (no tuned study)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="ml-1m", choices=sorted(NAMES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    tune_allocator()
+    name = NAMES[args.data]
+    dataset = load_movielens(data_dir(args.data), min_rating=3)
+    parts = split(dataset, "random", seed=args.seed)
+    known = parts.train.matrix() + parts.validation.matrix()
+    params, source = tuned_params(name)
+    results: dict[str, Any] = {"params_from": source, "models": {}}
+    for model_name in MODELS:
+        fits, to_best, recalls, epochs = [], [], [], []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            model = build(model_name, params[model_name], args.seed, parts.train).fit(parts.train, parts.validation)
+            fits.append(time.perf_counter() - start)
+            best = getattr(model, "time_to_best_", None)
+            to_best.append(fits[-1] if best is None else float(best))
+            epochs.append(getattr(model, "best_epoch_", None))
+            recalls.append(evaluate(model, parts.test, exclude=known, k=50)["recall@50"])
+        results["models"][model_name] = {
+            "params": params[model_name],
+            "fit_seconds": fits,
+            "fit_seconds_median": statistics.median(fits),
+            "seconds_to_best_median": statistics.median(to_best),
+            "best_epoch": epochs,
+            "epochs_run": len(model.history_) if hasattr(model, "history_") else None,
+            "test_recall@50": recalls,
+        }
+        m = results["models"][model_name]
+        print(f"{model_name}: fit {m['fit_seconds_median']:.1f} s (to best {m['seconds_to_best_median']:.1f} s), "
+              f"recall@50 {statistics.median(recalls):.4f}")  # fmt: skip
+    ials = results["models"]["ials"]["fit_seconds_median"]
+    results["reconet_over_ials_fit"] = results["models"]["reconet_attributes"]["fit_seconds_median"] / ials
+    path = write_result(
+        RESULTS / f"training_speed_{name}.json",
+        data=f"{name} (ratings >= 3, random 60/20/20, seed {args.seed} split)",
+        seed=args.seed,
+        results=results,
+    )
+    print(f"RecoNet / iALS total fit: {results['reconet_over_ials_fit']:.1f}x -> {path}")
+
+
+if __name__ == "__main__":
+    main()
