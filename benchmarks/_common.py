@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -18,3 +19,21 @@ def data_dir(name: str) -> Path:
         if (root / name).is_dir():
             return root / name
     sys.exit(f"data set {name!r} not found: set WHYREC_DATA or place it at ../shared/datasets/{name}")
+
+
+def served_model(seed: int) -> tuple[Any, list[dict[str, str]]]:
+    """The service benchmarks' model (RecoNet, one epoch on ml-1m-half) and its (user, top-10 item)
+    pairs of 500 training users, as request bodies."""
+    import numpy as np
+
+    from whyrec.data import load_movielens, split
+    from whyrec.models import RecoNet
+
+    parts = split(load_movielens(data_dir("ml-1m")), seed=seed)
+    model = RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed=seed).fit(parts.train)
+    fs = model.feature_space_
+    users = np.random.default_rng(seed).choice(np.unique(parts.train.users), 500, replace=False)
+    recs = model.top_k(model.score_users(users), 10, model.train_matrix_[users])
+    pairs = [{"user_id": fs.user_ids[u], "item_id": fs.item_ids[i]}
+             for u, row in zip(users, recs.items, strict=True) for i in row]  # fmt: skip
+    return model, pairs

@@ -38,9 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from _common import RESULTS, data_dir
-from whyrec.data import load_movielens, split
-from whyrec.models import RecoNet
+from _common import RESULTS, data_dir, served_model
 from whyrec.studies.provenance import write_result
 
 
@@ -189,15 +187,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--old-src", default=None, help="src/ of an older checkout, for the stall before/after")
     args = parser.parse_args()
-    dataset = load_movielens(data_dir("ml-1m"))
-    parts = split(dataset, seed=args.seed)
-    model = RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed=args.seed).fit(parts.train)
+    model, pairs = served_model(args.seed)
     fs = model.feature_space_
-    rng = np.random.default_rng(args.seed)
-    users = rng.choice(np.unique(parts.train.users), 500, replace=False)
-    recs = model.top_k(model.score_users(users), 10, model.train_matrix_[users])
-    pairs = [{"user_id": fs.user_ids[u], "item_id": fs.item_ids[i]}
-             for u, row in zip(users, recs.items, strict=True) for i in row]  # fmt: skip
     event_users = [f"live-{n}" for n in range(200)]
 
     def lrp(r):

@@ -25,9 +25,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from _common import RESULTS, data_dir
-from whyrec.data import load_movielens, split
-from whyrec.models import RecoNet
+from _common import RESULTS, served_model
 from whyrec.studies.provenance import write_result
 
 
@@ -92,18 +90,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    dataset = load_movielens(data_dir("ml-1m"))
-    parts = split(dataset, seed=args.seed)
-    model = RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed=args.seed).fit(parts.train)
+    model, pairs = served_model(args.seed)
     fs = model.feature_space_
-    rng = np.random.default_rng(args.seed)
-    users = rng.choice(np.unique(parts.train.users), 500, replace=False)
-    recs = model.top_k(model.score_users(users), 10, model.train_matrix_[users])
-    pairs = [
-        {"user_id": fs.user_ids[u], "item_id": fs.item_ids[i]}
-        for u, row in zip(users, recs.items, strict=True)
-        for i in row
-    ]
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save(Path(tmp) / "model")
         port = _port()
