@@ -29,7 +29,7 @@ NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
 MODELS = ("reconet_attributes", "ease", "ials")
 # Used only when no tuned study exists: iALS from the 24-point grid of issue 15, EASE's usual λ.
 FALLBACK: dict[str, dict[str, Any]] = {
-    "ials": {"factors": 512, "regularization": 100.0, "alpha": 20.0, "iterations": 15},
+    "ials": {"factors": 512, "unobserved_weight": 0.05, "relative_l2": 5.0, "iterations": 15},  # reg 100, alpha 20
     "ease": {"l2": 800.0},
     "reconet_attributes": {},
 }

@@ -6,7 +6,7 @@ described once, with the search space its tuning draws from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,8 @@ class Candidate:
     cold_start: bool = False
     seeded: bool = True
     epochs: bool = False  # trained epoch by epoch (its tuning trials can be pruned on validation recall)
+    # maps the searched parameters to the model's own, where a model is searched in other coordinates
+    translate: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 def check_space(name: str, space: Mapping[str, Dimension]) -> None:
@@ -72,6 +74,21 @@ def check_space(name: str, space: Mapping[str, Dimension]) -> None:
             raise ParameterError(f"{where} is on a log scale, so it must start above 0 (low={dim.low})")
 
 
+def _ials_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """implicit's α and λ from the searched unobserved weight w = 1/α and relative λ = λ/α."""
+    searched = ("unobserved_weight", "relative_l2")
+    out = {k: v for k, v in params.items() if k not in searched}
+    given = [k for k in searched if k in params]
+    if given and len(given) < len(searched):
+        raise ParameterError(
+            "iALS needs both unobserved_weight and relative_l2 (or implicit's alpha and regularization)"
+        )
+    if given:
+        out["alpha"] = 1.0 / float(params["unobserved_weight"])
+        out["regularization"] = float(params["relative_l2"]) * out["alpha"]
+    return out
+
+
 # Search spaces from the papers' and the benchmark literature's ranges (Rendle et al. 2022 for iALS,
 # Steck 2019 for EASE, Liang et al. 2018 for Mult-VAE, Hsieh et al. 2017 for CML), written once and
 # log-scaled where a parameter spans decades.
@@ -80,15 +97,20 @@ CANDIDATES: dict[str, Candidate] = {
     "item_knn": Candidate(baselines.ItemKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
     "user_knn": Candidate(baselines.UserKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
     "ease": Candidate(baselines.EASE, {"l2": FloatRange(1.0, 1e5, log=True)}, {}, seeded=False),
+    # iALS is searched in Rendle et al.'s coordinates: the weight of unobserved pairs (1/α in implicit's
+    # confidence 1 + α·r) and the regularisation relative to it (λ/α). In implicit's own coordinates
+    # λ and α must grow together; searched independently, TPE (40 trials) found no configuration as
+    # good as a 24-point grid on ml-1m-half (validation recall@50 0.3978 vs 0.4032).
     "ials": Candidate(
         baselines.ALS,
         {
             "factors": IntRange(16, 1024, log=True),
-            "regularization": FloatRange(1e-3, 1e3, log=True),
-            "alpha": FloatRange(0.1, 300.0, log=True),
+            "unobserved_weight": FloatRange(1e-3, 1.0, log=True),
+            "relative_l2": FloatRange(1e-3, 1e2, log=True),
             "iterations": IntRange(5, 40),
         },
         {},
+        translate=_ials_parameters,
     ),
     "bpr": Candidate(
         baselines.BPR,
@@ -127,7 +149,7 @@ CANDIDATES: dict[str, Candidate] = {
         {
             "dim": IntRange(8, 256, log=True),
             "lr": FloatRange(1e-4, 5e-2, log=True),
-            "l2": FloatRange(1e-9, 1e-2, log=True),
+            "l2": FloatRange(1e-9, 1.0, log=True),
         },
         {"epochs": 20, "use_attributes": False},
         epochs=True,
@@ -137,7 +159,7 @@ CANDIDATES: dict[str, Candidate] = {
         {
             "dim": IntRange(8, 256, log=True),
             "lr": FloatRange(1e-4, 5e-2, log=True),
-            "l2": FloatRange(1e-9, 1e-2, log=True),
+            "l2": FloatRange(1e-9, 1.0, log=True),
             "id_dropout": FloatRange(0.0, 0.7),
         },
         {"epochs": 20, "use_attributes": True},
@@ -162,7 +184,7 @@ _RECONET_SPACE: dict[str, Dimension] = {
     "weight_decay": FloatRange(1e-10, 1e-3, log=True),
     "lr": FloatRange(5e-4, 5e-2, log=True),
     "lr_decay": FloatRange(0.7, 1.0),
-    "batch_size": Choice((256, 512, 1024, 2048)),
+    "batch_size": Choice((128, 256, 512, 1024, 2048, 4096)),
 }
 for _name, _hidden, _attributes in (
     ("reconet", (), False),
@@ -187,7 +209,7 @@ def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Re
     if name not in CANDIDATES:
         raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
     candidate = CANDIDATES[name]
-    options = {**candidate.fixed, **params}
+    options = {**candidate.fixed, **(candidate.translate(params) if candidate.translate else params)}
     if candidate.factory is RecoNet:
         options = {**preset_for(train), **options}
         if isinstance(options.get("hidden"), int):  # tuned as one width
