@@ -238,6 +238,28 @@ def _accuracy_rows() -> list[str]:
                 f"{budget} | best: {top}; popularity {popularity:.4f}{place}{flags} "
                 f"(full table: `accuracy_{data}.md`) | RecoNet with attributes first | `accuracy_{data}.json` |"
             )
+        grid = _load(f"ials_grid_{data}.json")
+        if grid and study and "ials" in study["results"]["models"]:
+            g, tuned = grid["results"], study["results"]["models"]["ials"]
+            met = "met" if tuned["recall@50_median"] >= g["recall@50_median"] else "**not met**: the grid is better"
+            out.append(
+                f"| iALS on {data}: {study['results']['trials']} TPE trials vs the 24-point grid of issue 15, test "
+                f"recall@50 median | tuned **{tuned['recall@50_median']:.4f}** (validation {tuned['validation']:.4f}) "
+                f"vs grid {g['recall@50_median']:.4f} (validation {g['validation']:.4f}) | tuner finds what the "
+                f"grid finds ({met}) | `accuracy_{data}.json`, `ials_grid_{data}.json` |"
+            )
+        speed = _load(f"training_speed_{data}.json")
+        if speed:
+            r = speed["results"]
+            shown = ", ".join(
+                f"{n} {m['fit_seconds_median']:.1f} s (best epoch at {m['seconds_to_best_median']:.1f} s)"
+                for n, m in r["models"].items()
+            )
+            out.append(
+                f"| Fit time on {data}, one run, median of {len(next(iter(r['models'].values()))['fit_seconds'])} "
+                f"fits ({r['params_from']}) | {shown}; RecoNet / iALS **{r['reconet_over_ials_fit']:.1f}x** "
+                f"| <= 4x the tuned iALS | `training_speed_{data}.json` |"
+            )
         cold = _load(f"coldstart_{data}.json")
         if cold:
             r = cold["results"]

@@ -8,10 +8,11 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from conftest import run_cli
 from whyrec.errors import ParameterError, TrainingDivergedError
-from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, check_space
+from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
 from whyrec.studies.tuning import on_boundary, tune
 
 
@@ -142,3 +143,32 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0",
                            "--out", tmp_path / "x")  # fmt: skip
     assert code == 2 and "trials must be a positive integer" in err
+
+
+def test_ials_is_searched_in_unobserved_weight_and_relative_l2(small_split):
+    model = build("ials", {"factors": 8, "unobserved_weight": 0.05, "relative_l2": 5.0, "iterations": 2}, 0,
+                  small_split.train)  # fmt: skip
+    assert model.alpha == pytest.approx(20.0) and model.regularization == pytest.approx(100.0)
+    plain = build("ials", {"factors": 8, "alpha": 3.0, "regularization": 1.0}, 0, small_split.train)
+    assert (plain.alpha, plain.regularization) == (3.0, 1.0)  # implicit's own coordinates still work
+    with pytest.raises(ParameterError, match="needs both unobserved_weight and relative_l2"):
+        build("ials", {"unobserved_weight": 0.1}, 0, small_split.train)
+    result = tune("ials", small_split, trials=2, seed=0)
+    assert set(result["params"]) == {"factors", "unobserved_weight", "relative_l2", "iterations"}
+
+
+def test_parallel_trials_share_the_cores(small_split, monkeypatch):
+    seen: list[int] = []
+    original = CANDIDATES["ease"]
+
+    class Spy(original.factory):  # type: ignore[misc,name-defined]
+        def fit(self, *args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setitem(CANDIDATES, "ease", Candidate(Spy, original.space, original.fixed, seeded=False))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    before = torch.get_num_threads()
+    tune("ease", small_split, trials=4, seed=0, jobs=2)
+    assert seen and set(seen) == {2}  # 4 cores, 2 trials at once: 2 threads each
+    assert torch.get_num_threads() == before  # restored afterwards
