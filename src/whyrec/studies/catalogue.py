@@ -125,7 +125,7 @@ CANDIDATES: dict[str, Candidate] = {
     "mult_vae": Candidate(
         baselines.MultVAE,
         {
-            "hidden": IntRange(100, 1200, log=True),
+            "hidden": IntRange(20, 1200, log=True),
             "latent": IntRange(25, 400, log=True),
             "dropout": FloatRange(0.0, 0.8),
             "beta": FloatRange(0.01, 1.0, log=True),
@@ -168,12 +168,12 @@ CANDIDATES: dict[str, Candidate] = {
     ),
     "ocular": Candidate(
         baselines.OCuLaR,
-        {"factors": IntRange(10, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
+        {"factors": IntRange(2, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
         {"use_attributes": False},
     ),
     "ocular_attributes": Candidate(
         baselines.OCuLaR,
-        {"factors": IntRange(10, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
+        {"factors": IntRange(2, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
         {"use_attributes": True},
         cold_start=True,
     ),
