@@ -251,13 +251,17 @@ def _accuracy_rows() -> list[str]:
         speed = _load(f"training_speed_{data}.json")
         if speed:
             r = speed["results"]
+            sources = r["params_from"] if isinstance(r["params_from"], dict) else {}
             shown = ", ".join(
-                f"{n} {m['fit_seconds_median']:.1f} s (best epoch at {m['seconds_to_best_median']:.1f} s)"
+                f"{n} {m['fit_seconds_median']:.1f} s (best epoch at {m['seconds_to_best_median']:.1f} s; "
+                f"{sources.get(n, r['params_from'])})"
                 for n, m in r["models"].items()
             )
+            grid = r.get("reconet_over_ials_grid_fit")
+            versus = f", / grid iALS {grid:.1f}x" if grid else ""
             out.append(
                 f"| Fit time on {data}, one run, median of {len(next(iter(r['models'].values()))['fit_seconds'])} "
-                f"fits ({r['params_from']}) | {shown}; RecoNet / iALS **{r['reconet_over_ials_fit']:.1f}x** "
+                f"fits | {shown}; RecoNet / tuned iALS **{r['reconet_over_ials_fit']:.1f}x**{versus} "
                 f"| <= 4x the tuned iALS | `training_speed_{data}.json` |"
             )
         cold = _load(f"coldstart_{data}.json")

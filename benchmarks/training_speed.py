@@ -2,8 +2,8 @@
 
 For each model: the total fit (early-stopping patience included), the time to the epoch whose
 weights are kept (the best validation epoch; models without epochs: the whole fit), and test
-recall@50. Parameters are the tuned ones of `accuracy_<name>.json` (the Optuna study) when present,
-else the settings named below. Each model is fitted `--repeat` times and the median is reported.
+recall@50. Parameters are the tuned ones (see `tuned_params`), else the settings named below. Each
+model is fitted `--repeat` times and the median is reported.
 
     python benchmarks/training_speed.py --data ml-1m --seed 0
 
@@ -16,6 +16,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, data_dir
@@ -35,13 +36,45 @@ FALLBACK: dict[str, dict[str, Any]] = {
 }
 
 
-def tuned_params(name: str) -> tuple[dict[str, dict[str, Any]], str]:
+def tuned_params(name: str, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each model's parameters and where they come from: Table 1's JSON, else a finished study in the
+    tuning storage (a Table 1 run still under way), else the settings above. The 24-point grid's
+    iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
+    params: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
     path = RESULTS / f"accuracy_{name}.json"
-    if path.exists():
-        study = json.loads(path.read_text())["results"]
-        if "trials" in study and all(m in study["models"] for m in MODELS):
-            return {m: study["models"][m]["params"] for m in MODELS}, f"tuned: {path.name}"
-    return FALLBACK, "fallback settings (no tuned study)"
+    table = json.loads(path.read_text())["results"] if path.exists() else {}
+    storage = RESULTS / f"tuning_{name}.db"
+    for model in MODELS:
+        if "trials" in table and model in table["models"]:
+            params[model], sources[model] = table["models"][model]["params"], f"tuned: {path.name}"
+            continue
+        best = _finished_study(storage, model, trials)
+        if best is not None:
+            params[model], sources[model] = best, f"tuned: {storage.name} ({trials} trials)"
+        else:
+            params[model], sources[model] = FALLBACK[model], "default settings (no finished study)"
+    grid = RESULTS / f"ials_grid_{name}.json"
+    if grid.exists():
+        params["ials_grid"] = json.loads(grid.read_text())["results"]["params"]
+        sources["ials_grid"] = f"grid: {grid.name}"
+    return params, sources
+
+
+def _finished_study(storage: Path, model: str, trials: int) -> dict[str, Any] | None:
+    if not storage.exists():
+        return None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        study = optuna.load_study(study_name=model, storage=f"sqlite:///{storage}")
+    except KeyError:  # no study of this model yet
+        return None
+    ended = [t for t in study.trials if t.state.is_finished()]
+    if len(ended) < trials or not any(t.state == optuna.trial.TrialState.COMPLETE for t in ended):
+        return None
+    return dict(study.best_trial.params)
 
 
 def main() -> None:
@@ -55,13 +88,14 @@ def main() -> None:
     dataset = load_movielens(data_dir(args.data), min_rating=3)
     parts = split(dataset, "random", seed=args.seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    params, source = tuned_params(name)
-    results: dict[str, Any] = {"params_from": source, "models": {}}
-    for model_name in MODELS:
+    params, sources = tuned_params(name)
+    results: dict[str, Any] = {"params_from": sources, "models": {}}
+    for model_name in params:
         fits, to_best, recalls, epochs = [], [], [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            model = build(model_name, params[model_name], args.seed, parts.train).fit(parts.train, parts.validation)
+            catalogue_name = "ials" if model_name == "ials_grid" else model_name
+            model = build(catalogue_name, params[model_name], args.seed, parts.train).fit(parts.train, parts.validation)
             fits.append(time.perf_counter() - start)
             best = getattr(model, "time_to_best_", None)
             to_best.append(fits[-1] if best is None else float(best))
@@ -80,7 +114,10 @@ def main() -> None:
         print(f"{model_name}: fit {m['fit_seconds_median']:.1f} s (to best {m['seconds_to_best_median']:.1f} s), "
               f"recall@50 {statistics.median(recalls):.4f}")  # fmt: skip
     ials = results["models"]["ials"]["fit_seconds_median"]
-    results["reconet_over_ials_fit"] = results["models"]["reconet_attributes"]["fit_seconds_median"] / ials
+    reconet = results["models"]["reconet_attributes"]["fit_seconds_median"]
+    results["reconet_over_ials_fit"] = reconet / ials
+    if "ials_grid" in results["models"]:
+        results["reconet_over_ials_grid_fit"] = reconet / results["models"]["ials_grid"]["fit_seconds_median"]
     path = write_result(
         RESULTS / f"training_speed_{name}.json",
         data=f"{name} (ratings >= 3, random 60/20/20, seed {args.seed} split)",
