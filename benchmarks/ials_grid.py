@@ -15,12 +15,12 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
 from sklearn.model_selection import ParameterGrid
 
 from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.evaluate import evaluate
+from whyrec.studies.accuracy import score_on_seeds
 from whyrec.studies.catalogue import build
 from whyrec.studies.provenance import write_result
 
@@ -48,22 +48,9 @@ def main() -> None:
         print(f"  {params} -> validation recall@50 {score:.4f}")
     search_seconds = time.perf_counter() - started
     best = max(trials, key=lambda t: t["validation"])
-    runs = []
-    for s, parts in splits.items():
-        start = time.perf_counter()
-        model = build("ials", best["params"], s, parts.train).fit(parts.train, parts.validation)
-        seconds = time.perf_counter() - start
-        known = parts.train.matrix() + parts.validation.matrix()
-        metrics = evaluate(model, parts.test, exclude=known, k=(20, 50))
-        runs.append(
-            {"seed": s, "fit_seconds": seconds, **{k: metrics[k] for k in ("recall@20", "recall@50", "ndcg@50")}}
-        )
-    recall = [r["recall@50"] for r in runs]
-    results = {
-        "grid": GRID, "trials": trials, "search_seconds": search_seconds, "params": best["params"],
-        "validation": best["validation"], "runs": runs, "recall@50_median": float(np.median(recall)),
-        "recall@50_mean": float(np.mean(recall)), "recall@50_std": float(np.std(recall)),
-    }  # fmt: skip
+    runs, summary = score_on_seeds("ials", best["params"], splits)
+    results = {"grid": GRID, "trials": trials, "search_seconds": search_seconds, "params": best["params"],
+               "validation": best["validation"], "runs": runs, **summary}  # fmt: skip
     path = write_result(
         RESULTS / f"ials_grid_{name}.json",
         data=f"{name} (ratings >= 3, random 60/20/20, seeds 0..{args.seeds - 1})",

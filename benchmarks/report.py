@@ -257,8 +257,8 @@ def _accuracy_rows() -> list[str]:
                 f"{sources.get(n, r['params_from'])})"
                 for n, m in r["models"].items()
             )
-            grid = r.get("reconet_over_ials_grid_fit")
-            versus = f", / grid iALS {grid:.1f}x" if grid else ""
+            over_grid = r.get("reconet_over_ials_grid_fit")
+            versus = f", / grid iALS {over_grid:.1f}x" if over_grid else ""
             out.append(
                 f"| Fit time on {data}, one run, median of {len(next(iter(r['models'].values()))['fit_seconds'])} "
                 f"fits | {shown}; RecoNet / tuned iALS **{r['reconet_over_ials_fit']:.1f}x**{versus} "

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from whyrec.data.dataset import Dataset
 from whyrec.data.profiles import build_profiles
-from whyrec.data.splits import split
+from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.studies.catalogue import CANDIDATES, build, is_reconet
@@ -58,22 +58,7 @@ def accuracy_study(
     for name in names:
         tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs, log=log)
         params = tuned["params"]
-        runs = []
-        for s in seeds:  # the winning configuration, refitted on every seed's split and scored once on test
-            parts = splits[s]
-            start = time.perf_counter()
-            model = build(name, params, s, parts.train).fit(parts.train, parts.validation)
-            seconds = time.perf_counter() - start
-            known = parts.train.matrix() + parts.validation.matrix()
-            metrics = evaluate(model, parts.test, exclude=known, k=(20, 50))
-            runs.append(
-                {"seed": s, "fit_seconds": seconds, **{k: metrics[k] for k in ("recall@20", "recall@50", "ndcg@50")}}
-            )
-        summary = {
-            f"{metric}_{stat}": float(fn([r[metric] for r in runs]))
-            for metric in ("recall@20", "recall@50", "ndcg@50", "fit_seconds")
-            for stat, fn in (("mean", np.mean), ("median", np.median), ("std", np.std))
-        }
+        runs, summary = score_on_seeds(name, params, splits)
         out["models"][name] = {
             "params": params, "runs": runs, "trials": tuned["trials"], "search_seconds": tuned["search_seconds"],
             "validation": tuned["validation"], "boundary": tuned["boundary"], "pruned": tuned["pruned"],
@@ -86,6 +71,27 @@ def accuracy_study(
     ranking = sorted(out["models"], key=lambda n: -out["models"][n]["recall@50_median"])
     out["ranking_by_median_recall@50"] = ranking
     return out
+
+
+def score_on_seeds(name: str, params: Mapping[str, Any], splits: Mapping[int, Split]) -> tuple[list, dict[str, float]]:
+    """Model `name` with `params` refitted on every seed's split and scored once on test: the runs and
+    their mean, median and std of recall@20/50, NDCG@50 and fit time."""
+    runs = []
+    for s, parts in splits.items():
+        start = time.perf_counter()
+        model = build(name, params, s, parts.train).fit(parts.train, parts.validation)
+        seconds = time.perf_counter() - start
+        known = parts.train.matrix() + parts.validation.matrix()
+        metrics = evaluate(model, parts.test, exclude=known, k=(20, 50))
+        runs.append(
+            {"seed": s, "fit_seconds": seconds, **{k: metrics[k] for k in ("recall@20", "recall@50", "ndcg@50")}}
+        )
+    summary = {
+        f"{metric}_{stat}": float(fn([r[metric] for r in runs]))
+        for metric in ("recall@20", "recall@50", "ndcg@50", "fit_seconds")
+        for stat, fn in (("mean", np.mean), ("median", np.median), ("std", np.std))
+    }
+    return runs, summary
 
 
 COLD_RECIPE = {"cold_rate": 0.2}  # whyrec's cold-start recipe for RecoNet (see whyrec.models.sampler)
