@@ -251,10 +251,9 @@ def _accuracy_rows() -> list[str]:
         speed = _load(f"training_speed_{data}.json")
         if speed:
             r = speed["results"]
-            sources = r["params_from"] if isinstance(r["params_from"], dict) else {}
             shown = ", ".join(
                 f"{n} {m['fit_seconds_median']:.1f} s (best epoch at {m['seconds_to_best_median']:.1f} s; "
-                f"{sources.get(n, r['params_from'])})"
+                f"{r['params_from'][n]})"
                 for n, m in r["models"].items()
             )
             over_grid = r.get("reconet_over_ials_grid_fit")
