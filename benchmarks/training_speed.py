@@ -16,15 +16,15 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
-from whyrec.data import load_movielens, split
+from whyrec.data import Dataset, load_movielens, split
 from whyrec.evaluate import evaluate
 from whyrec.studies.catalogue import build
 from whyrec.studies.provenance import write_result
+from whyrec.studies.tuning import stored_best
 
 NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
 MODELS = ("reconet_attributes", "ease", "ials")
@@ -36,10 +36,10 @@ FALLBACK: dict[str, dict[str, Any]] = {
 }
 
 
-def tuned_params(name: str, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def tuned_params(name: str, dataset: Dataset, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Each model's parameters and where they come from: Table 1's JSON, else a finished study in the
-    tuning storage (a Table 1 run still under way), else the settings above. The 24-point grid's
-    iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
+    tuning storage (a Table 1 run still under way; tuned on the seed-0 split), else the settings
+    above. The 24-point grid's iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
     params: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
     path = RESULTS / f"accuracy_{name}.json"
@@ -49,7 +49,7 @@ def tuned_params(name: str, trials: int = 40) -> tuple[dict[str, dict[str, Any]]
         if "trials" in table and model in table["models"]:
             params[model], sources[model] = table["models"][model]["params"], f"tuned: {path.name}"
             continue
-        best = _finished_study(storage, model, trials)
+        best = stored_best(model, split(dataset, seed=0), storage=storage, trials=trials, seed=0)
         if best is not None:
             params[model], sources[model] = best, f"tuned: {storage.name} ({trials} trials)"
         else:
@@ -59,22 +59,6 @@ def tuned_params(name: str, trials: int = 40) -> tuple[dict[str, dict[str, Any]]
         params["ials_grid"] = json.loads(grid.read_text())["results"]["params"]
         sources["ials_grid"] = f"grid: {grid.name}"
     return params, sources
-
-
-def _finished_study(storage: Path, model: str, trials: int) -> dict[str, Any] | None:
-    if not storage.exists():
-        return None
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        study = optuna.load_study(study_name=model, storage=f"sqlite:///{storage}")
-    except KeyError:  # no study of this model yet
-        return None
-    ended = [t for t in study.trials if t.state.is_finished()]
-    if len(ended) < trials or not any(t.state == optuna.trial.TrialState.COMPLETE for t in ended):
-        return None
-    return dict(study.best_trial.params)
 
 
 def main() -> None:
@@ -88,7 +72,7 @@ def main() -> None:
     dataset = load_movielens(data_dir(args.data), min_rating=3)
     parts = split(dataset, "random", seed=args.seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    params, sources = tuned_params(name)
+    params, sources = tuned_params(name, dataset)
     results: dict[str, Any] = {"params_from": sources, "models": {}}
     for model_name in params:
         fits, to_best, recalls, epochs = [], [], [], []

@@ -13,7 +13,7 @@ import torch
 from conftest import run_cli
 from whyrec.errors import ParameterError, TrainingDivergedError
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
-from whyrec.studies.tuning import on_boundary, tune
+from whyrec.studies.tuning import on_boundary, stored_best, tune
 
 
 def test_tune_is_seeded_and_keeps_the_best(small_split):
@@ -36,6 +36,21 @@ def test_a_killed_study_resumes_without_losing_trials(small_split, tmp_path):
     assert done["trials_run_now"] == 0
     with pytest.raises(ParameterError, match="other settings \\(seed differ\\)"):
         tune("item_knn", small_split, trials=5, seed=1, storage=storage)
+
+
+def test_stored_best_reads_a_finished_study_without_running_trials(small_split, tmp_path):
+    storage = tmp_path / "tuning.db"
+    assert stored_best("item_knn", small_split, storage=storage, trials=3) is None  # no storage yet
+    tune("item_knn", small_split, trials=2, seed=0, storage=storage)
+    assert stored_best("ease", small_split, storage=storage, trials=3) is None  # no study of this model
+    assert stored_best("item_knn", small_split, storage=storage, trials=3) is None  # still under way
+    done = tune("item_knn", small_split, trials=3, seed=0, storage=storage)
+    assert stored_best("item_knn", small_split, storage=storage, trials=3) == done["params"]
+    assert len(tune("item_knn", small_split, trials=3, seed=0, storage=storage)["trials"]) == 3  # nothing added
+    with pytest.raises(ParameterError, match="other settings \\(seed differ\\)"):
+        stored_best("item_knn", small_split, storage=storage, trials=3, seed=1)
+    with pytest.raises(ParameterError, match="unknown model 'xgboost'"):
+        stored_best("xgboost", small_split, storage=storage)
 
 
 KILLED_RUN = textwrap.dedent(

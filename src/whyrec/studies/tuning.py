@@ -168,6 +168,33 @@ def tune(
     }
 
 
+def stored_best(
+    name: str, parts: Split, *, storage: str | Path, trials: int = 40, seed: int = 0
+) -> dict[str, Any] | None:
+    """The best parameters of a finished study of `name` in `storage`, without running a trial.
+
+    None when the storage, or a study of `name` in it, does not exist yet, or when fewer than
+    `trials` trials have ended (a search still under way). A stored study run with other settings
+    is refused, as :func:`tune` refuses to resume it."""
+    if name not in CANDIDATES:
+        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+    if not Path(storage).is_file():
+        return None
+    optuna.logging.set_verbosity(logging.ERROR)
+    try:
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{storage}")
+    except KeyError:  # no study of this model in the storage yet
+        return None
+    except Exception as exc:
+        raise DataError(f"cannot open the tuning storage {storage}: {str(exc).splitlines()[0]}") from None
+    _check_settings(study, name, settings_of(name, parts, seed), storage)
+    ended = [t for t in study.trials if t.state.is_finished()]
+    complete = [t for t in ended if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(ended) < trials or not complete:
+        return None
+    return dict(study.best_trial.params)
+
+
 @contextlib.contextmanager
 def _cores_shared(jobs: int) -> Iterator[None]:
     """Each of `jobs` parallel trials gets its share of the cores (torch, OpenMP, BLAS), restored after."""
@@ -200,16 +227,20 @@ def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path |
                                     direction="maximize", load_if_exists=True)  # fmt: skip
     except Exception as exc:
         raise DataError(f"cannot open the tuning storage {storage}: {str(exc).splitlines()[0]}") from None
-    stored = study.user_attrs.get("settings")
-    if stored is None:
+    if study.user_attrs.get("settings") is None:
         study.set_user_attr("settings", settings)
-    elif stored != settings:
+    _check_settings(study, name, settings, storage)
+    return study
+
+
+def _check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
+    stored = study.user_attrs.get("settings")
+    if stored is not None and stored != settings:
         changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
         raise ParameterError(
             f"the tuning storage {storage} holds a study of {name!r} run with other settings ({', '.join(changed)} "
             "differ); use another storage file or the same settings"
         )
-    return study
 
 
 def _pruning(trial: optuna.Trial) -> Callable[[EpochRecord], None]:
