@@ -45,11 +45,12 @@ def tuned_params(name: str, dataset: Dataset, trials: int = 40) -> tuple[dict[st
     path = RESULTS / f"accuracy_{name}.json"
     table = json.loads(path.read_text())["results"] if path.exists() else {}
     storage = RESULTS / f"tuning_{name}.db"
+    tuned_on = split(dataset, seed=0)
     for model in MODELS:
         if "trials" in table and model in table["models"]:
             params[model], sources[model] = table["models"][model]["params"], f"tuned: {path.name}"
             continue
-        best = stored_best(model, split(dataset, seed=0), storage=storage, trials=trials, seed=0)
+        best = stored_best(model, tuned_on, storage=storage, trials=trials, seed=0)
         if best is not None:
             params[model], sources[model] = best, f"tuned: {storage.name} ({trials} trials)"
         else:

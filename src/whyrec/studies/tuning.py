@@ -101,8 +101,7 @@ def tune(
 ) -> dict[str, Any]:
     """Tune model `name` on `parts` (see the module docstring); returns the best parameters, every
     trial, the search's wall-clock time and the boundary flags."""
-    if name not in CANDIDATES:
-        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+    _require_known(name)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     if jobs < 1:
@@ -176,8 +175,7 @@ def stored_best(
     None when the storage, or a study of `name` in it, does not exist yet, or when fewer than
     `trials` trials have ended (a search still under way). A stored study run with other settings
     is refused, as :func:`tune` refuses to resume it."""
-    if name not in CANDIDATES:
-        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+    _require_known(name)
     if not Path(storage).is_file():
         return None
     optuna.logging.set_verbosity(logging.ERROR)
@@ -193,6 +191,11 @@ def stored_best(
     if len(ended) < trials or not complete:
         return None
     return dict(study.best_trial.params)
+
+
+def _require_known(name: str) -> None:
+    if name not in CANDIDATES:
+        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
 
 
 @contextlib.contextmanager
