@@ -20,7 +20,7 @@ from typing import Any
 
 from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
-from whyrec.data import Dataset, load_movielens, split
+from whyrec.data import Split, load_movielens, split
 from whyrec.evaluate import evaluate
 from whyrec.studies.catalogue import build
 from whyrec.studies.provenance import write_result
@@ -36,16 +36,15 @@ FALLBACK: dict[str, dict[str, Any]] = {
 }
 
 
-def tuned_params(name: str, dataset: Dataset, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def tuned_params(name: str, tuned_on: Split, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Each model's parameters and where they come from: Table 1's JSON, else a finished study in the
-    tuning storage (a Table 1 run still under way; tuned on the seed-0 split), else the settings
-    above. The 24-point grid's iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
+    tuning storage (a Table 1 run still under way, tuned on `tuned_on`: the seed-0 split), else the
+    settings above. The 24-point grid's iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
     params: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
     path = RESULTS / f"accuracy_{name}.json"
     table = json.loads(path.read_text())["results"] if path.exists() else {}
     storage = RESULTS / f"tuning_{name}.db"
-    tuned_on = split(dataset, seed=0)
     for model in MODELS:
         if "trials" in table and model in table["models"]:
             params[model], sources[model] = table["models"][model]["params"], f"tuned: {path.name}"
@@ -73,7 +72,7 @@ def main() -> None:
     dataset = load_movielens(data_dir(args.data), min_rating=3)
     parts = split(dataset, "random", seed=args.seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    params, sources = tuned_params(name, dataset)
+    params, sources = tuned_params(name, parts if args.seed == 0 else split(dataset, "random", seed=0))
     results: dict[str, Any] = {"params_from": sources, "models": {}}
     for model_name in params:
         fits, to_best, recalls, epochs = [], [], [], []
