@@ -268,6 +268,13 @@ def _accuracy_rows() -> list[str]:
         if cold:
             r = cold["results"]
             what = {"new_users": "profile given at serving time", "attributes_only": "attributes only"}
+            tuned = study["results"]["models"] if study else {}
+            stale = [n for n, p in r.get("params", {}).items() if n in tuned and p != tuned[n]["params"]]
+            provenance = (
+                "; configurations not recorded in this run" if "params" not in r
+                else f"; **drawn with configurations other than Table 1's for {', '.join(stale)}**" if stale
+                else ""
+            )  # fmt: skip
             for protocol, label in what.items():
                 curves = sorted(r[protocol]["curves"].items(), key=lambda x: -x[1][-1])
                 ratio = r[protocol].get("recall@50_over_popularity", {})
@@ -275,7 +282,7 @@ def _accuracy_rows() -> list[str]:
                 shown = ", ".join(f"{n} {c[-1]:.4f}" for n, c in curves[:6])
                 out.append(
                     f"| Cold-start recall@50, {data}, {label} ({r['cold_users']} cold users, mean of "
-                    f"{len(r['seeds'])} seed(s)) | {shown}; best RecoNet / popularity **{best:.2f}x** "
+                    f"{len(r['seeds'])} seed(s)) | {shown}; best RecoNet / popularity **{best:.2f}x**{provenance} "
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
     return out

@@ -114,6 +114,8 @@ def test_coldstart_study_compares_both_protocols_on_models_that_can(small_data):
     assert new_users["ease"][-1] > new_users["popularity"][-1]
     per_seed = [results["per_seed"][s]["new_users"]["ease"][-1] for s in ("0", "1")]
     assert new_users["ease"][-1] == pytest.approx(np.mean(per_seed))
+    assert results["params"]["fm_attributes"] == {"dim": 16} and results["params"]["ease"] == {}
+    assert results["params"]["reconet_attributes+cold_recipe"] == {"dim": 16, "epochs": 3, "cold_rate": 0.2}
     with pytest.raises(ParameterError, match="cannot score users it was not trained on"):
         coldstart_study(small_data.dataset, models=["bpr"])
     with pytest.raises(DataError):

@@ -150,6 +150,7 @@ def coldstart_study(
         "cold_users": int(np.mean([r["cold_users"] for r in per_seed.values()])),
         "fraction": fraction,
         "seeds": list(seeds),
+        "params": {label: params for label, params in variants},  # the configuration each curve was drawn with
     }
     for protocol in PROTOCOLS:
         curves = {
