@@ -26,7 +26,7 @@ from whyrec.data.profiles import build_profiles
 from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
-from whyrec.studies.catalogue import CANDIDATES, build, is_reconet
+from whyrec.studies.catalogue import CANDIDATES, build, is_reconet, require_known
 from whyrec.studies.tuning import tune
 
 
@@ -132,8 +132,7 @@ def coldstart_study(
     """
     names = list(models or [n for n in CANDIDATES if serves_new_users(n)])
     for name in names:
-        if name not in CANDIDATES:
-            raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+        require_known(name)
         if not serves_new_users(name):
             capable = ", ".join(n for n in CANDIDATES if serves_new_users(n))
             raise ParameterError(f"{name} cannot score users it was not trained on; cold-start models: {capable}")

@@ -197,10 +197,15 @@ def is_reconet(name: str) -> bool:
     return CANDIDATES[name].factory is RecoNet
 
 
-def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Recommender:
-    """The model `name` with `params`, its fixed settings and (where it has one) `seed`."""
+def require_known(name: str) -> None:
+    """Refuse a model name the catalogue does not hold, naming the ones it does."""
     if name not in CANDIDATES:
         raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
+
+
+def build(name: str, params: Mapping[str, Any], seed: int, train: Dataset) -> Recommender:
+    """The model `name` with `params`, its fixed settings and (where it has one) `seed`."""
+    require_known(name)
     candidate = CANDIDATES[name]
     options = {**candidate.fixed, **(candidate.translate(params) if candidate.translate else params)}
     if candidate.factory is RecoNet:

@@ -39,7 +39,16 @@ from whyrec.data.splits import Split
 from whyrec.errors import DataError, ParameterError, TrainingDivergedError
 from whyrec.metrics import evaluate
 from whyrec.models.training import EpochRecord, TrainingOptions
-from whyrec.studies.catalogue import CANDIDATES, Choice, Dimension, FloatRange, IntRange, build, check_space
+from whyrec.studies.catalogue import (
+    CANDIDATES,
+    Choice,
+    Dimension,
+    FloatRange,
+    IntRange,
+    build,
+    check_space,
+    require_known,
+)
 
 METRIC = "recall@50"
 EDGE = 0.05  # the outer share of a range where a best value is flagged
@@ -101,7 +110,7 @@ def tune(
 ) -> dict[str, Any]:
     """Tune model `name` on `parts` (see the module docstring); returns the best parameters, every
     trial, the search's wall-clock time and the boundary flags."""
-    _require_known(name)
+    require_known(name)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     if jobs < 1:
@@ -175,7 +184,7 @@ def stored_best(
     None when the storage, or a study of `name` in it, does not exist yet, or when fewer than
     `trials` trials have ended (a search still under way). A stored study run with other settings
     is refused, as :func:`tune` refuses to resume it."""
-    _require_known(name)
+    require_known(name)
     if not Path(storage).is_file():
         return None
     optuna.logging.set_verbosity(logging.ERROR)
@@ -191,11 +200,6 @@ def stored_best(
     if len(ended) < trials or not complete:
         return None
     return dict(study.best_trial.params)
-
-
-def _require_known(name: str) -> None:
-    if name not in CANDIDATES:
-        raise ParameterError(f"unknown model {name!r}; known models: {', '.join(CANDIDATES)}")
 
 
 @contextlib.contextmanager
