@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from whyrec.errors import ParameterError, TrainingDivergedError
+from whyrec.errors import DataError, ParameterError, TrainingDivergedError
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
 from whyrec.studies.tuning import on_boundary, stored_best, tune
 
@@ -51,6 +52,16 @@ def test_stored_best_reads_a_finished_study_without_running_trials(small_split, 
         stored_best("item_knn", small_split, storage=storage, trials=3, seed=1)
     with pytest.raises(ParameterError, match="unknown model 'xgboost'"):
         stored_best("xgboost", small_split, storage=storage)
+
+
+def test_a_storage_that_is_not_a_study_database_is_named(small_split, tmp_path):
+    storage = tmp_path / "notes.db"
+    storage.write_text("these are my notes, not an optuna study\n")
+    for call in (lambda: tune("ease", small_split, trials=1, storage=storage),
+                 lambda: stored_best("ease", small_split, storage=storage)):  # fmt: skip
+        with pytest.raises(DataError, match=f"cannot open the tuning storage {re.escape(str(storage))}: .+"):
+            call()
+    assert storage.read_text() == "these are my notes, not an optuna study\n"  # left as it was
 
 
 KILLED_RUN = textwrap.dedent(

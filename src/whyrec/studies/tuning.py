@@ -193,7 +193,7 @@ def stored_best(
     except KeyError:  # no study of this model in the storage yet
         return None
     except Exception as exc:
-        raise DataError(f"cannot open the tuning storage {storage}: {str(exc).splitlines()[0]}") from None
+        raise _unreadable(storage, exc) from None
     _check_settings(study, name, settings_of(name, parts, seed), storage)
     ended = [t for t in study.trials if t.state.is_finished()]
     complete = [t for t in ended if t.state == optuna.trial.TrialState.COMPLETE]
@@ -233,11 +233,16 @@ def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path |
         study = optuna.create_study(study_name=name, storage=url, sampler=sampler, pruner=pruner,
                                     direction="maximize", load_if_exists=True)  # fmt: skip
     except Exception as exc:
-        raise DataError(f"cannot open the tuning storage {storage}: {str(exc).splitlines()[0]}") from None
+        raise _unreadable(storage, exc) from None
     if study.user_attrs.get("settings") is None:
         study.set_user_attr("settings", settings)
     _check_settings(study, name, settings, storage)
     return study
+
+
+def _unreadable(storage: str | Path | None, exc: Exception) -> DataError:
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # an exception may carry no message
+    return DataError(f"cannot open the tuning storage {storage}: {reason}")
 
 
 def _check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
