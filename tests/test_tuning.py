@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from whyrec.errors import DataError, ParameterError, TrainingDivergedError
+from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
 from whyrec.studies.tuning import on_boundary, stored_best, tune
 
@@ -62,6 +62,12 @@ def test_a_storage_that_is_not_a_study_database_is_named(small_split, tmp_path):
         with pytest.raises(DataError, match=f"cannot open the tuning storage {re.escape(str(storage))}: .+"):
             call()
     assert storage.read_text() == "these are my notes, not an optuna study\n"  # left as it was
+
+
+def test_error_reasons_are_one_line_and_never_empty():
+    assert first_line(OSError("disk I/O error\nat page 3")) == "disk I/O error"
+    assert first_line(OSError("\n  locked  \n")) == "locked"
+    assert first_line(OSError()) == "OSError"  # no message: the type still names it
 
 
 KILLED_RUN = textwrap.dedent(

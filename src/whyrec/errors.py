@@ -51,3 +51,9 @@ class ServiceTimeoutError(WhyrecError):
 
 class AuthenticationError(WhyrecError):
     """A missing or wrong API key (HTTP 401)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error; its type name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from whyrec.data.features import Entity, FeatureSpace, Field, id_key
 from whyrec.data.options import ON_DUPLICATE, DataOptions, OnDuplicate
 from whyrec.data.sparse import ones_matrix
-from whyrec.errors import DataError
+from whyrec.errors import DataError, first_line
 
 
 class TableError(DataError):
@@ -244,8 +244,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read {path}: {first}") from None
+        raise DataError(f"cannot read {path}: {first_line(exc)}") from None
     raise DataError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
 
 

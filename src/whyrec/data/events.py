@@ -44,7 +44,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from whyrec.data.dataset import Dataset
 from whyrec.data.features import FeatureSpace, id_key
-from whyrec.errors import DataError
+from whyrec.errors import DataError, first_line
 
 MAX_BATCH = 1000  # events in one request: larger batches are refused, not truncated
 MAX_ID_LENGTH = 256
@@ -94,7 +94,7 @@ class EventStore:
             with self.engine.begin() as connection:
                 _metadata.create_all(connection)
         except (SQLAlchemyError, OSError, ModuleNotFoundError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            reason = first_line(getattr(exc, "orig", None) or exc)
             raise DataError(f"cannot open the event store {_safe(self.url)}: {reason}") from None
 
     @property

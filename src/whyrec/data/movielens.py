@@ -29,7 +29,7 @@ import pandas as pd
 from whyrec._io import atomic_directory
 from whyrec.data.dataset import Dataset, TableError, read_table
 from whyrec.data.options import OnDuplicate
-from whyrec.errors import DataError
+from whyrec.errors import DataError, first_line
 
 _BASE = "https://files.grouplens.org/datasets/movielens"
 # md5 known for the two classic releases; the CSV releases are checked against GroupLens' .md5 file
@@ -315,7 +315,7 @@ def _read(path: Path, **options) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, header=None, engine="c", **options)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"malformed MovieLens file {path.name}: {str(exc).splitlines()[0]}") from None
+        raise DataError(f"malformed MovieLens file {path.name}: {first_line(exc)}") from None
     numeric = [c for c in ("user", "item", "rating", "timestamp") if c in frame.columns]
     for col in numeric:
         values = pd.to_numeric(frame[col], errors="coerce")

@@ -36,7 +36,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from whyrec.data.splits import Split
-from whyrec.errors import DataError, ParameterError, TrainingDivergedError
+from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
 from whyrec.metrics import evaluate
 from whyrec.models.training import EpochRecord, TrainingOptions
 from whyrec.studies.catalogue import (
@@ -241,8 +241,7 @@ def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path |
 
 
 def _unreadable(storage: str | Path | None, exc: Exception) -> DataError:
-    reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # an exception may carry no message
-    return DataError(f"cannot open the tuning storage {storage}: {reason}")
+    return DataError(f"cannot open the tuning storage {storage}: {first_line(exc)}")
 
 
 def _check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
