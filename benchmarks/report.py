@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 
 import numpy as np
 
@@ -228,7 +229,9 @@ def _accuracy_rows() -> list[str]:
             top = ", ".join(f"{n} {models[n]['recall@50_median']:.4f}" for n in ranking[:6])
             popularity = models["popularity"]["recall@50_median"]
             # a study from before the Optuna harness counted configurations
-            budget = f"{r['trials']} Optuna trials (TPE)" if "trials" in r else f"{r['budget']} configurations"
+            budget = (
+                f"{r['trials']} Optuna trials ({_sampler(r)})" if "trials" in r else f"{r['budget']} configurations"
+            )
             edge = [n for n in ranking if models[n].get("boundary")]
             flags = f"; best trial on a search-range edge: {', '.join(edge)}" if edge else ""
             first = "reconet_attributes" if "reconet_attributes" in ranking else None
@@ -243,8 +246,9 @@ def _accuracy_rows() -> list[str]:
             g, tuned = grid["results"], study["results"]["models"]["ials"]
             met = "met" if tuned["recall@50_median"] >= g["recall@50_median"] else "**not met**: the grid is better"
             out.append(
-                f"| iALS on {data}: {study['results']['trials']} TPE trials vs the 24-point grid of issue 15, test "
-                f"recall@50 median | tuned **{tuned['recall@50_median']:.4f}** (validation {tuned['validation']:.4f}) "
+                f"| iALS on {data}: {study['results']['trials']} {_sampler(study['results'])} trials vs the "
+                f"24-point grid of issue 15, test recall@50 median | tuned **{tuned['recall@50_median']:.4f}** "
+                f"(validation {tuned['validation']:.4f}) "
                 f"vs grid {g['recall@50_median']:.4f} (validation {g['validation']:.4f}) | tuner finds what the "
                 f"grid finds ({met}) | `accuracy_{data}.json`, `ials_grid_{data}.json` |"
             )
@@ -253,11 +257,16 @@ def _accuracy_rows() -> list[str]:
             r = speed["results"]
             shown = ", ".join(
                 f"{n} {m['fit_seconds_median']:.1f} s (best epoch at {m['seconds_to_best_median']:.1f} s; "
-                f"{r['params_from'][n]})"
+                f"recall@50 {statistics.median(m['test_recall@50']):.4f}; {r['params_from'][n]})"
                 for n, m in r["models"].items()
             )
             over_grid = r.get("reconet_over_ials_grid_fit")
             versus = f", / grid iALS {over_grid:.1f}x" if over_grid else ""
+            versus += "".join(
+                f", sampled softmax ({key.split('_')[2]} negatives) / tuned iALS {value:.1f}x"
+                for key, value in r.items()
+                if key.startswith("reconet_sampled_")
+            )
             fits = len(next(iter(r["models"].values()))["fit_seconds"])
             out.append(
                 f"| Fit time on {data}, one run, {'one fit' if fits == 1 else f'median of {fits} fits'} each "
@@ -286,6 +295,10 @@ def _accuracy_rows() -> list[str]:
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
     return out
+
+
+def _sampler(results: dict) -> str:
+    return "multivariate TPE" if results.get("sampler") == "tpe_multivariate" else "TPE"
 
 
 def _scale_rows() -> list[str]:

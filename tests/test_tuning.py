@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -175,6 +176,38 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0",
                            "--out", tmp_path / "x")  # fmt: skip
     assert code == 2 and "trials must be a positive integer" in err
+
+
+def test_multivariate_tpe_is_seeded_recorded_and_not_mixed_with_tpe(small_split, tmp_path, monkeypatch):
+    space = {"factors": IntRange(2, 8), "unobserved_weight": FloatRange(0.01, 1.0, log=True),
+             "relative_l2": FloatRange(0.01, 10.0, log=True), "iterations": IntRange(1, 3)}  # fmt: skip
+    monkeypatch.setitem(CANDIDATES, "ials_small", dataclasses.replace(CANDIDATES["ials"], space=space))
+    storage = tmp_path / "tuning.db"
+    plain = tune("ials_small", small_split, trials=13, seed=0, storage=storage)
+    joint = tune("ials_small", small_split, trials=13, seed=0, sampler="tpe_multivariate")
+    again = tune("ials_small", small_split, trials=13, seed=0, sampler="tpe_multivariate")
+    drawn = [[t["params"] for t in result["trials"]] for result in (plain, joint, again)]
+    assert drawn[1] == drawn[2]  # seeded
+    assert drawn[0][:10] == drawn[1][:10]  # the same random start-up trials ...
+    assert drawn[0][10:] != drawn[1][10:]  # ... then the joint model draws elsewhere
+    with pytest.raises(ParameterError, match="other settings \\(sampler differ\\)"):
+        tune("ials_small", small_split, trials=13, seed=0, storage=storage, sampler="tpe_multivariate")
+    with pytest.raises(ParameterError, match="other settings \\(sampler differ\\)"):
+        stored_best("ials_small", small_split, storage=storage, trials=13, sampler="tpe_multivariate")
+    assert stored_best("ials_small", small_split, storage=storage, trials=13) == plain["params"]
+
+
+def test_an_unknown_sampler_is_named(small_split, tmp_path, monkeypatch, capsys):
+    for call in (
+        lambda: tune("ease", small_split, trials=1, sampler="grid"),
+        lambda: stored_best("ease", small_split, storage=tmp_path / "t.db", sampler="grid"),
+    ):
+        with pytest.raises(ParameterError, match="unknown sampler 'grid'; known samplers: tpe, tpe_multivariate"):
+            call()
+    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", "synthetic:n_users=200,n_items=60,seed=4",
+                           "--model", "ease", "--sampler", "grid", "--out", tmp_path / "x")  # fmt: skip
+    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
 def test_ials_is_searched_in_unobserved_weight_and_relative_l2(small_split):

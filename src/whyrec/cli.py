@@ -622,6 +622,9 @@ def benchmark_accuracy(
         typer.Option(help="SQLite file keeping the studies: a killed run resumes (default: OUT/tuning_NAME.db)."),
     ] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated subset of the models (default: all).")] = None,
+    sampler: Annotated[
+        str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
+    ] = "tpe",
 ) -> None:
     """The paper's Table 1: every model tuned with the same number of Optuna trials, test recall and NDCG over seeds."""
     from whyrec._io import write_text_atomic
@@ -635,13 +638,13 @@ def benchmark_accuracy(
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     storage = storage or out / f"tuning_{name}.db"
     results = accuracy_study(dataset, models=chosen, seeds=list(range(seeds)), trials=trials, jobs=jobs,
-                             storage=storage, log=console.print)  # fmt: skip
+                             storage=storage, sampler=sampler, log=console.print)  # fmt: skip
     figures = tuning_figures(results)
     results.pop("figures")
     path = write_result(out / f"accuracy_{name}.json", data=data, seed=list(range(seeds)), results=results)
     write_text_atomic(out / f"accuracy_{name}.md", accuracy_table(results))
     write_page(out / f"tuning_{name}.html", f"Tuning on {name}", figures,
-               notes=[f"{trials} Optuna trials per model (seeded TPE); source {path.name}"])  # fmt: skip
+               notes=[f"{trials} Optuna trials per model (seeded {sampler}); source {path.name}"])  # fmt: skip
     console.print(accuracy_table(results))
     console.print(f"Wrote {path}, {out / f'accuracy_{name}.md'} and {out / f'tuning_{name}.html'}")
 
@@ -658,6 +661,9 @@ def tune(
     jobs: Annotated[int, typer.Option(help="Trials run at once (threads).")] = 1,
     storage: Annotated[Path | None, typer.Option(help="SQLite file keeping the study: a killed run resumes.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampler and the model.")] = 0,
+    sampler: Annotated[
+        str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
+    ] = "tpe",
 ) -> None:
     """Tune one model on your data (validation recall@50), then save the best configuration's model."""
     from whyrec.data.spec import load_spec
@@ -667,7 +673,8 @@ def tune(
     from whyrec.studies.tuning import tune as run_tuning
 
     parts = split(load_spec(data, seed=seed), seed=seed)
-    tuned = run_tuning(model, parts, trials=trials, seed=seed, storage=storage, jobs=jobs, log=console.print)
+    tuned = run_tuning(model, parts, trials=trials, seed=seed, storage=storage, jobs=jobs, sampler=sampler,
+                       log=console.print)  # fmt: skip
     best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation)
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))

@@ -38,6 +38,7 @@ def accuracy_study(
     trials: int = 40,
     jobs: int = 1,
     storage: str | Path | None = None,
+    sampler: str = "tpe",
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Table 1: tuned models, test recall@20/50 and NDCG@50 per seed, with mean, median and spread.
@@ -54,9 +55,10 @@ def accuracy_study(
     splits = {s: split(dataset, seed=s) for s in seeds}
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
-    out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "figures": {}}
+    out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "sampler": sampler, "figures": {}}
     for name in names:
-        tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs, log=log)
+        tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs,
+                     sampler=sampler, log=log)  # fmt: skip
         params = tuned["params"]
         runs, summary = score_on_seeds(name, params, splits)
         out["models"][name] = {

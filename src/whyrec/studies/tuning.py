@@ -6,6 +6,10 @@ split (validation for early stopping) and scores recall@50 on the validation spl
 positives excluded. Models trained epoch by epoch report their validation recall after every
 epoch, and a median pruner stops trials that trail the others at the same epoch.
 
+``sampler="tpe_multivariate"`` models the parameters jointly (Optuna's multivariate TPE) rather
+than one at a time; every trial draws every parameter, so no conditional grouping is needed. A
+comparison gives it to every model or to none.
+
 A study can live in Optuna's SQLite storage: a killed run keeps every finished trial, and the next
 run with the same settings only runs the trials still missing. A storage holding a study of the same
 name run with other settings (another search space, seed, metric or data) is refused, not mixed.
@@ -52,6 +56,7 @@ from whyrec.studies.catalogue import (
 
 METRIC = "recall@50"
 EDGE = 0.05  # the outer share of a range where a best value is flagged
+SAMPLERS = ("tpe", "tpe_multivariate")
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Dimension]) -> dict[str, Any]:
@@ -87,15 +92,18 @@ def on_boundary(space: Mapping[str, Dimension], params: Mapping[str, Any]) -> li
     return flagged
 
 
-def settings_of(name: str, parts: Split, seed: int) -> dict[str, Any]:
+def settings_of(name: str, parts: Split, seed: int, sampler: str = "tpe") -> dict[str, Any]:
     """What a study's trials depend on: a stored study with other settings is not resumed."""
     train = parts.train
     digest = hashlib.sha256()
     for array in (train.users, train.items, parts.validation.users, parts.validation.items):
         digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
     space = {k: {"type": type(d).__name__, **d.__dict__} for k, d in CANDIDATES[name].space.items()}
-    return {"model": name, "space": _plain(space), "fixed": _plain(CANDIDATES[name].fixed), "seed": seed,
-            "metric": f"validation {METRIC}", "data": digest.hexdigest()[:16]}  # fmt: skip
+    settings = {"model": name, "space": _plain(space), "fixed": _plain(CANDIDATES[name].fixed), "seed": seed,
+                "metric": f"validation {METRIC}", "data": digest.hexdigest()[:16]}  # fmt: skip
+    if sampler != "tpe":  # named only when not the default, so that studies stored before the option still resume
+        settings["sampler"] = sampler
+    return settings
 
 
 def tune(
@@ -106,6 +114,7 @@ def tune(
     seed: int = 0,
     storage: str | Path | None = None,
     jobs: int = 1,
+    sampler: str = "tpe",
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Tune model `name` on `parts` (see the module docstring); returns the best parameters, every
@@ -115,11 +124,12 @@ def tune(
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     if jobs < 1:
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
+    _require_sampler(sampler)
     candidate = CANDIDATES[name]
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
-    settings = settings_of(name, parts, seed)
-    study = _study(name, settings, seed, storage, pruning=candidate.epochs)
+    settings = settings_of(name, parts, seed, sampler)
+    study = _study(name, settings, seed, storage, pruning=candidate.epochs, multivariate=sampler == "tpe_multivariate")
     ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     done = [t for t in study.trials if t.state in ended]
     remaining = max(0, trials - len(done)) if candidate.space else 0
@@ -177,7 +187,7 @@ def tune(
 
 
 def stored_best(
-    name: str, parts: Split, *, storage: str | Path, trials: int = 40, seed: int = 0
+    name: str, parts: Split, *, storage: str | Path, trials: int = 40, seed: int = 0, sampler: str = "tpe"
 ) -> dict[str, Any] | None:
     """The best parameters of a finished study of `name` in `storage`, without running a trial.
 
@@ -185,6 +195,7 @@ def stored_best(
     `trials` trials have ended (a search still under way). A stored study run with other settings
     is refused, as :func:`tune` refuses to resume it."""
     require_known(name)
+    _require_sampler(sampler)
     if not Path(storage).is_file():
         return None
     optuna.logging.set_verbosity(logging.ERROR)
@@ -194,7 +205,7 @@ def stored_best(
         return None
     except Exception as exc:
         raise _unreadable(storage, exc) from None
-    _check_settings(study, name, settings_of(name, parts, seed), storage)
+    _check_settings(study, name, settings_of(name, parts, seed, sampler), storage)
     ended = [t for t in study.trials if t.state.is_finished()]
     complete = [t for t in ended if t.state == optuna.trial.TrialState.COMPLETE]
     if len(ended) < trials or not complete:
@@ -218,14 +229,21 @@ def _cores_shared(jobs: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool) -> Any:
+def _require_sampler(sampler: str) -> None:
+    if sampler not in SAMPLERS:
+        raise ParameterError(f"unknown sampler {sampler!r}; known samplers: {', '.join(SAMPLERS)}")
+
+
+def _study(
+    name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool, multivariate: bool
+) -> Any:
     url = None
     if storage is not None:
         path = Path(storage)
         if not path.parent.is_dir():
             raise ParameterError(f"the tuning storage's folder {path.parent} does not exist")
         url = f"sqlite:///{path}"
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruning else optuna.pruners.NopPruner()
     )
