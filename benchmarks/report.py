@@ -252,6 +252,21 @@ def _accuracy_rows() -> list[str]:
                 f"vs grid {g['recall@50_median']:.4f} (validation {g['validation']:.4f}) | tuner finds what the "
                 f"grid finds ({met}) | `accuracy_{data}.json`, `ials_grid_{data}.json` |"
             )
+        budget = _load(f"tuning_budget_{data}_ials.json")
+        if budget and grid:
+            r = budget["results"]
+            shown = "; ".join(
+                f"{_sampler({'sampler': sampler})} "
+                + ", ".join(f"{row['trials']}: {row['validation']:.4f} ({row['recall@50_median']:.4f})" for row in rows)
+                for sampler, rows in r["samplers"].items()
+            )
+            g = grid["results"]
+            out.append(
+                f"| iALS on {data}, one study grown to each budget (trials: best validation recall@50, test median "
+                f"in brackets), one trial at a time | {shown}; "
+                f"grid {g['validation']:.4f} ({g['recall@50_median']:.4f}) "
+                f"| diagnostic: budget or sampler | `tuning_budget_{data}_ials.json` |"
+            )
         speed = _load(f"training_speed_{data}.json")
         if speed:
             r = speed["results"]
