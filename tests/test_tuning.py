@@ -208,6 +208,10 @@ def test_an_unknown_sampler_is_named(small_split, tmp_path, monkeypatch, capsys)
                            "--model", "ease", "--sampler", "grid", "--out", tmp_path / "x")  # fmt: skip
     assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+    code, _, err = run_cli(monkeypatch, capsys, "benchmark", "accuracy", "--data", "synthetic:n_users=200,n_items=60",
+                           "--models", "ease", "--sampler", "grid", "--out", tmp_path / "table")  # fmt: skip
+    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "table").exists() or not any((tmp_path / "table").iterdir())
 
 
 def test_ials_is_searched_in_unobserved_weight_and_relative_l2(small_split):

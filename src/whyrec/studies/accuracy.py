@@ -27,7 +27,7 @@ from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.studies.catalogue import CANDIDATES, build, is_reconet, require_known
-from whyrec.studies.tuning import tune
+from whyrec.studies.tuning import require_sampler, tune
 
 
 def accuracy_study(
@@ -55,6 +55,7 @@ def accuracy_study(
     splits = {s: split(dataset, seed=s) for s in seeds}
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    require_sampler(sampler)
     out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "sampler": sampler, "figures": {}}
     for name in names:
         tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs,

@@ -124,7 +124,7 @@ def tune(
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     if jobs < 1:
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
-    _require_sampler(sampler)
+    require_sampler(sampler)
     candidate = CANDIDATES[name]
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
@@ -195,7 +195,7 @@ def stored_best(
     `trials` trials have ended (a search still under way). A stored study run with other settings
     is refused, as :func:`tune` refuses to resume it."""
     require_known(name)
-    _require_sampler(sampler)
+    require_sampler(sampler)
     if not Path(storage).is_file():
         return None
     optuna.logging.set_verbosity(logging.ERROR)
@@ -229,7 +229,8 @@ def _cores_shared(jobs: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _require_sampler(sampler: str) -> None:
+def require_sampler(sampler: str) -> None:
+    """Refuse a sampler name that is not one of :data:`SAMPLERS`."""
     if sampler not in SAMPLERS:
         raise ParameterError(f"unknown sampler {sampler!r}; known samplers: {', '.join(SAMPLERS)}")
 
