@@ -278,7 +278,8 @@ def _accuracy_rows() -> list[str]:
             over_grid = r.get("reconet_over_ials_grid_fit")
             versus = f", / grid iALS {over_grid:.1f}x" if over_grid else ""
             versus += "".join(
-                f", sampled softmax ({key.split('_')[2]} negatives) / tuned iALS {value:.1f}x"
+                f", sampled softmax ({key.split('_')[2]} negatives{', dense' if '_dense' in key else ''}) "
+                f"/ tuned iALS {value:.1f}x"
                 for key, value in r.items()
                 if key.startswith("reconet_sampled_")
             )

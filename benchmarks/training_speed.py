@@ -6,11 +6,12 @@ recall@50. Parameters are the tuned ones (see `tuned_params`), else the settings
 model is fitted `--repeat` times and the median is reported.
 
 `--sampled N ...` also times RecoNet with attributes trained with a sampled softmax of N shared
-negatives per batch (`loss="sampled"`), with its tuned parameters otherwise. Its weight decay is 0,
-because sparse gradients take none (the tuned one is near 0 on ml-1m-half: 5.7e-8). This row is a
-speed/accuracy trade measured in the same run, not a tuned model.
+negatives per batch (`loss="sampled"`), with its tuned parameters otherwise, twice: with sparse
+gradients (weight decay 0, as they take none; the tuned one is near 0 on ml-1m-half: 5.7e-8) and
+with dense ones (`_dense`, the tuned weight decay). These rows are speed/accuracy trades measured in
+the same run, not tuned models.
 
-    python benchmarks/training_speed.py --data ml-1m --seed 0 --sampled 256 1024
+    python benchmarks/training_speed.py --data ml-1m --seed 0 --sampled 256
 
 Writes benchmarks/results/training_speed_<name>.json.
 """
@@ -18,6 +19,7 @@ Writes benchmarks/results/training_speed_<name>.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -80,11 +82,13 @@ def main() -> None:
     known = parts.train.matrix() + parts.validation.matrix()
     params, sources = tuned_params(name, parts if args.seed == 0 else split(dataset, "random", seed=0))
     catalogue = {model: model for model in params} | {"ials_grid": "ials"}
-    for n in args.sampled:
-        row = f"reconet_attributes_sampled_{n}"
-        sampled = {"loss": "sampled", "negatives": n, "weight_decay": 0.0}
+    variants = {"": {"weight_decay": 0.0}, "_dense": {"sparse_gradients": False}}
+    for n, (suffix, change) in itertools.product(args.sampled, variants.items()):
+        row = f"reconet_attributes_sampled_{n}{suffix}"
+        sampled = {"loss": "sampled", "negatives": n, **change}
         params[row], catalogue[row] = {**params["reconet_attributes"], **sampled}, "reconet_attributes"
-        sources[row] = f"{sources['reconet_attributes']}; sampled softmax, {n} negatives, weight decay 0"
+        gradients = "dense gradients" if suffix else "sparse gradients, weight decay 0"
+        sources[row] = f"{sources['reconet_attributes']}; sampled softmax, {n} negatives, {gradients}"
     results: dict[str, Any] = {"params_from": sources, "models": {}}
     for model_name in params:
         fits, to_best, recalls, epochs = [], [], [], []
@@ -114,9 +118,9 @@ def main() -> None:
     results["reconet_over_ials_fit"] = reconet / ials
     if "ials_grid" in results["models"]:
         results["reconet_over_ials_grid_fit"] = reconet / results["models"]["ials_grid"]["fit_seconds_median"]
-    for n in args.sampled:
-        sampled = results["models"][f"reconet_attributes_sampled_{n}"]["fit_seconds_median"]
-        results[f"reconet_sampled_{n}_over_ials_fit"] = sampled / ials
+    for n, suffix in itertools.product(args.sampled, variants):
+        sampled = results["models"][f"reconet_attributes_sampled_{n}{suffix}"]["fit_seconds_median"]
+        results[f"reconet_sampled_{n}{suffix}_over_ials_fit"] = sampled / ials
     path = write_result(
         RESULTS / f"training_speed_{name}.json",
         data=f"{name} (ratings >= 3, random 60/20/20, seed {args.seed} split)",

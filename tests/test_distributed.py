@@ -101,8 +101,16 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
     assert recall[1] >= recall[0] - 0.03 and recall[1] > popularity + 0.05, (recall, popularity)
     explained = explain(sampled, parts.dataset.feature_space.user_ids[:3], parts.dataset.feature_space.item_ids[1:4])
     assert np.allclose([e.relevance.sum() + e.baseline for e in explained], [e.score for e in explained], atol=1e-4)
-    with pytest.raises(ParameterError, match="weight_decay"):
+    with pytest.raises(ParameterError, match="weight_decay; set it to 0 or sparse_gradients=False"):
         RecoNet(loss="sampled", weight_decay=1e-4).fit(parts.train)
+    # dense gradients (faster on a small catalogue) take weight decay and learn as well
+    dense = RecoNet(
+        loss="sampled", negatives=40, sparse_gradients=False, **{**settings, "lr": 2e-2, "weight_decay": 1e-6}
+    )
+    dense.fit(parts.train, parts.validation)
+    assert all(p.grad is None or not p.grad.is_sparse for p in dense.module_.parameters())
+    dense_recall = evaluate(dense, parts.test, exclude=known, k=20)["recall@20"]
+    assert dense_recall >= recall[0] - 0.03 and dense_recall > popularity + 0.05, (dense_recall, recall, popularity)
 
 
 def _sampled_gradient_cosine(corrected: bool) -> float:

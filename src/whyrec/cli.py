@@ -149,6 +149,13 @@ def train(
     loss: Annotated[str | None, typer.Option(help="softmax (full) or sampled (large catalogues).")] = None,
     negatives: Annotated[int | None, typer.Option(help="Sampled softmax: negatives per batch.")] = None,
     proposal: Annotated[str | None, typer.Option(help="Sampled softmax: log_uniform or popularity.")] = None,
+    sparse_gradients: Annotated[
+        bool | None,
+        typer.Option(
+            "--sparse-gradients/--dense-gradients",
+            help="Sampled softmax: update only the rows a batch touches (large catalogues) or all (faster on small).",
+        ),
+    ] = None,
     cold_rate: Annotated[float | None, typer.Option(help="Share of attribute-only training examples.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     checkpoint_dir: Annotated[
@@ -187,7 +194,7 @@ def train(
     overrides: dict[str, Any] = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
         "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
-        "proposal": proposal, "cold_rate": cold_rate,
+        "proposal": proposal, "sparse_gradients": sparse_gradients, "cold_rate": cold_rate,
     }  # fmt: skip
     if hidden is not None:
         overrides["hidden"] = _widths(hidden)

@@ -110,7 +110,7 @@ class RecoNet(Recommender):
     beta : float
         Removal exponent β of the sampler (section 4.2).
     weight_decay : float
-        Adam's weight decay (0 with ``loss="sampled"``, whose sparse gradients take none).
+        Adam's weight decay (0 with ``loss="sampled"`` and sparse gradients, which take none).
     patience : int
         Epochs without a new best validation recall before training stops.
     min_delta : float
@@ -131,6 +131,11 @@ class RecoNet(Recommender):
         Sampled softmax: negatives shared per batch.
     proposal : {"log_uniform", "popularity"}
         Sampled softmax: the distribution negatives are drawn from.
+    sparse_gradients : bool
+        Sampled softmax: update only the embedding and output rows a batch touches (SparseAdam).
+        That is what makes catalogues of millions of items trainable; on a small one, dense
+        gradients are faster (ml-1m-half, 3,883 items, batch 512, 256 negatives: 16 ms a step
+        dense, 55 ms sparse, 31 ms for the full softmax) and take weight decay.
     output_bias : bool
         Give the output layer a bias (the explanation's baseline).
     max_eval_users : int
@@ -162,6 +167,7 @@ class RecoNet(Recommender):
         loss: str = "softmax",
         negatives: int = 1000,
         proposal: str = "log_uniform",
+        sparse_gradients: bool = True,
         output_bias: bool = True,
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
@@ -184,6 +190,7 @@ class RecoNet(Recommender):
         self.loss = loss
         self.negatives = negatives
         self.proposal = proposal
+        self.sparse_gradients = sparse_gradients
         self.output_bias = output_bias
         self.max_eval_users = max_eval_users
         self.lrp_epsilon = lrp_epsilon
@@ -239,9 +246,12 @@ class RecoNet(Recommender):
         validate = self._validator(validation, k=eval_k, max_users=self.max_eval_users, seed=self.seed)
         device = local_device(options.torch_device())
         team = world(device)
-        sparse = self.loss == "sampled" and not team.distributed  # DDP cannot reduce sparse gradients
+        # DDP cannot reduce sparse gradients
+        sparse = self.loss == "sampled" and self.sparse_gradients and not team.distributed
         if sparse and self.weight_decay > 0:
-            raise ParameterError("loss='sampled' trains with sparse gradients, which take no weight_decay; set it to 0")
+            raise ParameterError(
+                "loss='sampled' with sparse gradients takes no weight_decay; set it to 0 or sparse_gradients=False"
+            )
         torch.manual_seed(self.seed)  # the same initial weights on every rank
         sampler = RemovalSampler(
             self.train_matrix_,
