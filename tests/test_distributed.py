@@ -108,6 +108,8 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
         loss="sampled", negatives=40, sparse_gradients=False, **{**settings, "lr": 2e-2, "weight_decay": 1e-6}
     )
     dense.fit(parts.train, parts.validation)
+    with pytest.raises(ParameterError, match="sparse_gradients='no'"):
+        RecoNet(loss="sampled", sparse_gradients="no").fit(parts.train)  # type: ignore[arg-type]
     assert all(p.grad is None or not p.grad.is_sparse for p in dense.module_.parameters())
     dense_recall = evaluate(dense, parts.test, exclude=known, k=20)["recall@20"]
     assert dense_recall >= recall[0] - 0.03 and dense_recall > popularity + 0.05, (dense_recall, recall, popularity)

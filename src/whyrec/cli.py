@@ -37,6 +37,10 @@ DATA_HELP = (
     "synthetic | movielens:PATH | csv:INTERACTIONS[,USERS,ITEMS] | shards:FOLDER[,USERS,ITEMS]; reading options "
     "go after '?' (csv:r.csv?user=userId&min_rating=3) or in the flags below"
 )
+# one definition for `whyrec tune` and `whyrec benchmark accuracy`
+SamplerOption = Annotated[
+    str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
+]
 
 
 class SplitKind(StrEnum):
@@ -629,9 +633,7 @@ def benchmark_accuracy(
         typer.Option(help="SQLite file keeping the studies: a killed run resumes (default: OUT/tuning_NAME.db)."),
     ] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated subset of the models (default: all).")] = None,
-    sampler: Annotated[
-        str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
-    ] = "tpe",
+    sampler: SamplerOption = "tpe",
 ) -> None:
     """The paper's Table 1: every model tuned with the same number of Optuna trials, test recall and NDCG over seeds."""
     from whyrec._io import write_text_atomic
@@ -668,9 +670,7 @@ def tune(
     jobs: Annotated[int, typer.Option(help="Trials run at once (threads).")] = 1,
     storage: Annotated[Path | None, typer.Option(help="SQLite file keeping the study: a killed run resumes.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampler and the model.")] = 0,
-    sampler: Annotated[
-        str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
-    ] = "tpe",
+    sampler: SamplerOption = "tpe",
 ) -> None:
     """Tune one model on your data (validation recall@50), then save the best configuration's model."""
     from whyrec.data.spec import load_spec
