@@ -103,7 +103,7 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
     assert np.allclose([e.relevance.sum() + e.baseline for e in explained], [e.score for e in explained], atol=1e-4)
     with pytest.raises(ParameterError, match="weight_decay; set it to 0 or sparse_gradients=False"):
         RecoNet(loss="sampled", weight_decay=1e-4).fit(parts.train)
-    # dense gradients (faster a step on a small catalogue) take weight decay and learn as well
+    # dense gradients (faster an epoch on a small catalogue) take weight decay and learn as well
     dense = RecoNet(
         loss="sampled", negatives=40, sparse_gradients=False, **{**settings, "lr": 2e-2, "weight_decay": 1e-6}
     )
