@@ -63,6 +63,13 @@ def small_model(small_split):
 
 
 @pytest.fixture(scope="session")
+def small_attribute_output_model(small_split):
+    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, attribute_output=True, seed=0).fit(
+        small_split.train, small_split.validation
+    )
+
+
+@pytest.fixture(scope="session")
 def small_deep_model(small_split):
     return RecoNet(dim=16, hidden=(24,), epochs=3, batch_size=256, lr=1e-2, seed=0).fit(
         small_split.train, small_split.validation

@@ -53,8 +53,10 @@ def test_every_method_returns_aligned_explanations(small_model, method):
     assert np.allclose(result.scores, small_model.score_pairs(bags, targets), atol=1e-5)
 
 
+@pytest.mark.parametrize("fixture", ["small_model", "small_attribute_output_model"])
 @pytest.mark.parametrize("method", CONSERVATIVE)
-def test_conservative_methods_sum_to_score_minus_empty_bag(small_model, method):
+def test_conservative_methods_sum_to_score_minus_empty_bag(request, fixture, method):
+    small_model = request.getfixturevalue(fixture)
     bags, targets = _pairs(small_model)
     result = explain_pairs(small_model, bags, targets, method=method)
     empty = removal_logits(small_model, sp.csr_matrix((len(targets), bags.shape[1]), dtype=np.float32), targets)
@@ -82,8 +84,10 @@ def _brute_force_shapley(model, tokens, target):
     return phi
 
 
+@pytest.mark.parametrize("fixture", ["small_model", "small_attribute_output_model"])
 @pytest.mark.parametrize("size", [1, 2, 5, 9, 12])
-def test_exact_shapley_matches_brute_force(small_model, size):
+def test_exact_shapley_matches_brute_force(request, fixture, size):
+    small_model = request.getfixturevalue(fixture)
     bags, targets = _pairs(small_model, n=20, seed=size)
     long_enough = [p for p in range(20) if bags[p].nnz >= size]
     p = long_enough[0]

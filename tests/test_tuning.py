@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -241,3 +242,40 @@ def test_parallel_trials_share_the_cores(small_split, monkeypatch):
     tune("ease", small_split, trials=4, seed=0, jobs=2)
     assert seen and set(seen) == {2}  # 4 cores, 2 trials at once: 2 threads each
     assert torch.get_num_threads() == before  # restored afterwards
+
+
+def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monkeypatch, capsys):
+    data = "synthetic:n_users=200,n_items=60,seed=4"
+    out = tmp_path / "table"
+    base = ("benchmark", "accuracy", "--data", data, "--name", "t", "--out", out, "--seeds", "2", "--trials", "2")
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "popularity,item_knn")
+    assert code == 0, err
+    first = json.loads((out / "accuracy_t.json").read_text())
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "ease", "--add")
+    assert code == 0, err
+    merged = json.loads((out / "accuracy_t.json").read_text())
+    results = merged["results"]
+    assert set(results["models"]) == {"popularity", "item_knn", "ease"}
+    assert results["models"]["item_knn"] == first["results"]["models"]["item_knn"]  # kept as it was
+    ranked = results["ranking_by_median_recall@50"]
+    assert [results["models"][n]["recall@50_median"] for n in ranked] == sorted(
+        (m["recall@50_median"] for m in results["models"].values()), reverse=True
+    )
+    assert "--add" in merged["command"]
+    assert results["earlier_runs"] == [
+        {"command": first["command"], "git_revision": first["git_revision"], "date": first["date"],
+         "models": ["popularity", "item_knn"]}
+    ]  # fmt: skip
+    assert "| ease |" in (out / "accuracy_t.md").read_text()
+    assert (out / "tuning_t_ease.html").exists()
+    # another budget, seeds or data would make the comparison unfair: refused, the file untouched
+    for extra, named in ((("--trials", "3"), "trials 2 there, 3 here"), (("--seeds", "1"), "seeds [0, 1] there")):
+        args = [*base, "--models", "bpr", "--add"]
+        args[args.index(extra[0]) + 1] = extra[1]
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 2 and named in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--add")
+    assert code == 2 and "--add needs --models" in err
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "none", "--models", "ease", "--add")
+    assert code == 2 and "does not exist" in err
+    assert json.loads((out / "accuracy_t.json").read_text()) == merged

@@ -161,6 +161,13 @@ def train(
         ),
     ] = None,
     cold_rate: Annotated[float | None, typer.Option(help="Share of attribute-only training examples.")] = None,
+    attribute_output: Annotated[
+        bool | None,
+        typer.Option(
+            "--attribute-output/--paper-output",
+            help="Output layer: an item's vector plus its attributes' (attribute-aware) or its own only (the paper's).",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     checkpoint_dir: Annotated[
         Path | None, typer.Option(help="Checkpoint after every epoch; a rerun with the same settings resumes.")
@@ -199,6 +206,7 @@ def train(
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
         "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
         "proposal": proposal, "sparse_gradients": sparse_gradients, "cold_rate": cold_rate,
+        "attribute_output": attribute_output,
     }  # fmt: skip
     if hidden is not None:
         overrides["hidden"] = _widths(hidden)
@@ -634,28 +642,53 @@ def benchmark_accuracy(
     ] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated subset of the models (default: all).")] = None,
     sampler: SamplerOption = "tpe",
+    add: Annotated[
+        bool,
+        typer.Option(
+            "--add",
+            help="Add the --models' rows to the existing accuracy_NAME.json (same data, seeds, trials and sampler), "
+            "keeping its other rows.",
+        ),
+    ] = False,
 ) -> None:
     """The paper's Table 1: every model tuned with the same number of Optuna trials, test recall and NDCG over seeds."""
+    import json
+
     from whyrec._io import write_text_atomic
     from whyrec.data.spec import load_spec
-    from whyrec.studies.accuracy import accuracy_study, accuracy_table, tuning_figures
+    from whyrec.errors import ParameterError
+    from whyrec.studies.accuracy import accuracy_study, accuracy_table, add_to_study, tuning_figures
     from whyrec.studies.provenance import write_result
     from whyrec.viz.page import write_page
 
     name = name or data.split(":")[0]
-    dataset = load_spec(data)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    storage = storage or out / f"tuning_{name}.db"
+    target = out / f"accuracy_{name}.json"
+    previous = None
+    if add:
+        if not chosen:
+            raise ParameterError("--add needs --models: the rows to add")
+        if not target.exists():
+            raise ParameterError(f"--add: {target} does not exist; run the study without --add first")
+        previous = json.loads(target.read_text())
+    dataset = load_spec(data)
+    if storage is None:
+        out.mkdir(parents=True, exist_ok=True)  # the default storage lives beside the results
+        storage = out / f"tuning_{name}.db"
     results = accuracy_study(dataset, models=chosen, seeds=list(range(seeds)), trials=trials, jobs=jobs,
                              storage=storage, sampler=sampler, log=console.print)  # fmt: skip
     figures = tuning_figures(results)
     results.pop("figures")
-    path = write_result(out / f"accuracy_{name}.json", data=data, seed=list(range(seeds)), results=results)
+    if previous is not None:
+        results = add_to_study(previous, results, data)
+    # with --add, this run's figures get their own page: the others' studies may not be at hand
+    page = out / (f"tuning_{name}_{'_'.join(chosen or [])}.html" if add else f"tuning_{name}.html")
+    path = write_result(target, data=data, seed=list(range(seeds)), results=results)
     write_text_atomic(out / f"accuracy_{name}.md", accuracy_table(results))
-    write_page(out / f"tuning_{name}.html", f"Tuning on {name}", figures,
+    write_page(page, f"Tuning on {name}", figures,
                notes=[f"{trials} Optuna trials per model (seeded {sampler}); source {path.name}"])  # fmt: skip
     console.print(accuracy_table(results))
-    console.print(f"Wrote {path}, {out / f'accuracy_{name}.md'} and {out / f'tuning_{name}.html'}")
+    console.print(f"Wrote {path}, {out / f'accuracy_{name}.md'} and {page}")
 
 
 @app.command()

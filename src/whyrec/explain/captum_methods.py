@@ -43,10 +43,9 @@ class _PresenceModule(nn.Module):
         x = total / torch.where(denominator > 0, denominator, torch.ones_like(denominator))
         for layer, relu in zip(self.module.hidden, self.relus, strict=True):
             x = relu(layer(x))
-        out = (x * self.module.output.weight[targets]).sum(dim=-1)
-        if self.module.output.bias is not None:
-            out = out + self.module.output.bias[targets]
-        return out
+        out = (x * self.module.output_rows(targets)).sum(dim=-1)
+        bias = self.module.output_bias(targets)
+        return out if bias is None else out + bias
 
 
 class _HistoryPresence(nn.Module):

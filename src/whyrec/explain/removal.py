@@ -117,7 +117,7 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     lengths = np.diff(bags.indptr)
     target = torch.from_numpy(np.asarray(targets, dtype=np.int64))
     tokens = torch.from_numpy(bags.indices.astype(np.int64))
-    a = sampled_dot(module.output.weight[target], module.embedding.weight, tokens, lengths).double().numpy()
+    a = sampled_dot(module.output_rows(target), module.embedding.weight, tokens, lengths).double().numpy()
     pair_of = np.repeat(np.arange(len(targets)), lengths)
     total = np.bincount(pair_of, weights=a, minlength=len(targets))
     n = lengths.astype(np.float64)
@@ -127,5 +127,6 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     other = np.where(n > 1, (1 - h) / np.maximum(n * (n - 1), 1), 0.0)
     phi = a * own[pair_of] + (total[pair_of] - a) * other[pair_of]
     relevance = sp.csr_matrix((phi.astype(np.float32), bags.indices, bags.indptr), shape=bags.shape)
-    bias = module.output.bias[target].double().numpy() if module.output.bias is not None else np.zeros(len(targets))
+    rows = module.output_bias(target)
+    bias = rows.double().numpy() if rows is not None else np.zeros(len(targets))
     return explainer._result(model, relevance, targets, bias + total / np.maximum(n, 1), bias)

@@ -29,9 +29,27 @@ from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
 
 
 class RecoNetModule(nn.Module):
-    """Embedding bag (mean) -> [Linear + ReLU]* -> Linear over items."""
+    """Embedding bag (mean) -> [Linear + ReLU]* -> Linear over items.
 
-    def __init__(self, n_tokens: int, n_items: int, dim: int, hidden: Sequence[int], bias: bool) -> None:
+    With `item_attributes` (items x tokens), an item's output vector is its own row plus the mean
+    of its attribute values' output rows (and likewise its bias): the attribute-aware output layer.
+    Items that share attributes share part of their output vector, and an item with few training
+    interactions borrows from its attributes. Every logit stays linear in the pooled vector, so LRP
+    and the closed-form Shapley values stay exact.
+    """
+
+    attribute_index: torch.Tensor  # items x slots: each item's attribute values (buffers, rebuilt on load)
+    attribute_share: torch.Tensor  # items x slots: 1 / the item's count of values, 0 in padding
+
+    def __init__(
+        self,
+        n_tokens: int,
+        n_items: int,
+        dim: int,
+        hidden: Sequence[int],
+        bias: bool,
+        item_attributes: sp.csr_matrix | None = None,
+    ) -> None:
         super().__init__()
         self.embedding = nn.EmbeddingBag(n_tokens, dim, mode="mean")
         widths = [dim, *hidden]
@@ -42,6 +60,39 @@ class RecoNetModule(nn.Module):
             nn.init.xavier_uniform_(layer.weight)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
+        self.attribute_rows: nn.Parameter | None = None
+        self.attribute_bias: nn.Parameter | None = None
+        if item_attributes is not None and item_attributes.nnz:
+            index, share = _attribute_slots(item_attributes)
+            # zeros: training starts from the plain model, and the attribute rows learn from there
+            self.attribute_rows = nn.Parameter(torch.zeros(int(index.max()) + 1, widths[-1]))
+            if bias:
+                self.attribute_bias = nn.Parameter(torch.zeros(int(index.max()) + 1))
+            self.register_buffer("attribute_index", torch.from_numpy(index), persistent=False)
+            self.register_buffer("attribute_share", torch.from_numpy(share), persistent=False)
+
+    def output_rows(self, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """The output vectors of `targets` (of every item when None)."""
+        own = self.output.weight if targets is None else self.output.weight[targets]
+        if self.attribute_rows is None:
+            return own
+        index, share = self._slots(targets)
+        return own + nn.functional.embedding_bag(index, self.attribute_rows, mode="sum", per_sample_weights=share)
+
+    def output_bias(self, targets: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The output biases of `targets` (of every item when None); None without a bias."""
+        if self.output.bias is None:
+            return None
+        own = self.output.bias if targets is None else self.output.bias[targets]
+        if self.attribute_bias is None:
+            return own
+        index, share = self._slots(targets)
+        return own + (self.attribute_bias[index] * share).sum(dim=-1)
+
+    def _slots(self, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if targets is None:
+            return self.attribute_index, self.attribute_share
+        return self.attribute_index[targets], self.attribute_share[targets]
 
     def pooled(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         return self.embedding(indices, offsets)
@@ -67,15 +118,15 @@ class RecoNetModule(nn.Module):
         return x
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.features(x))
+        if self.attribute_rows is None:
+            return self.output(self.features(x))
+        return nn.functional.linear(self.features(x), self.output_rows(), self.output_bias())
 
     def target_logits(self, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The logit of each row's target item only (no full output layer needed)."""
-        x = self.features(pooled)
-        out = (x * self.output.weight[targets]).sum(dim=-1)
-        if self.output.bias is not None:
-            out = out + self.output.bias[targets]
-        return out
+        out = (self.features(pooled) * self.output_rows(targets)).sum(dim=-1)
+        bias = self.output_bias(targets)
+        return out if bias is None else out + bias
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor, csr: bool = False) -> torch.Tensor:
         """Logits of bags given in EmbeddingBag form; `csr` pools through :meth:`pooled_csr` (training)."""
@@ -139,6 +190,10 @@ class RecoNet(Recommender):
         and take weight decay.
     output_bias : bool
         Give the output layer a bias (the explanation's baseline).
+    attribute_output : bool
+        The attribute-aware output layer: an item's output vector (and bias) is its own plus the
+        mean of its attribute values' (:class:`RecoNetModule`). Needs ``use_attributes``; the
+        paper's output layer is ``False`` (the default).
     max_eval_users : int
         Validation users sampled for early stopping.
     lrp_epsilon : float
@@ -170,6 +225,7 @@ class RecoNet(Recommender):
         proposal: str = "log_uniform",
         sparse_gradients: bool = True,
         output_bias: bool = True,
+        attribute_output: bool = False,
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
         seed: int = 0,
@@ -193,6 +249,7 @@ class RecoNet(Recommender):
         self.proposal = proposal
         self.sparse_gradients = sparse_gradients
         self.output_bias = output_bias
+        self.attribute_output = attribute_output
         self.max_eval_users = max_eval_users
         self.lrp_epsilon = lrp_epsilon
         self.seed = seed
@@ -216,10 +273,13 @@ class RecoNet(Recommender):
             "negatives": self.negatives >= 1,
             "proposal": self.proposal in PROPOSALS,
             "sparse_gradients": isinstance(self.sparse_gradients, bool),
+            "attribute_output": isinstance(self.attribute_output, bool),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
+        if self.attribute_output and not self.use_attributes:
+            raise ParameterError("attribute_output=True reads item attributes; it needs use_attributes=True")
 
     @property
     def _widths(self) -> tuple[int, ...]:
@@ -227,7 +287,8 @@ class RecoNet(Recommender):
 
     def _build(self) -> RecoNetModule:
         fs = self.feature_space_
-        return RecoNetModule(fs.n_tokens, fs.n_items, int(self.dim), self._widths, self.output_bias)
+        attributes = self.item_attributes_ if self.attribute_output else None
+        return RecoNetModule(fs.n_tokens, fs.n_items, int(self.dim), self._widths, self.output_bias, attributes)
 
     def fit(
         self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
@@ -253,6 +314,11 @@ class RecoNet(Recommender):
         if sparse and self.weight_decay > 0:
             raise ParameterError(
                 "loss='sampled' with sparse gradients takes no weight_decay; set it to 0 or sparse_gradients=False"
+            )
+        if sparse and self.attribute_output:
+            raise ParameterError(
+                "loss='sampled' with sparse gradients cannot train attribute_output (every item's output row "
+                "depends on shared attribute rows); set sparse_gradients=False"
             )
         torch.manual_seed(self.seed)  # the same initial weights on every rank
         sampler = RemovalSampler(
@@ -296,7 +362,7 @@ class RecoNet(Recommender):
                 m = self.module_
                 pooled = nn.functional.embedding_bag(indices, m.embedding.weight, offsets, mode="mean", sparse=sparse)
                 value = negatives.loss(
-                    m.features(pooled), m.output.weight, m.output.bias, labels, negatives.draw(generator), sparse
+                    m.features(pooled), m.output_rows(), m.output_bias(), labels, negatives.draw(generator), sparse
                 )
             return value, len(batch.labels)
 
@@ -385,3 +451,19 @@ def _epoch_order(rng: np.random.Generator, positions: np.ndarray, length: int) -
     if len(order) < length and len(positions):
         order = np.concatenate([order, rng.choice(positions, length - len(order))])
     return order
+
+
+def _attribute_slots(item_attributes: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's attribute values as padded (items x slots) indices into the attribute rows,
+    with weights 1/count (0 in padding): the item's mean over its attribute values."""
+    matrix = sp.csr_matrix(item_attributes)
+    _, compact = np.unique(matrix.indices, return_inverse=True)
+    counts = np.diff(matrix.indptr)
+    slots = max(1, int(counts.max(initial=0)))
+    index = np.zeros((matrix.shape[0], slots), dtype=np.int64)
+    share = np.zeros((matrix.shape[0], slots), dtype=np.float32)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    within = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    index[rows, within] = compact
+    share[rows, within] = (1.0 / np.maximum(counts, 1))[rows]
+    return index, share

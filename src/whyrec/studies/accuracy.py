@@ -76,6 +76,41 @@ def accuracy_study(
     return out
 
 
+def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: str) -> dict[str, Any]:
+    """A stored Table 1 (`previous`, its result JSON) with the rows of `results` added.
+
+    The new rows must come from the same data, seeds, number of trials and sampler, or the
+    comparison would not be fair; a model already in the table is replaced. The provenance of the
+    runs behind the rows kept is carried along under ``"earlier_runs"`` (command, revision, date,
+    the models each one still contributes), since the file's own provenance names the last run.
+    """
+    old = previous["results"]
+    settings = {
+        "data": (previous.get("data"), data),
+        "seeds": (old["seeds"], results["seeds"]),
+        "trials": (old.get("trials"), results["trials"]),
+        "sampler": (old.get("sampler", "tpe"), results["sampler"]),  # studies before the option used TPE
+    }
+    differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
+    if differ:
+        raise ParameterError("cannot add rows to a study run with other settings: " + "; ".join(differ))
+    replaced = set(results["models"])
+    earlier = [
+        {**run, "models": [m for m in run["models"] if m not in replaced]}
+        for run in [
+            *old.get("earlier_runs", []),
+            {**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": list(old["models"])},
+        ]
+    ]
+    models = {**old["models"], **results["models"]}
+    return {
+        **{k: v for k, v in old.items() if k not in ("models", "ranking_by_median_recall@50")},
+        "models": models,
+        "ranking_by_median_recall@50": sorted(models, key=lambda n: -models[n]["recall@50_median"]),
+        "earlier_runs": [run for run in earlier if run["models"]],
+    }
+
+
 def score_on_seeds(name: str, params: Mapping[str, Any], splits: Mapping[int, Split]) -> tuple[list, dict[str, float]]:
     """Model `name` with `params` refitted on every seed's split and scored once on test: the runs and
     their mean, median and std of recall@20/50, NDCG@50 and fit time."""

@@ -191,6 +191,10 @@ for _name, _hidden, _attributes in (
     CANDIDATES[_name] = Candidate(
         RecoNet, _space, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes, epochs=True
     )
+# with the attribute-aware output layer: an item's output vector adds its attributes' rows
+CANDIDATES["reconet_attribute_output"] = Candidate(
+    RecoNet, dict(_RECONET_SPACE), {"use_attributes": True, "attribute_output": True}, cold_start=True, epochs=True
+)
 
 
 def is_reconet(name: str) -> bool:

@@ -1,0 +1,85 @@
+"""RecoNet's attribute-aware output layer: shared attribute rows, exact explanations, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from whyrec.errors import ParameterError
+from whyrec.evaluate import evaluate
+from whyrec.explain import explain, explain_pairs
+from whyrec.models import Popularity, RecoNet, load_model
+
+
+def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small_attribute_output_model):
+    model = small_attribute_output_model
+    module = model.module_
+    attributes = model.item_attributes_.tocsr()
+    assert attributes.nnz > 0 and module.attribute_rows is not None
+    columns = np.unique(attributes.indices)
+    rows = module.attribute_rows.detach().numpy()
+    biases = module.attribute_bias.detach().numpy()
+    assert np.abs(rows).max() > 1e-3  # the attribute rows learned (they start at zero)
+    with torch.no_grad():
+        effective = module.output_rows().numpy()
+        effective_bias = module.output_bias().numpy()
+    for item in range(0, attributes.shape[0], 37):
+        mine = np.searchsorted(columns, attributes[item].indices)
+        expected = module.output.weight[item].detach().numpy() + rows[mine].mean(axis=0)
+        assert np.allclose(effective[item], expected, atol=1e-6)
+        assert np.isclose(effective_bias[item], module.output.bias[item].item() + biases[mine].mean(), atol=1e-6)
+    # the batched head, the one-target path and the explainers' rows agree
+    users = np.arange(12)
+    bags = model.user_profiles(users)
+    targets = np.arange(12) * 7 % model.feature_space_.n_items
+    full = model.score(bags)[np.arange(12), targets]
+    assert np.allclose(model.score_pairs(bags, targets), full, atol=1e-5)
+
+
+def test_it_beats_popularity_and_keeps_lrp_exact(small_split, small_attribute_output_model):
+    model = small_attribute_output_model
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    ours = evaluate(model, small_split.test, exclude=known, k=20)["recall@20"]
+    pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
+    assert ours > pop
+    bags = model.user_profiles(np.arange(30))
+    targets = np.arange(30) * 11 % model.feature_space_.n_items
+    result = explain_pairs(model, bags, targets)
+    assert np.allclose(result.scores, model.score_pairs(bags, targets), atol=1e-5)
+    for e in result:
+        assert abs(e.conservation_gap) < 1e-4
+
+
+def test_save_load_round_trip(tmp_path, small_attribute_output_model):
+    model = small_attribute_output_model
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.attribute_output is True
+    users = np.arange(25)
+    assert np.array_equal(loaded.score_users(users), model.score_users(users))
+    user, item = model.feature_space_.user_ids[3], model.feature_space_.item_ids[5]
+    assert np.allclose(explain(loaded, user, item)[0].relevance, explain(model, user, item)[0].relevance)
+
+
+def test_the_paper_layer_is_unchanged_by_default(small_model):
+    assert small_model.attribute_output is False
+    assert small_model.module_.attribute_rows is None
+    assert set(small_model.module_.state_dict()) == {"embedding.weight", "output.weight", "output.bias"}
+
+
+def test_bad_combinations_are_named(small_split):
+    with pytest.raises(ParameterError, match="needs use_attributes=True"):
+        RecoNet(attribute_output=True, use_attributes=False, epochs=1).fit(small_split.train)
+    with pytest.raises(ParameterError, match="set sparse_gradients=False"):
+        RecoNet(attribute_output=True, loss="sampled", negatives=50, epochs=1).fit(small_split.train)
+    with pytest.raises(ParameterError, match="attribute_output='yes'"):
+        RecoNet(attribute_output="yes", epochs=1).fit(small_split.train)
+
+
+def test_the_dense_sampled_softmax_trains_the_attribute_rows(small_split):
+    model = RecoNet(
+        dim=8, epochs=2, batch_size=256, lr=1e-2, loss="sampled", negatives=50, sparse_gradients=False,
+        attribute_output=True, seed=0,
+    ).fit(small_split.train)  # fmt: skip
+    assert model.module_.attribute_rows.detach().abs().max() > 1e-4
