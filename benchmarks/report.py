@@ -234,8 +234,14 @@ def _accuracy_rows() -> list[str]:
             )
             edge = [n for n in ranking if models[n].get("boundary")]
             flags = f"; best trial on a search-range edge: {', '.join(edge)}" if edge else ""
-            first = "reconet_attributes" if "reconet_attributes" in ranking else None
-            place = f"; reconet_attributes ranks **{ranking.index(first) + 1} of {len(ranking)}**" if first else ""
+            place = "".join(
+                f"; {n} ranks **{ranking.index(n) + 1} of {len(ranking)}**"
+                for n in ("reconet_attributes", "reconet_attribute_output")
+                if n in ranking
+            )
+            if r.get("earlier_runs"):  # rows added to the table by `--add`, each with its own run
+                first_run = r["earlier_runs"][0]["models"]
+                place += f" (rows added later: {', '.join(n for n in ranking if n not in first_run)})"
             out.append(
                 f"| Table 1, {data}: test recall@50, median of {len(r['seeds'])} seeds, every model tuned with "
                 f"{budget} | best: {top}; popularity {popularity:.4f}{place}{flags} "

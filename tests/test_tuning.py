@@ -268,6 +268,14 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
     ]  # fmt: skip
     assert "| ease |" in (out / "accuracy_t.md").read_text()
     assert (out / "tuning_t_ease.html").exists()
+    # a second addition, which also replaces a row: every row stays attributed to the run that made it
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "user_knn,item_knn", "--add")
+    assert code == 0, err
+    again = json.loads((out / "accuracy_t.json").read_text())["results"]
+    assert set(again["models"]) == {"popularity", "item_knn", "ease", "user_knn"}
+    assert [run["models"] for run in again["earlier_runs"]] == [["popularity"], ["ease"]]
+    assert again["earlier_runs"][1]["command"] == merged["command"]
+    merged = json.loads((out / "accuracy_t.json").read_text())
     # another budget, seeds or data would make the comparison unfair: refused, the file untouched
     for extra, named in ((("--trials", "3"), "trials 2 there, 3 here"), (("--seeds", "1"), "seeds [0, 1] there")):
         args = [*base, "--models", "bpr", "--add"]
@@ -278,4 +286,7 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
     assert code == 2 and "--add needs --models" in err
     code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "none", "--models", "ease", "--add")
     assert code == 2 and "does not exist" in err
+    (out / "accuracy_broken.json").write_text("{not json")
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "broken", "--models", "ease", "--add")
+    assert code == 2 and "is not an accuracy study's result JSON" in err and len(err.strip().splitlines()) == 1
     assert json.loads((out / "accuracy_t.json").read_text()) == merged

@@ -656,7 +656,7 @@ def benchmark_accuracy(
 
     from whyrec._io import write_text_atomic
     from whyrec.data.spec import load_spec
-    from whyrec.errors import ParameterError
+    from whyrec.errors import DataError, ParameterError
     from whyrec.studies.accuracy import accuracy_study, accuracy_table, add_to_study, tuning_figures
     from whyrec.studies.provenance import write_result
     from whyrec.viz.page import write_page
@@ -670,7 +670,11 @@ def benchmark_accuracy(
             raise ParameterError("--add needs --models: the rows to add")
         if not target.exists():
             raise ParameterError(f"--add: {target} does not exist; run the study without --add first")
-        previous = json.loads(target.read_text())
+        try:
+            previous = json.loads(target.read_text())
+            previous["results"]["models"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"--add: {target} is not an accuracy study's result JSON ({exc})") from exc
     dataset = load_spec(data)
     if storage is None:
         out.mkdir(parents=True, exist_ok=True)  # the default storage lives beside the results

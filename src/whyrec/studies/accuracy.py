@@ -94,14 +94,11 @@ def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: 
     differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
     if differ:
         raise ParameterError("cannot add rows to a study run with other settings: " + "; ".join(differ))
-    replaced = set(results["models"])
-    earlier = [
-        {**run, "models": [m for m in run["models"] if m not in replaced]}
-        for run in [
-            *old.get("earlier_runs", []),
-            {**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": list(old["models"])},
-        ]
-    ]
+    runs = list(old.get("earlier_runs", []))
+    attributed = {m for run in runs for m in run["models"]}
+    latest = [m for m in old["models"] if m not in attributed]  # the rows the stored file's own run made
+    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": latest})
+    earlier = [{**run, "models": [m for m in run["models"] if m not in results["models"]]} for run in runs]
     models = {**old["models"], **results["models"]}
     return {
         **{k: v for k, v in old.items() if k not in ("models", "ranking_by_median_recall@50")},
