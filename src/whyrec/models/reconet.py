@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from whyrec.data.dataset import Dataset
-from whyrec.errors import ParameterError
+from whyrec.errors import DataError, ParameterError
 from whyrec.models.distributed import World, local_device, world
 from whyrec.models.recommender import Recommender
 from whyrec.models.sampled_softmax import PROPOSALS, NegativeSampler, proposal
@@ -420,6 +420,48 @@ class RecoNet(Recommender):
             logits = self.module_.target_logits(pooled, targets_t[start : start + block.shape[0]].to(device))
             out[start : start + block.shape[0]] = logits.cpu().numpy()
         return out
+
+    @torch.no_grad()
+    def score_new_items(self, profiles: sp.csr_matrix, items: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Logits (profiles x len(items)) of items never trained on, each given by raw attribute values.
+
+        With ``attribute_output=True`` a trained item's output vector is its own row plus the mean
+        of its attribute values' rows; a new item has no own row yet, so it is scored from the mean
+        of its values' rows (and biases) alone, e.g. ``{"category": "books", "price": 12.5}``.
+        Values that no training item had have no row and are left out; an item with none left is
+        refused. No retraining.
+        """
+        self._check_fitted()
+        module = self.module_
+        if module.attribute_rows is None:
+            raise ParameterError(
+                "scoring a new item from its attributes needs a model trained with attribute_output=True "
+                "on data with item attributes"
+            )
+        profiles = self._check_profiles(profiles)
+        fs = self.feature_space_
+        with_rows = np.unique(self.item_attributes_.indices)  # token of each attribute row, in row order
+        slots: list[np.ndarray] = []
+        for number, values in enumerate(items):
+            tokens = fs.encode_attributes("item", values)
+            tokens = tokens[np.isin(tokens, with_rows)]
+            if not len(tokens):
+                raise DataError(f"new item {number} ({dict(values)!r}) has no attribute value seen on a training item")
+            slots.append(np.searchsorted(with_rows, tokens))
+        if not slots:
+            return np.zeros((profiles.shape[0], 0), dtype=np.float32)
+        width = max(len(row) for row in slots)
+        index = torch.zeros((len(slots), width), dtype=torch.int64)
+        share = torch.zeros((len(slots), width), dtype=module.attribute_rows.dtype)
+        for number, row in enumerate(slots):
+            index[number, : len(row)] = torch.from_numpy(row)
+            share[number, : len(row)] = 1.0 / len(row)
+        device = module.attribute_rows.device
+        index, share = index.to(device), share.to(device)
+        vectors = nn.functional.embedding_bag(index, module.attribute_rows, mode="sum", per_sample_weights=share)
+        bias = (module.attribute_bias[index] * share).sum(dim=1) if module.attribute_bias is not None else None
+        features = module.features(module.pooled(*bag_tensors(profiles, device)))
+        return nn.functional.linear(features, vectors, bias).cpu().numpy()
 
     # -- persistence ----------------------------------------------------------------------------
     def _tensors(self) -> dict[str, np.ndarray]:
