@@ -62,32 +62,51 @@ class RecoNetModule(nn.Module):
                 nn.init.zeros_(layer.bias)
         self.attribute_rows: nn.Parameter | None = None
         self.attribute_bias: nn.Parameter | None = None
+        self.attribute_tokens = np.zeros(0, dtype=np.int64)  # the token of each attribute row, in row order
         if item_attributes is not None and item_attributes.nnz:
-            index, share = _attribute_slots(item_attributes)
+            self.attribute_tokens = np.unique(item_attributes.indices)
+            index, share = self.attribute_slots(item_attributes)
             # zeros: training starts from the plain model, and the attribute rows learn from there
-            self.attribute_rows = nn.Parameter(torch.zeros(int(index.max()) + 1, widths[-1]))
+            self.attribute_rows = nn.Parameter(torch.zeros(len(self.attribute_tokens), widths[-1]))
             if bias:
-                self.attribute_bias = nn.Parameter(torch.zeros(int(index.max()) + 1))
-            self.register_buffer("attribute_index", torch.from_numpy(index), persistent=False)
-            self.register_buffer("attribute_share", torch.from_numpy(share), persistent=False)
+                self.attribute_bias = nn.Parameter(torch.zeros(len(self.attribute_tokens)))
+            self.register_buffer("attribute_index", index, persistent=False)
+            self.register_buffer("attribute_share", share, persistent=False)
+
+    def attribute_slots(self, attributes: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's attribute tokens (all of them with an attribute row) as padded (rows x slots)
+        indices into the attribute rows, with weights 1/count (0 in padding): the row's mean."""
+        matrix = sp.csr_matrix(attributes)
+        counts = np.diff(matrix.indptr)
+        index = np.zeros((matrix.shape[0], max(1, int(counts.max(initial=0)))), dtype=np.int64)
+        share = np.zeros(index.shape, dtype=np.float32)
+        rows = np.repeat(np.arange(matrix.shape[0]), counts)
+        within = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+        index[rows, within] = np.searchsorted(self.attribute_tokens, matrix.indices)
+        share[rows, within] = (1.0 / np.maximum(counts, 1))[rows]
+        return torch.from_numpy(index), torch.from_numpy(share)
+
+    def attribute_means(self, index: torch.Tensor, share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The mean attribute row and attribute bias (None without a bias) of each row of slots."""
+        assert self.attribute_rows is not None
+        rows = nn.functional.embedding_bag(index, self.attribute_rows, mode="sum", per_sample_weights=share)
+        bias = None if self.attribute_bias is None else (self.attribute_bias[index] * share).sum(dim=-1)
+        return rows, bias
 
     def output_rows(self, targets: torch.Tensor | None = None) -> torch.Tensor:
         """The output vectors of `targets` (of every item when None)."""
         own = self.output.weight if targets is None else self.output.weight[targets]
         if self.attribute_rows is None:
             return own
-        index, share = self._slots(targets)
-        return own + nn.functional.embedding_bag(index, self.attribute_rows, mode="sum", per_sample_weights=share)
+        return own + self.attribute_means(*self._slots(targets))[0]
 
     def output_bias(self, targets: torch.Tensor | None = None) -> torch.Tensor | None:
         """The output biases of `targets` (of every item when None); None without a bias."""
         if self.output.bias is None:
             return None
         own = self.output.bias if targets is None else self.output.bias[targets]
-        if self.attribute_bias is None:
-            return own
-        index, share = self._slots(targets)
-        return own + (self.attribute_bias[index] * share).sum(dim=-1)
+        mean = self.attribute_means(*self._slots(targets))[1] if self.attribute_rows is not None else None
+        return own if mean is None else own + mean
 
     def _slots(self, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if targets is None:
@@ -118,8 +137,6 @@ class RecoNetModule(nn.Module):
         return x
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        if self.attribute_rows is None:
-            return self.output(self.features(x))
         return nn.functional.linear(self.features(x), self.output_rows(), self.output_bias())
 
     def target_logits(self, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -440,26 +457,18 @@ class RecoNet(Recommender):
             )
         profiles = self._check_profiles(profiles)
         fs = self.feature_space_
-        with_rows = np.unique(self.item_attributes_.indices)  # token of each attribute row, in row order
-        slots: list[np.ndarray] = []
+        bags = []
         for number, values in enumerate(items):
             tokens = fs.encode_attributes("item", values)
-            tokens = tokens[np.isin(tokens, with_rows)]
+            tokens = tokens[np.isin(tokens, module.attribute_tokens)]  # values with an attribute row
             if not len(tokens):
                 raise DataError(f"new item {number} ({dict(values)!r}) has no attribute value seen on a training item")
-            slots.append(np.searchsorted(with_rows, tokens))
-        if not slots:
+            bags.append(sp.csr_matrix((np.ones(len(tokens)), tokens, [0, len(tokens)]), shape=(1, fs.n_tokens)))
+        if not bags:
             return np.zeros((profiles.shape[0], 0), dtype=np.float32)
-        width = max(len(row) for row in slots)
-        index = torch.zeros((len(slots), width), dtype=torch.int64)
-        share = torch.zeros((len(slots), width), dtype=module.attribute_rows.dtype)
-        for number, row in enumerate(slots):
-            index[number, : len(row)] = torch.from_numpy(row)
-            share[number, : len(row)] = 1.0 / len(row)
         device = module.attribute_rows.device
-        index, share = index.to(device), share.to(device)
-        vectors = nn.functional.embedding_bag(index, module.attribute_rows, mode="sum", per_sample_weights=share)
-        bias = (module.attribute_bias[index] * share).sum(dim=1) if module.attribute_bias is not None else None
+        index, share = (t.to(device) for t in module.attribute_slots(sp.vstack(bags)))
+        vectors, bias = module.attribute_means(index, share)
         features = module.features(module.pooled(*bag_tensors(profiles, device)))
         return nn.functional.linear(features, vectors, bias).cpu().numpy()
 
@@ -493,19 +502,3 @@ def _epoch_order(rng: np.random.Generator, positions: np.ndarray, length: int) -
     if len(order) < length and len(positions):
         order = np.concatenate([order, rng.choice(positions, length - len(order))])
     return order
-
-
-def _attribute_slots(item_attributes: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's attribute values as padded (items x slots) indices into the attribute rows,
-    with weights 1/count (0 in padding): the item's mean over its attribute values."""
-    matrix = sp.csr_matrix(item_attributes)
-    _, compact = np.unique(matrix.indices, return_inverse=True)
-    counts = np.diff(matrix.indptr)
-    slots = max(1, int(counts.max(initial=0)))
-    index = np.zeros((matrix.shape[0], slots), dtype=np.int64)
-    share = np.zeros((matrix.shape[0], slots), dtype=np.float32)
-    rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    within = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
-    index[rows, within] = compact
-    share[rows, within] = (1.0 / np.maximum(counts, 1))[rows]
-    return index, share
