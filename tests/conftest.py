@@ -59,12 +59,14 @@ def small_split(small_data):
 
 @pytest.fixture(scope="session")
 def small_model(small_split):
+    """RecoNet as it comes: the attribute-aware output layer."""
     return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, seed=0).fit(small_split.train, small_split.validation)
 
 
 @pytest.fixture(scope="session")
-def small_attribute_output_model(small_split):
-    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, attribute_output=True, seed=0).fit(
+def small_paper_model(small_split):
+    """RecoNet with the paper's output layer, one argument away."""
+    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, attribute_output=False, seed=0).fit(
         small_split.train, small_split.validation
     )
 

@@ -1,6 +1,9 @@
-"""RecoNet's attribute-aware output layer: shared attribute rows, exact explanations, persistence."""
+"""RecoNet's attribute-aware output layer (the default): shared attribute rows, exact explanations,
+persistence, and the paper's layer one argument away."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -13,8 +16,8 @@ from whyrec.models import Popularity, RecoNet, load_model
 from whyrec.models.reconet import bag_tensors
 
 
-def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small_attribute_output_model):
-    model = small_attribute_output_model
+def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small_model):
+    model = small_model
     module = model.module_
     attributes = model.item_attributes_.tocsr()
     assert attributes.nnz > 0 and module.attribute_rows is not None
@@ -38,8 +41,8 @@ def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small
     assert np.allclose(model.score_pairs(bags, targets), full, atol=1e-5)
 
 
-def test_it_beats_popularity_and_keeps_lrp_exact(small_split, small_attribute_output_model):
-    model = small_attribute_output_model
+def test_it_beats_popularity_and_keeps_lrp_exact(small_split, small_model):
+    model = small_model
     known = small_split.train.matrix() + small_split.validation.matrix()
     ours = evaluate(model, small_split.test, exclude=known, k=20)["recall@20"]
     pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
@@ -52,8 +55,8 @@ def test_it_beats_popularity_and_keeps_lrp_exact(small_split, small_attribute_ou
         assert abs(e.conservation_gap) < 1e-4
 
 
-def test_save_load_round_trip(tmp_path, small_attribute_output_model):
-    model = small_attribute_output_model
+def test_save_load_round_trip(tmp_path, small_model):
+    model = small_model
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert loaded.attribute_output is True
@@ -63,33 +66,47 @@ def test_save_load_round_trip(tmp_path, small_attribute_output_model):
     assert np.allclose(explain(loaded, user, item)[0].relevance, explain(model, user, item)[0].relevance)
 
 
-def test_the_paper_layer_is_unchanged_by_default(small_model):
-    assert small_model.attribute_output is False
-    assert small_model.module_.attribute_rows is None
-    assert set(small_model.module_.state_dict()) == {"embedding.weight", "output.weight", "output.bias"}
+def test_the_papers_layer_is_one_argument_away(small_paper_model, small_split):
+    assert RecoNet().attribute_output is True
+    assert small_paper_model.attribute_output is False
+    assert small_paper_model.module_.attribute_rows is None
+    assert set(small_paper_model.module_.state_dict()) == {"embedding.weight", "output.weight", "output.bias"}
+    # without attributes there is nothing to add: the attribute-aware layer is the paper's
+    plain = RecoNet(use_attributes=False, dim=8, epochs=1, seed=0).fit(small_split.train)
+    assert plain.module_.attribute_rows is None
 
 
-def test_bad_combinations_are_named(small_split):
-    with pytest.raises(ParameterError, match="needs use_attributes=True"):
-        RecoNet(attribute_output=True, use_attributes=False, epochs=1).fit(small_split.train)
-    with pytest.raises(ParameterError, match="set sparse_gradients=False"):
-        RecoNet(attribute_output=True, loss="sampled", negatives=50, epochs=1).fit(small_split.train)
+def test_models_saved_before_the_layer_existed_load_with_the_papers_layer(tmp_path, small_paper_model):
+    small_paper_model.save(tmp_path / "m")
+    manifest = tmp_path / "m" / "whyrec.json"
+    document = json.loads(manifest.read_text())
+    del document["params"]["attribute_output"]  # as whyrec wrote it before the parameter existed
+    manifest.write_text(json.dumps(document))
+    loaded = load_model(tmp_path / "m")
+    assert loaded.attribute_output is False
+    assert np.array_equal(loaded.score_users(np.arange(10)), small_paper_model.score_users(np.arange(10)))
+
+
+def test_a_bad_value_is_named(small_split):
     with pytest.raises(ParameterError, match="attribute_output='yes'"):
         RecoNet(attribute_output="yes", epochs=1).fit(small_split.train)
 
 
-def test_the_dense_sampled_softmax_trains_the_attribute_rows(small_split):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_sampled_softmax_trains_the_attribute_rows(small_split, sparse):
     model = RecoNet(
-        dim=8, epochs=2, batch_size=256, lr=1e-2, loss="sampled", negatives=50, sparse_gradients=False,
-        attribute_output=True, seed=0,
+        dim=8, epochs=2, batch_size=256, lr=1e-2, loss="sampled", negatives=50, sparse_gradients=sparse, seed=0,
     ).fit(small_split.train)  # fmt: skip
-    assert model.module_.attribute_rows.detach().abs().max() > 1e-4
+    rows = model.module_.attribute_rows
+    assert rows.detach().abs().max() > 1e-4
+    assert rows.grad is not None and rows.grad.is_sparse is sparse
+    assert model.module_.output.weight.grad.is_sparse is sparse
 
 
-def test_new_items_are_scored_from_their_attributes(small_data, small_attribute_output_model, small_model):
+def test_new_items_are_scored_from_their_attributes(small_data, small_model, small_paper_model):
     from whyrec.data.synthetic import CATEGORIES
 
-    model = small_attribute_output_model
+    model = small_model
     names = list(model.feature_space_.field("item", "category").values)
     bags = model.user_profiles(np.arange(model.feature_space_.n_users))
     scores = model.score_new_items(bags, [{"category": name} for name in names])
@@ -110,6 +127,6 @@ def test_new_items_are_scored_from_their_attributes(small_data, small_attribute_
         expected = pooled @ module.attribute_rows[row] + module.attribute_bias[row]
     assert np.allclose(scores[:5, 0], expected.numpy(), atol=1e-5)
     with pytest.raises(ParameterError, match="needs a model trained with attribute_output=True"):
-        small_model.score_new_items(bags, [{"category": names[0]}])
+        small_paper_model.score_new_items(bags, [{"category": names[0]}])
     with pytest.raises(DataError, match="no attribute value seen on a training item"):
         model.score_new_items(bags, [{"category": None}])

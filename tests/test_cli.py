@@ -102,15 +102,13 @@ def test_bad_model_and_data(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "m").exists()  # nothing half-written
 
 
-def test_the_attribute_aware_output_layer_is_one_flag_away(monkeypatch, capsys, tmp_path):
-    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet", "--attribute-output")
-    code, _, err = run(monkeypatch, capsys, *args, "--out", tmp_path / "m")
-    assert code == 0, err
-    model = load_model(tmp_path / "m")
-    assert model.attribute_output is True and model.module_.attribute_rows is not None
-    code, _, err = run(monkeypatch, capsys, *args, "--no-attributes", "--out", tmp_path / "bad")
-    assert code == 2 and "needs use_attributes=True" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "bad").exists()
+def test_the_output_layer_is_attribute_aware_by_default_and_the_papers_is_one_flag_away(monkeypatch, capsys, tmp_path):
+    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet")
+    for flag, name, aware in ((), "default", True), (("--paper-output",), "paper", False):
+        code, _, err = run(monkeypatch, capsys, *args, *flag, "--out", tmp_path / name)
+        assert code == 0, err
+        model = load_model(tmp_path / name)
+        assert model.attribute_output is aware and (model.module_.attribute_rows is not None) is aware
 
 
 def test_usage_errors_exit_nonzero(monkeypatch, capsys):

@@ -111,7 +111,10 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
     with pytest.raises(ParameterError, match="sparse_gradients='no'"):
         RecoNet(loss="sampled", sparse_gradients="no").fit(parts.train)  # type: ignore[arg-type]
     # the last step's gradients of the two tables: dense here, sparse in the default sampled run above
-    tables = [(m.module_.embedding.weight.grad, m.module_.output.weight.grad) for m in (dense, sampled)]
+    tables = [
+        (m.module_.embedding.weight.grad, m.module_.output.weight.grad, m.module_.attribute_rows.grad)
+        for m in (dense, sampled)
+    ]
     assert all(g is not None and not g.is_sparse for g in tables[0])
     assert all(g is not None and g.is_sparse for g in tables[1])
     dense_recall = evaluate(dense, parts.test, exclude=known, k=20)["recall@20"]
@@ -131,7 +134,9 @@ def _sampled_gradient_cosine(corrected: bool) -> float:
         sampler.log_q = torch.zeros_like(sampler.log_q)
     generator = torch.Generator().manual_seed(0)
     for _ in range(100):
-        sampler.loss(features, weight, bias, labels, sampler.draw(generator), False).backward()
+        negatives = sampler.draw(generator)
+        candidates = torch.cat([labels, negatives])
+        sampler.loss(features, weight[candidates], bias[candidates], labels, negatives).backward()
     return float(torch.nn.functional.cosine_similarity(full.ravel(), weight.grad.ravel(), dim=0))
 
 

@@ -53,7 +53,7 @@ def test_every_method_returns_aligned_explanations(small_model, method):
     assert np.allclose(result.scores, small_model.score_pairs(bags, targets), atol=1e-5)
 
 
-@pytest.mark.parametrize("fixture", ["small_model", "small_attribute_output_model"])
+@pytest.mark.parametrize("fixture", ["small_model", "small_paper_model"])
 @pytest.mark.parametrize("method", CONSERVATIVE)
 def test_conservative_methods_sum_to_score_minus_empty_bag(request, fixture, method):
     small_model = request.getfixturevalue(fixture)
@@ -84,7 +84,7 @@ def _brute_force_shapley(model, tokens, target):
     return phi
 
 
-@pytest.mark.parametrize("fixture", ["small_model", "small_attribute_output_model"])
+@pytest.mark.parametrize("fixture", ["small_model", "small_paper_model"])
 @pytest.mark.parametrize("size", [1, 2, 5, 9, 12])
 def test_exact_shapley_matches_brute_force(request, fixture, size):
     small_model = request.getfixturevalue(fixture)

@@ -40,6 +40,11 @@ def _reference_lrp(model, bag_tokens, item, eps):
         for layer in layers:
             acts.append(torch.relu(layer.weight.double() @ acts[-1] + layer.bias.double()))
         w, b = module.output.weight[item].double(), module.output.bias[item].double()
+        if module.attribute_rows is not None:  # the attribute-aware layer adds the mean of the item's attribute rows
+            attributes = model.item_attributes_.tocsr()
+            mine = torch.as_tensor(np.searchsorted(np.unique(attributes.indices), attributes[item].indices))
+            w = w + module.attribute_rows[mine].double().mean(dim=0)
+            b = b + module.attribute_bias[mine].double().mean()
         z_j = w @ acts[-1] + b
         relevance = acts[-1] * w / (z_j + eps * torch.sign(z_j)) * z_j  # step 1, output layer
         for layer, a_prev in zip(reversed(layers), reversed(acts[:-1]), strict=True):
@@ -52,7 +57,7 @@ def _reference_lrp(model, bag_tokens, item, eps):
         return z_ik.sum(dim=1).numpy()  # step 3
 
 
-@pytest.mark.parametrize("fixture", ["small_model", "small_deep_model"])
+@pytest.mark.parametrize("fixture", ["small_model", "small_paper_model", "small_deep_model"])
 def test_lrp_matches_the_papers_rules(request, fixture):
     model = request.getfixturevalue(fixture)
     bags, items = _pairs(model, n=10)

@@ -165,7 +165,8 @@ def train(
         bool | None,
         typer.Option(
             "--attribute-output/--paper-output",
-            help="Output layer: an item's vector plus its attributes' (attribute-aware) or its own only (the paper's).",
+            help="Output layer: an item's vector plus its attributes' (attribute-aware; the default) "
+            "or its own only (the paper's).",
         ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,

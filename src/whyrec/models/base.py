@@ -46,6 +46,9 @@ class Estimator:
     """Base class of every whyrec model (see the module docstring)."""
 
     family: ClassVar[str] = ""
+    # defaults of parameters added after models were already saved: a manifest without the
+    # parameter was written by a model that behaved as this value says, whatever the default now
+    former_defaults: ClassVar[dict[str, Any]] = {}
     manifest_: dict[str, Any]  # set by load(): the manifest the model was read from
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
@@ -126,7 +129,7 @@ class Estimator:
         if not issubclass(target, cls):
             raise ModelFormatError(f"{path} holds a {name} model ({target.family}), not a {cls.__name__}")
         try:
-            model = target(**artifact.params)
+            model = target(**{**target.former_defaults, **artifact.params})
         except (TypeError, ParameterError) as exc:
             raise ModelFormatError(f"{path}: saved parameters do not fit {name}: {exc}") from None
         try:

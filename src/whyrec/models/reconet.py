@@ -12,7 +12,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,19 +86,27 @@ class RecoNetModule(nn.Module):
         share[rows, within] = (1.0 / np.maximum(counts, 1))[rows]
         return torch.from_numpy(index), torch.from_numpy(share)
 
-    def attribute_means(self, index: torch.Tensor, share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def attribute_means(
+        self, index: torch.Tensor, share: torch.Tensor, sparse: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The mean attribute row and attribute bias (None without a bias) of each row of slots."""
         assert self.attribute_rows is not None
-        rows = nn.functional.embedding_bag(index, self.attribute_rows, mode="sum", per_sample_weights=share)
+        rows = nn.functional.embedding_bag(
+            index, self.attribute_rows, mode="sum", per_sample_weights=share, sparse=sparse
+        )
         bias = None if self.attribute_bias is None else (self.attribute_bias[index] * share).sum(dim=-1)
         return rows, bias
 
-    def output_rows(self, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """The output vectors of `targets` (of every item when None)."""
-        own = self.output.weight if targets is None else self.output.weight[targets]
+    def output_rows(self, targets: torch.Tensor | None = None, sparse: bool = False) -> torch.Tensor:
+        """The output vectors of `targets` (of every item when None); `sparse` gathers them with
+        sparse gradients, so that only the rows a sampled softmax touches learn."""
+        if targets is None:
+            own = self.output.weight
+        else:
+            own = nn.functional.embedding(targets, self.output.weight, sparse=sparse)
         if self.attribute_rows is None:
             return own
-        return own + self.attribute_means(*self._slots(targets))[0]
+        return own + self.attribute_means(*self._slots(targets), sparse=sparse)[0]
 
     def output_bias(self, targets: torch.Tensor | None = None) -> torch.Tensor | None:
         """The output biases of `targets` (of every item when None); None without a bias."""
@@ -208,9 +216,11 @@ class RecoNet(Recommender):
     output_bias : bool
         Give the output layer a bias (the explanation's baseline).
     attribute_output : bool
-        The attribute-aware output layer: an item's output vector (and bias) is its own plus the
-        mean of its attribute values' (:class:`RecoNetModule`). Needs ``use_attributes``; the
-        paper's output layer is ``False`` (the default).
+        The attribute-aware output layer (the default): an item's output vector (and bias) is its
+        own plus the mean of its attribute values' (:class:`RecoNetModule`). It ranks first of 17
+        tuned models on ML-100K and of 14 on ml-1m-half (README, Table 1). ``False`` is the
+        paper's output layer. Without ``use_attributes`` (or item attributes) there is nothing to
+        add, and the layer is the paper's.
     max_eval_users : int
         Validation users sampled for early stopping.
     lrp_epsilon : float
@@ -220,6 +230,9 @@ class RecoNet(Recommender):
     """
 
     supports_attributes = True
+    former_defaults: ClassVar[dict[str, Any]] = {
+        "attribute_output": False
+    }  # models saved before the layer existed have the paper's
 
     def __init__(
         self,
@@ -242,7 +255,7 @@ class RecoNet(Recommender):
         proposal: str = "log_uniform",
         sparse_gradients: bool = True,
         output_bias: bool = True,
-        attribute_output: bool = False,
+        attribute_output: bool = True,
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
         seed: int = 0,
@@ -295,8 +308,6 @@ class RecoNet(Recommender):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
-        if self.attribute_output and not self.use_attributes:
-            raise ParameterError("attribute_output=True reads item attributes; it needs use_attributes=True")
 
     @property
     def _widths(self) -> tuple[int, ...]:
@@ -304,7 +315,7 @@ class RecoNet(Recommender):
 
     def _build(self) -> RecoNetModule:
         fs = self.feature_space_
-        attributes = self.item_attributes_ if self.attribute_output else None
+        attributes = self.item_attributes_ if self.attribute_output and self.use_attributes else None
         return RecoNetModule(fs.n_tokens, fs.n_items, int(self.dim), self._widths, self.output_bias, attributes)
 
     def fit(
@@ -331,11 +342,6 @@ class RecoNet(Recommender):
         if sparse and self.weight_decay > 0:
             raise ParameterError(
                 "loss='sampled' with sparse gradients takes no weight_decay; set it to 0 or sparse_gradients=False"
-            )
-        if sparse and self.attribute_output:
-            raise ParameterError(
-                "loss='sampled' with sparse gradients cannot train attribute_output (every item's output row "
-                "depends on shared attribute rows); set sparse_gradients=False"
             )
         torch.manual_seed(self.seed)  # the same initial weights on every rank
         sampler = RemovalSampler(
@@ -378,9 +384,10 @@ class RecoNet(Recommender):
             else:
                 m = self.module_
                 pooled = nn.functional.embedding_bag(indices, m.embedding.weight, offsets, mode="mean", sparse=sparse)
-                value = negatives.loss(
-                    m.features(pooled), m.output_rows(), m.output_bias(), labels, negatives.draw(generator), sparse
-                )
+                drawn = negatives.draw(generator).to(labels.device)
+                candidates = torch.cat([labels, drawn])  # only these output rows are computed, and learn
+                rows, bias = m.output_rows(candidates, sparse), m.output_bias(candidates)
+                value = negatives.loss(m.features(pooled), rows, bias, labels, drawn)
             return value, len(batch.labels)
 
         result = trainer.fit(
@@ -407,6 +414,8 @@ class RecoNet(Recommender):
         if not sparse:
             return [torch.optim.Adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
         tables = [m.embedding.weight, m.output.weight]  # sparse gradients: only touched rows move
+        if m.attribute_rows is not None:
+            tables.append(m.attribute_rows)
         rest = [p for p in m.parameters() if all(p is not t for t in tables)]
         return [torch.optim.SparseAdam(tables, lr=self.lr), torch.optim.Adam(rest, lr=self.lr)]
 

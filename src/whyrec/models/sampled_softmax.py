@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.nn import functional
 
 PROPOSALS = ("log_uniform", "popularity")
 
@@ -46,21 +45,23 @@ class NegativeSampler:
     def loss(
         self,
         features: torch.Tensor,
-        weight: torch.Tensor,
+        rows: torch.Tensor,
         bias: torch.Tensor | None,
         labels: torch.Tensor,
         negatives: torch.Tensor,
-        sparse: bool,
     ) -> torch.Tensor:
-        """Mean sampled cross-entropy of `labels` given the last hidden `features` (batch x d)."""
+        """Mean sampled cross-entropy of `labels` given the last hidden `features` (batch x d).
+
+        `rows` and `bias` are the output vectors and biases of the candidates, the labels followed
+        by the negatives (``torch.cat([labels, negatives])``): only those rows are computed.
+        """
         device = features.device
         negatives = negatives.to(device)
         n = len(labels)
-        rows = functional.embedding(torch.cat([labels, negatives]), weight, sparse=sparse)  # only these rows learn
         log_q = self.log_q.to(device) + float(np.log(self.n))
         shift_pos, shift_neg = -log_q[labels], -log_q[negatives]
         if bias is not None:
-            shift_pos, shift_neg = shift_pos + bias[labels], shift_neg + bias[negatives]
+            shift_pos, shift_neg = shift_pos + bias[:n], shift_neg + bias[n:]
         positive = (features * rows[:n]).sum(dim=1) + shift_pos
         negative = torch.addmm(shift_neg.unsqueeze(0), features, rows[n:].T)  # one pass over batch x n
         negative = negative.masked_fill(negatives.unsqueeze(0) == labels.unsqueeze(1), float("-inf"))  # hits

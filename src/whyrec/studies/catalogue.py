@@ -188,10 +188,9 @@ for _name, _hidden, _attributes in (
     _space = dict(_RECONET_SPACE)
     if _hidden:
         _space["hidden"] = Choice((128, 256, 512))  # the width of the one hidden layer
-    CANDIDATES[_name] = Candidate(
-        RecoNet, _space, {"hidden": _hidden, "use_attributes": _attributes}, cold_start=_attributes, epochs=True
-    )
-# with the attribute-aware output layer: an item's output vector adds its attributes' rows
+    fixed = {"hidden": _hidden, "use_attributes": _attributes, "attribute_output": False}  # the paper's output layer
+    CANDIDATES[_name] = Candidate(RecoNet, _space, fixed, cold_start=_attributes, epochs=True)
+# RecoNet's default: the attribute-aware output layer, where an item's output vector adds its attributes' rows
 CANDIDATES["reconet_attribute_output"] = Candidate(
     RecoNet, dict(_RECONET_SPACE), {"use_attributes": True, "attribute_output": True}, cold_start=True, epochs=True
 )

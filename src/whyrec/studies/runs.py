@@ -64,7 +64,8 @@ class RunConfig:
         run = manifest.get("info", {}).get("run")
         if not run:
             raise ModelFormatError(f"{path} has no saved run configuration")
-        params = decode_params(manifest["params"]) | decode_params(run.get("params") or {})
+        saved = decode_params(manifest["params"]) | decode_params(run.get("params") or {})
+        params = RecoNet.former_defaults | saved  # a run saved before a parameter existed repeats as it ran
         return cls(
             data=run["data"],
             attributes=run["attributes"],
