@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -290,3 +291,34 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
     code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "broken", "--models", "ease", "--add")
     assert code == 2 and "is not an accuracy study's result JSON" in err and len(err.strip().splitlines()) == 1
     assert json.loads((out / "accuracy_t.json").read_text()) == merged
+
+
+def test_curves_are_added_to_a_stored_coldstart_study_only_under_its_settings(tmp_path, monkeypatch, capsys):
+    data = "synthetic:n_users=300,n_items=60,seed=4"
+    out = tmp_path / "cold"
+    base = ("benchmark", "coldstart", "--data", data, "--name", "c", "--out", out, "--seeds", "2")
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "popularity,ease")
+    assert code == 0, err
+    first = json.loads((out / "coldstart_c.json").read_text())
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "item_knn,ease", "--add")
+    assert code == 0, err
+    merged = json.loads((out / "coldstart_c.json").read_text())
+    results = merged["results"]
+    assert set(results["params"]) == {"popularity", "ease", "item_knn"}
+    curves = results["new_users"]["curves"]
+    assert curves["popularity"] == first["results"]["new_users"]["curves"]["popularity"]  # kept as it was
+    assert set(results["per_seed"]["1"]["new_users"]) == {"popularity", "ease", "item_knn"}
+    assert curves["item_knn"] == pytest.approx(
+        np.mean([results["per_seed"][s]["new_users"]["item_knn"] for s in ("0", "1")], axis=0)
+    )
+    ratio = results["new_users"]["recall@50_over_popularity"]["item_knn"]
+    assert ratio == pytest.approx(curves["item_knn"][-1] / curves["popularity"][-1])
+    assert results["earlier_runs"] == [
+        {"command": first["command"], "git_revision": first["git_revision"], "date": first["date"],
+         "models": ["popularity"]}
+    ]  # fmt: skip
+    code, _, err = run_cli(monkeypatch, capsys, *[a if a != "2" else "1" for a in base], "--models", "ease", "--add")
+    assert code == 2 and "seeds [0, 1] there, [0] here" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--add")
+    assert code == 2 and "--add needs --models" in err
+    assert json.loads((out / "coldstart_c.json").read_text()) == merged

@@ -653,11 +653,9 @@ def benchmark_accuracy(
     ] = False,
 ) -> None:
     """The paper's Table 1: every model tuned with the same number of Optuna trials, test recall and NDCG over seeds."""
-    import json
 
     from whyrec._io import write_text_atomic
     from whyrec.data.spec import load_spec
-    from whyrec.errors import DataError, ParameterError
     from whyrec.studies.accuracy import accuracy_study, accuracy_table, add_to_study, tuning_figures
     from whyrec.studies.provenance import write_result
     from whyrec.viz.page import write_page
@@ -665,17 +663,7 @@ def benchmark_accuracy(
     name = name or data.split(":")[0]
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     target = out / f"accuracy_{name}.json"
-    previous = None
-    if add:
-        if not chosen:
-            raise ParameterError("--add needs --models: the rows to add")
-        if not target.exists():
-            raise ParameterError(f"--add: {target} does not exist; run the study without --add first")
-        try:
-            previous = json.loads(target.read_text())
-            previous["results"]["models"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"--add: {target} is not an accuracy study's result JSON ({exc})") from exc
+    previous = _stored_study(target, "models", "an accuracy study", chosen) if add else None
     dataset = load_spec(data)
     if storage is None:
         out.mkdir(parents=True, exist_ok=True)  # the default storage lives beside the results
@@ -732,6 +720,24 @@ def tune(
     )
 
 
+def _stored_study(target: Path, key: str, kind: str, chosen: list[str] | None) -> dict[str, Any]:
+    """The stored result JSON that ``--add`` adds `chosen` models to, or a one-line error."""
+    import json
+
+    from whyrec.errors import DataError, ParameterError
+
+    if not chosen:
+        raise ParameterError("--add needs --models: the models to add")
+    if not target.exists():
+        raise ParameterError(f"--add: {target} does not exist; run the study without --add first")
+    try:
+        previous = json.loads(target.read_text())
+        previous["results"][key]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"--add: {target} is not {kind}'s result JSON ({exc})") from exc
+    return dict(previous)
+
+
 @benchmark_app.command("coldstart")
 @_with_data_options
 def benchmark_coldstart(
@@ -742,6 +748,14 @@ def benchmark_coldstart(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated cold-start models (default: all that can).")
     ] = None,
+    add: Annotated[
+        bool,
+        typer.Option(
+            "--add",
+            help="Add the --models' curves to the existing coldstart_NAME.json (same data, seeds and tuned "
+            "parameters), keeping its other curves.",
+        ),
+    ] = False,
 ) -> None:
     """The paper's Figure 4: recall@k of cold-start users (10% of test users, history removed from training).
 
@@ -750,7 +764,7 @@ def benchmark_coldstart(
     import json
 
     from whyrec.data.spec import load_spec
-    from whyrec.studies.accuracy import PROTOCOLS, coldstart_figure, coldstart_study
+    from whyrec.studies.accuracy import PROTOCOLS, add_to_coldstart, coldstart_figure, coldstart_study
     from whyrec.studies.provenance import write_result
     from whyrec.viz.page import write_page
 
@@ -760,9 +774,13 @@ def benchmark_coldstart(
     if tuned.exists():
         params = {k: v["params"] for k, v in json.loads(tuned.read_text())["results"]["models"].items()}
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    target = out / f"coldstart_{name}.json"
+    previous = _stored_study(target, "params", "a cold-start study", chosen) if add else None
     results = coldstart_study(load_spec(data), models=chosen, params=params, seeds=range(seeds))
     results["params_from"] = tuned.name if params else "defaults"
-    path = write_result(out / f"coldstart_{name}.json", data=data, seed=list(range(seeds)), results=results)
+    if previous is not None:
+        results = add_to_coldstart(previous, results, data)
+    path = write_result(target, data=data, seed=list(range(seeds)), results=results)
     figures = [coldstart_figure(results, protocol) for protocol in PROTOCOLS]
     write_page(out / f"coldstart_{name}.html", f"Cold start on {name}", figures)
     for protocol in PROTOCOLS:

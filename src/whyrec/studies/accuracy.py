@@ -94,18 +94,68 @@ def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: 
     differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
     if differ:
         raise ParameterError("cannot add rows to a study run with other settings: " + "; ".join(differ))
-    runs = list(old.get("earlier_runs", []))
-    attributed = {m for run in runs for m in run["models"]}
-    latest = [m for m in old["models"] if m not in attributed]  # the rows the stored file's own run made
-    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": latest})
-    earlier = [{**run, "models": [m for m in run["models"] if m not in results["models"]]} for run in runs]
     models = {**old["models"], **results["models"]}
     return {
         **{k: v for k, v in old.items() if k not in ("models", "ranking_by_median_recall@50")},
         "models": models,
         "ranking_by_median_recall@50": sorted(models, key=lambda n: -models[n]["recall@50_median"]),
-        "earlier_runs": [run for run in earlier if run["models"]],
+        "earlier_runs": _earlier_runs(previous, list(old["models"]), results["models"]),
     }
+
+
+def add_to_coldstart(previous: Mapping[str, Any], results: Mapping[str, Any], data: str) -> dict[str, Any]:
+    """A stored cold-start study (`previous`, its result JSON) with the curves of `results` added.
+
+    The new curves must come from the same data, seeds, share of cold users and tuned parameters'
+    source; a curve already there is replaced, and the provenance of the runs behind the curves
+    kept is carried along under ``"earlier_runs"``, as :func:`add_to_study` does.
+    """
+    old = previous["results"]
+    settings = {
+        "data": (previous.get("data"), data),
+        "seeds": (old["seeds"], results["seeds"]),
+        "fraction": (old["fraction"], results["fraction"]),
+        "params_from": (old.get("params_from"), results.get("params_from")),
+    }
+    differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
+    if differ:
+        raise ParameterError("cannot add curves to a cold-start study run with other settings: " + "; ".join(differ))
+    merged: dict[str, Any] = {
+        **{k: v for k, v in old.items() if k not in PROTOCOLS},
+        "params": {**old["params"], **results["params"]},
+        "per_seed": {
+            seed: {**runs, **{p: {**runs[p], **results["per_seed"][seed][p]} for p in PROTOCOLS}}
+            for seed, runs in old["per_seed"].items()
+        },
+        "earlier_runs": _earlier_runs(previous, list(old["params"]), results["params"]),
+    }
+    for protocol in PROTOCOLS:
+        curves = {**old[protocol]["curves"], **results[protocol]["curves"]}
+        merged[protocol] = {
+            "curves": curves,
+            **_over_popularity(curves),
+            "recall@50_per_seed": {**old[protocol]["recall@50_per_seed"], **results[protocol]["recall@50_per_seed"]},
+        }
+    return merged
+
+
+def _earlier_runs(previous: Mapping[str, Any], names: Sequence[str], replaced: Mapping[str, Any]) -> list[dict]:
+    """The runs behind a stored result's rows `names` that survive `replaced`: command, revision, date,
+    and the rows each one still contributes (the file's own run made the rows no earlier run claims)."""
+    runs = list(previous["results"].get("earlier_runs", []))
+    attributed = {m for run in runs for m in run["models"]}
+    latest = [m for m in names if m not in attributed]
+    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": latest})
+    earlier = [{**run, "models": [m for m in run["models"] if m not in replaced]} for run in runs]
+    return [run for run in earlier if run["models"]]
+
+
+def _over_popularity(curves: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """Each curve's last recall over popularity's, when popularity has one above zero."""
+    popularity = curves.get("popularity")
+    if popularity is None or popularity[-1] <= 0:
+        return {}
+    return {"recall@50_over_popularity": {n: c[-1] / popularity[-1] for n, c in curves.items()}}
 
 
 def score_on_seeds(name: str, params: Mapping[str, Any], splits: Mapping[int, Split]) -> tuple[list, dict[str, float]]:
@@ -191,10 +241,7 @@ def coldstart_study(
             label: np.mean([per_seed[s][protocol][label] for s in seeds], axis=0).tolist()
             for label in per_seed[seeds[0]][protocol]
         }
-        result: dict[str, Any] = {"curves": curves}
-        popularity = curves.get("popularity")
-        if popularity is not None and popularity[max_k - 1] > 0:
-            result["recall@50_over_popularity"] = {n: c[max_k - 1] / popularity[max_k - 1] for n, c in curves.items()}
+        result: dict[str, Any] = {"curves": curves, **_over_popularity(curves)}
         result["recall@50_per_seed"] = {
             label: [per_seed[s][protocol][label][max_k - 1] for s in seeds] for label in curves
         }
