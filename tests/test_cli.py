@@ -197,6 +197,10 @@ def test_explain_why_not_seen_item_is_an_error(monkeypatch, capsys, trained):
 
 
 def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_path):
+    # the accuracy study's tuned values are in its search spaces' terms (iALS: Rendle et al.'s)
+    tuned = {"ials": {"factors": 12, "unobserved_weight": 0.1, "relative_l2": 1.0, "iterations": 3}}
+    document = {"results": {"models": {name: {"params": params} for name, params in tuned.items()}}}
+    (tmp_path / "accuracy_tiny.json").write_text(json.dumps(document))
     code, _, err = run(
         monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--out", tmp_path,
         "--pairs", "12", "--speed-pairs", "50", "--name", "tiny",
@@ -207,6 +211,9 @@ def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_pa
     assert "planted_driver_top3" in results["methods"]["lrp"]
     fidelity = results["fidelity"]
     assert set(fidelity) == {"RecoNet", "EASE", "ALS", "MultVAE"}
+    assert fidelity["ALS"]["params_from"] == "accuracy_tiny.json" and fidelity["ALS"]["params"]["factors"] == 12
+    assert fidelity["ALS"]["params"]["alpha"] == pytest.approx(10.0)  # 1 / unobserved_weight
+    assert fidelity["EASE"]["params_from"] == "defaults"
     assert {"lrp", "shapley", "lime"} <= set(fidelity["RecoNet"]["methods"])
     assert "decomposition" in fidelity["EASE"]["methods"] and "saliency" in fidelity["MultVAE"]["methods"]
     for entry in fidelity.values():

@@ -42,10 +42,10 @@ from whyrec.evaluate.pertinence import (
 )
 from whyrec.explain.base import EXPLAINERS, explain_pairs, methods_for
 from whyrec.explain.counterfactual import counterfactual
-from whyrec.models.baselines import ALS, EASE, MultVAE
 from whyrec.models.presets import preset_for
 from whyrec.models.recommender import Recommender
 from whyrec.models.reconet import RecoNet
+from whyrec.studies.catalogue import build
 from whyrec.studies.provenance import timed, write_result
 from whyrec.viz.figures import agreement_heatmap, curve_figure, delta_histogram
 from whyrec.viz.page import write_page
@@ -214,16 +214,14 @@ def _profile_models(
     out: dict[str, dict[str, Any]] = {}
     if "RecoNet" in wanted:
         out["RecoNet"] = {"model": reconet, "params_from": "size preset (as above)"}
-    classes = {"EASE": EASE, "ALS": ALS, "MultVAE": MultVAE}
     for label in wanted:
         if label == "RecoNet":
             continue
         params = dict(tuned.get(_TUNED_KEYS[label], {}).get("params", {}))
         source = accuracy_file.name if params else "defaults"
-        if "seed" in classes[label]().get_params():
-            params["seed"] = seed
         start = time.perf_counter()
-        fitted = classes[label](**params).fit(parts.train, parts.validation)
+        # through the catalogue: tuned values are in its search space's terms, beside its fixed settings
+        fitted = build(_TUNED_KEYS[label], params, seed, parts.train).fit(parts.train, parts.validation)
         log(f"[fidelity] trained {label} ({source}) in {time.perf_counter() - start:.1f}s")
         out[label] = {"model": fitted, "params_from": source}
     return out
