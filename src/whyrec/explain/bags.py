@@ -7,6 +7,9 @@ Explainers that perturb inputs see a bag as a presence vector m (one entry per t
 * **weighting** (gradient methods): x(m) = Σ m_k q_k / n with n the full bag size. It equals the
   model at m = 1, is linear in m, and reaches the empty bag (x = 0) at m = 0, which gives gradient
   methods a well-defined path; under removal the mean is constant along the straight path.
+
+With ``pooling="by_kind"`` each token group (history side, user attributes) is pooled this way and
+the groups' vectors are added (:meth:`~whyrec.models.reconet.RecoNetModule.presence_pooled`).
 """
 
 from __future__ import annotations
@@ -67,12 +70,7 @@ def bag_logits(
     removal: bool,
 ) -> torch.Tensor:
     """Target logits of bags whose tokens are switched by `presence` (see the module docstring)."""
-    weights = presence * valid
-    embedded = module.embedding.weight[tokens]  # pairs x L x d
-    total = (embedded * weights.unsqueeze(-1)).sum(dim=1)
-    denominator = (weights if removal else valid).sum(dim=1, keepdim=True)
-    pooled = total / torch.where(denominator > 0, denominator, torch.ones_like(denominator))
-    return module.target_logits(pooled, targets)
+    return module.target_logits(module.presence_pooled(tokens, presence, valid, removal), targets)
 
 
 def removal_logits(model: Any, bags: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:

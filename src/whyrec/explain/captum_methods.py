@@ -37,10 +37,7 @@ class _PresenceModule(nn.Module):
     def forward(
         self, presence: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
-        weights = presence * valid
-        total = (self.module.embedding.weight[tokens] * weights.unsqueeze(-1)).sum(dim=1)
-        denominator = (weights if self.removal else valid).sum(dim=1, keepdim=True)
-        x = total / torch.where(denominator > 0, denominator, torch.ones_like(denominator))
+        x = self.module.presence_pooled(tokens, presence, valid, self.removal)
         for layer, relu in zip(self.module.hidden, self.relus, strict=True):
             x = relu(layer(x))
         out = (x * self.module.output_rows(targets)).sum(dim=-1)

@@ -61,7 +61,8 @@ class ProfileEdits:
         # which of the bag's item-attribute tokens each history item carries, and how many carry each
         self.carriers = self.item_attributes[self.history][:, self.tokens[self.attribute_positions]].toarray()
         self.support = self.carriers.sum(axis=0)
-        self.fast = is_torch_bag_model(model)
+        # the closed form below is for one mean; other poolings re-score the rebuilt bags exactly
+        self.fast = is_torch_bag_model(model) and model.module_.token_group is None  # type: ignore[attr-defined]
 
     def mask(self, tokens: Any) -> np.ndarray:
         """A removal mask (1 x bag size) from token indices of the bag."""

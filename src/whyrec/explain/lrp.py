@@ -9,7 +9,9 @@ Because the pooled input is a mean, Σ_p q_ip I_u(p) = n x_i, and every relevanc
 layer has the form R_i = x_i g_i (the ε-rule multiplies by the input activation). So
 Z_k = q_k · g / n in closed form: no division by small x_i, and one dot product per token.
 For the linear model g = w_j and Σ_k Z_k = w_j · x = logit - bias (exact conservation). With
-hidden layers the relevances sum to the logit minus the share absorbed by biases and ε.
+hidden layers the relevances sum to the logit minus the share absorbed by biases and ε. With a mean
+per token group (``pooling="by_kind"``) n is the size of the token's group, and all of this holds
+group by group.
 """
 
 from __future__ import annotations
@@ -49,14 +51,13 @@ class LRP(Explainer):
         device = module.embedding.weight.device
         bags = sp.csr_matrix(bags, dtype=np.float32)
         indices, offsets = bag_tensors(bags, device)
-        lengths = torch.from_numpy(np.diff(bags.indptr).astype(np.float32)).to(device).clamp_min(1.0)
         target = torch.from_numpy(np.asarray(targets, dtype=np.int64)).to(device)
 
         x = module.pooled(indices, offsets)
         g, logits, bias = backward_vectors(module, x, target, eps)
-        contribution = g / lengths[:, None]  # Z_k = q_k · g / n
         q = module.embedding.weight
-        data = sampled_dot(contribution, q, indices, np.diff(bags.indptr))
+        weight = module.pool_weights(torch.from_numpy(bags.indptr.astype(np.int64)).to(device), indices)
+        data = sampled_dot(g, q, indices, np.diff(bags.indptr)) * weight  # Z_k = q_k · g / n
         relevance = sp.csr_matrix((data.cpu().numpy(), bags.indices, bags.indptr), shape=bags.shape)
         return self._result(model, relevance, targets, logits.cpu().numpy(), bias.cpu().numpy())
 

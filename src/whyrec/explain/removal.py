@@ -2,7 +2,7 @@
 
 Occlusion: R_k = f(bag) - f(bag without k), the mean recomputed over the remaining tokens. For a
 mean-pooled model, x_{-k} = (n x - q_k) / (n - 1), so every leave-one-out logit comes from one
-vector operation, at any depth.
+vector operation, at any depth (with a mean per token group, the same holds for k's group).
 
 Exact Shapley values of token removal for the linear mean-pooled RecoNet. With a_k = w_j · q_k the
 game is v(S) = b + (1/|S|) Σ_{k∈S} a_k (v(∅) = b: the empty bag pools to 0). Shapley values are
@@ -14,7 +14,10 @@ linear in the game, so decompose v - b = Σ_k a_k u_k with u_k(S) = [k ∈ S] / 
   φ_i(u_k) = (1/n - H_n/n) / (n - 1) for i ≠ k.
 
 Hence φ_i = a_i H_n / n + (A - a_i)(1 - H_n) / (n (n - 1)) with A = Σ_k a_k, in O(n) per pair,
-and Σ_i φ_i = A / n = logit - b. Deeper models use sampled Shapley values (captum).
+and Σ_i φ_i = A / n = logit - b. With a mean per token group (``pooling="by_kind"``) the game is
+the sum of the groups' games, in each of which the other groups' tokens are null players, so the
+same formula holds with n and A taken over the token's own group. Deeper models use sampled
+Shapley values (captum).
 """
 
 from __future__ import annotations
@@ -59,16 +62,20 @@ def _leave_one_out_torch(
 ) -> np.ndarray:
     module = model.module_
     q = module.embedding.weight
-    pooled = module.pooled(*bag_tensors(bags))
-    n = torch.from_numpy(lengths.astype(np.float32))
+    indices, offsets = bag_tensors(bags)
+    pooled = module.pooled(indices, offsets)
+    # the mean of each token's group (the whole bag under the paper's pooling) and the group's size
+    key, n_keys = module.pool_groups(torch.from_numpy(bags.indptr.astype(np.int64)), indices)
+    sizes = torch.bincount(key, minlength=n_keys).to(q.dtype)
+    means = torch.zeros(n_keys, q.shape[1], dtype=q.dtype).index_add_(0, key, q[indices]) / sizes.clamp_min(1)[:, None]
     out = np.empty(bags.nnz, dtype=np.float64)
     for a in range(0, bags.nnz, _ENTRY_CHUNK):
         b = min(bags.nnz, a + _ENTRY_CHUNK)
         rows = torch.from_numpy(pair_of[a:b])
-        count = n[rows].unsqueeze(1)
-        tokens = torch.from_numpy(bags.indices[a:b].astype(np.int64))
-        remaining = (pooled[rows] * count - q[tokens]) / torch.clamp(count - 1, min=1)
-        remaining = torch.where(count > 1, remaining, torch.zeros_like(remaining))  # a lone token: empty bag
+        group, count = key[a:b], sizes[key[a:b]].unsqueeze(1)
+        without = (means[group] * count - q[indices[a:b]]) / torch.clamp(count - 1, min=1)
+        without = torch.where(count > 1, without, torch.zeros_like(without))  # a lone token: its group empties
+        remaining = pooled[rows] - means[group] + without
         out[a:b] = module.target_logits(remaining, torch.from_numpy(targets[pair_of[a:b]])).numpy()
     return out
 
@@ -119,14 +126,18 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     tokens = torch.from_numpy(bags.indices.astype(np.int64))
     a = sampled_dot(module.output_rows(target), module.embedding.weight, tokens, lengths).double().numpy()
     pair_of = np.repeat(np.arange(len(targets)), lengths)
-    total = np.bincount(pair_of, weights=a, minlength=len(targets))
-    n = lengths.astype(np.float64)
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(n.max(initial=0)) + 1))])
-    h = harmonic[lengths]
-    own = h / np.maximum(n, 1)
-    other = np.where(n > 1, (1 - h) / np.maximum(n * (n - 1), 1), 0.0)
-    phi = a * own[pair_of] + (total[pair_of] - a) * other[pair_of]
+    # per group (the whole bag under the paper's pooling): the game is a sum of the groups' games,
+    # and a player is null in every group but its own, so the closed form holds group by group
+    key_t, n_keys = module.pool_groups(torch.from_numpy(bags.indptr.astype(np.int64)), tokens)
+    key = key_t.numpy()
+    group_total = np.bincount(key, weights=a, minlength=n_keys)
+    sizes = np.bincount(key, minlength=n_keys)
+    n = sizes[key].astype(np.float64)
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(sizes.max(initial=0)) + 1))])
+    h = harmonic[sizes[key]]
+    phi = a * h / np.maximum(n, 1) + (group_total[key] - a) * np.where(n > 1, (1 - h) / np.maximum(n * (n - 1), 1), 0)
     relevance = sp.csr_matrix((phi.astype(np.float32), bags.indices, bags.indptr), shape=bags.shape)
     rows = module.output_bias(target)
     bias = rows.double().numpy() if rows is not None else np.zeros(len(targets))
-    return explainer._result(model, relevance, targets, bias + total / np.maximum(n, 1), bias)
+    pooled_logit = np.bincount(pair_of, weights=a / np.maximum(n, 1), minlength=len(targets))  # w · x
+    return explainer._result(model, relevance, targets, bias + pooled_logit, bias)

@@ -27,9 +27,11 @@ from whyrec.models.sampled_softmax import PROPOSALS, NegativeSampler, proposal
 from whyrec.models.sampler import Batch, RemovalSampler, prefetched_batches
 from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
 
+POOLINGS = ("mean", "by_kind")
+
 
 class RecoNetModule(nn.Module):
-    """Embedding bag (mean) -> [Linear + ReLU]* -> Linear over items.
+    """Embedding bag (mean, or a mean per token group) -> [Linear + ReLU]* -> Linear over items.
 
     With `item_attributes` (items x tokens), an item's output vector is its own row plus the mean
     of its attribute values' output rows (and likewise its bias): the attribute-aware output layer.
@@ -40,6 +42,7 @@ class RecoNetModule(nn.Module):
 
     attribute_index: torch.Tensor  # items x slots: each item's attribute values (buffers, rebuilt on load)
     attribute_share: torch.Tensor  # items x slots: 1 / the item's count of values, 0 in padding
+    token_group: torch.Tensor | None  # n_tokens: the pooling group of each token (None: one mean)
 
     def __init__(
         self,
@@ -49,8 +52,11 @@ class RecoNetModule(nn.Module):
         hidden: Sequence[int],
         bias: bool,
         item_attributes: sp.csr_matrix | None = None,
+        token_group: np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        group = None if token_group is None else torch.as_tensor(token_group, dtype=torch.long)
+        self.register_buffer("token_group", group, persistent=False)  # None registers no tensor
         self.embedding = nn.EmbeddingBag(n_tokens, dim, mode="mean")
         widths = [dim, *hidden]
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
@@ -121,16 +127,55 @@ class RecoNetModule(nn.Module):
             return self.attribute_index, self.attribute_share
         return self.attribute_index[targets], self.attribute_share[targets]
 
-    def pooled(self, indices: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        return self.embedding(indices, offsets)
+    def pool_groups(self, indptr: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The (bag, group) key of each stored token and the number of keys: a bag's pooled vector
+        is the sum over its groups of the mean of the group's tokens (one group per bag without
+        ``token_group``: the paper's mean)."""
+        counts = indptr[1:] - indptr[:-1]
+        bag = torch.repeat_interleave(torch.arange(len(counts), device=indices.device), counts)
+        if self.token_group is None:
+            return bag, len(counts)
+        groups = int(self.token_group.max()) + 1 if len(self.token_group) else 1
+        return bag * groups + self.token_group[indices], len(counts) * groups
+
+    def pool_weights(self, indptr: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """The weight of each stored token in its bag's pooled vector: 1 / the size of its group."""
+        key, n_keys = self.pool_groups(indptr, indices)
+        return 1.0 / torch.bincount(key, minlength=n_keys)[key].to(self.embedding.weight.dtype)
+
+    def pooled(self, indices: torch.Tensor, offsets: torch.Tensor, sparse: bool = False) -> torch.Tensor:
+        """The pooled vector of each bag (EmbeddingBag form); `sparse` gives sparse gradients."""
+        if self.token_group is None:
+            return nn.functional.embedding_bag(indices, self.embedding.weight, offsets, mode="mean", sparse=sparse)
+        indptr = torch.cat([offsets, offsets.new_tensor([len(indices)])])
+        return nn.functional.embedding_bag(
+            indices, self.embedding.weight, offsets, mode="sum", sparse=sparse,
+            per_sample_weights=self.pool_weights(indptr, indices),
+        )  # fmt: skip
+
+    def presence_pooled(
+        self, tokens: torch.Tensor, presence: torch.Tensor, valid: torch.Tensor, removal: bool
+    ) -> torch.Tensor:
+        """The pooled vector of padded bags (pairs x L) whose tokens are switched by `presence`:
+        removal pools the tokens still present; weighting keeps every group's full size, so it is
+        linear in `presence` (see :mod:`whyrec.explain.bags`)."""
+        weights = presence * valid
+        embedded = self.embedding.weight[tokens] * weights.unsqueeze(-1)
+        groups = torch.zeros_like(tokens) if self.token_group is None else self.token_group[tokens]
+        pooled = torch.zeros(tokens.shape[0], embedded.shape[-1], dtype=embedded.dtype, device=embedded.device)
+        for group in range(int(groups.max()) + 1 if groups.numel() else 0):
+            member = (groups == group).to(weights.dtype)
+            size = ((weights if removal else valid) * member).sum(dim=1, keepdim=True)
+            total = (embedded * member.unsqueeze(-1)).sum(dim=1)
+            pooled = pooled + total / torch.where(size > 0, size, torch.ones_like(size))
+        return pooled
 
     def pooled_csr(self, indptr: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        """The same mean as :meth:`pooled`, as a sparse (bags x tokens) @ Q product.
+        """The same vector as :meth:`pooled`, as a sparse (bags x tokens) @ Q product.
 
         On CPU its backward is about twice as fast as EmbeddingBag's, which sorts the indices.
         """
-        lengths = (indptr[1:] - indptr[:-1]).clamp_min(1)
-        weights = torch.repeat_interleave(1.0 / lengths.to(self.embedding.weight.dtype), indptr[1:] - indptr[:-1])
+        weights = self.pool_weights(indptr, indices)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             pool = torch.sparse_csr_tensor(
@@ -221,6 +266,12 @@ class RecoNet(Recommender):
         tuned models on ML-100K and of 14 on ml-1m-half (README, Table 1). ``False`` is the
         paper's output layer. Without ``use_attributes`` (or item attributes) there is nothing to
         add, and the layer is the paper's.
+    pooling : {"mean", "by_kind"}
+        How a bag becomes the user vector. ``"mean"`` is the paper's: one mean over every token.
+        ``"by_kind"`` adds two means: one over the history side (items and their attributes) and
+        one over the user's attribute values, so that who the user is weighs the same whatever
+        the length of their history. Both are linear in the tokens, and every explainer stays
+        exact (LRP, the closed-form Shapley values and occlusion work per group).
     max_eval_users : int
         Validation users sampled for early stopping.
     lrp_epsilon : float
@@ -256,6 +307,7 @@ class RecoNet(Recommender):
         sparse_gradients: bool = True,
         output_bias: bool = True,
         attribute_output: bool = True,
+        pooling: str = "mean",
         max_eval_users: int = 3000,
         lrp_epsilon: float = 1e-6,
         seed: int = 0,
@@ -280,6 +332,7 @@ class RecoNet(Recommender):
         self.sparse_gradients = sparse_gradients
         self.output_bias = output_bias
         self.attribute_output = attribute_output
+        self.pooling = pooling
         self.max_eval_users = max_eval_users
         self.lrp_epsilon = lrp_epsilon
         self.seed = seed
@@ -304,6 +357,7 @@ class RecoNet(Recommender):
             "proposal": self.proposal in PROPOSALS,
             "sparse_gradients": isinstance(self.sparse_gradients, bool),
             "attribute_output": isinstance(self.attribute_output, bool),
+            "pooling": self.pooling in POOLINGS,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -316,7 +370,8 @@ class RecoNet(Recommender):
     def _build(self) -> RecoNetModule:
         fs = self.feature_space_
         attributes = self.item_attributes_ if self.attribute_output and self.use_attributes else None
-        return RecoNetModule(fs.n_tokens, fs.n_items, int(self.dim), self._widths, self.output_bias, attributes)
+        groups = (fs.token_kinds == "user_attribute").astype(np.int64) if self.pooling == "by_kind" else None
+        return RecoNetModule(fs.n_tokens, fs.n_items, int(self.dim), self._widths, self.output_bias, attributes, groups)
 
     def fit(
         self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
@@ -383,7 +438,7 @@ class RecoNet(Recommender):
                 value = nn.functional.cross_entropy(network(indices, offsets, csr=True), labels)
             else:
                 m = self.module_
-                pooled = nn.functional.embedding_bag(indices, m.embedding.weight, offsets, mode="mean", sparse=sparse)
+                pooled = m.pooled(indices, offsets, sparse)
                 drawn = negatives.draw(generator).to(labels.device)
                 candidates = torch.cat([labels, drawn])  # only these output rows are computed, and learn
                 rows, bias = m.output_rows(candidates, sparse), m.output_bias(candidates)

@@ -194,6 +194,14 @@ for _name, _hidden, _attributes in (
 CANDIDATES["reconet_attribute_output"] = Candidate(
     RecoNet, dict(_RECONET_SPACE), {"use_attributes": True, "attribute_output": True}, cold_start=True, epochs=True
 )
+# and a mean per token group: the user's attribute values weigh the same whatever their history's length
+CANDIDATES["reconet_by_kind"] = Candidate(
+    RecoNet,
+    dict(_RECONET_SPACE),
+    {"use_attributes": True, "attribute_output": True, "pooling": "by_kind"},
+    cold_start=True,
+    epochs=True,
+)
 
 
 def is_reconet(name: str) -> bool:
