@@ -72,6 +72,14 @@ def small_paper_model(small_split):
 
 
 @pytest.fixture(scope="session")
+def small_by_kind_model(small_split):
+    """RecoNet with a mean per token group (history side, user attributes)."""
+    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, pooling="by_kind", seed=0).fit(
+        small_split.train, small_split.validation
+    )
+
+
+@pytest.fixture(scope="session")
 def small_deep_model(small_split):
     return RecoNet(dim=16, hidden=(24,), epochs=3, batch_size=256, lr=1e-2, seed=0).fit(
         small_split.train, small_split.validation

@@ -109,6 +109,12 @@ def test_the_output_layer_is_attribute_aware_by_default_and_the_papers_is_one_fl
         assert code == 0, err
         model = load_model(tmp_path / name)
         assert model.attribute_output is aware and (model.module_.attribute_rows is not None) is aware
+    code, _, err = run(monkeypatch, capsys, *args, "--pooling", "by_kind", "--out", tmp_path / "kind")
+    assert code == 0, err
+    assert load_model(tmp_path / "kind").pooling == "by_kind"
+    code, _, err = run(monkeypatch, capsys, *args, "--pooling", "max", "--out", tmp_path / "bad")
+    assert code == 2 and "pooling='max'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
 
 
 def test_usage_errors_exit_nonzero(monkeypatch, capsys):

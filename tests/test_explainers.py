@@ -53,7 +53,7 @@ def test_every_method_returns_aligned_explanations(small_model, method):
     assert np.allclose(result.scores, small_model.score_pairs(bags, targets), atol=1e-5)
 
 
-@pytest.mark.parametrize("fixture", ["small_model", "small_paper_model"])
+@pytest.mark.parametrize("fixture", ["small_model", "small_paper_model", "small_by_kind_model"])
 @pytest.mark.parametrize("method", CONSERVATIVE)
 def test_conservative_methods_sum_to_score_minus_empty_bag(request, fixture, method):
     small_model = request.getfixturevalue(fixture)

@@ -169,6 +169,12 @@ def train(
             "or its own only (the paper's).",
         ),
     ] = None,
+    pooling: Annotated[
+        str | None,
+        typer.Option(
+            help="User vector: mean (one mean over the bag, the paper's) or by_kind (history mean + attribute mean)."
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     checkpoint_dir: Annotated[
         Path | None, typer.Option(help="Checkpoint after every epoch; a rerun with the same settings resumes.")
@@ -207,7 +213,7 @@ def train(
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
         "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
         "proposal": proposal, "sparse_gradients": sparse_gradients, "cold_rate": cold_rate,
-        "attribute_output": attribute_output,
+        "attribute_output": attribute_output, "pooling": pooling,
     }  # fmt: skip
     if hidden is not None:
         overrides["hidden"] = _widths(hidden)
