@@ -83,7 +83,9 @@ def rows() -> list[str]:
             continue
         r = study["results"]
         lrp, lime, shapley = r["methods"]["lrp"], r["methods"]["lime"], r["methods"]["shapley"]
-        source = f"`explanations_{data}.json`"
+        # which output layer the explained RecoNet had (runs before the parameter had the paper's)
+        layer = "attribute-aware layer" if r["model"]["params"].get("attribute_output") else "paper's layer"
+        source = f"`explanations_{data}.json` ({layer})"
         out.append(
             f"| Deletion-curve area (k = 1..50), {data}: LRP vs random vs LIME | **{lrp['deletion']['area']:.3f}** vs "
             f"{r['random']['deletion']['area']:.3f} vs {lime['deletion']['area']:.3f} | LRP below random and <= LIME "
