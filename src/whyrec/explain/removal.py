@@ -50,16 +50,14 @@ class Occlusion(Explainer):
         lengths = np.diff(bags.indptr)
         pair_of = np.repeat(np.arange(len(targets)), lengths)
         if is_torch_bag_model(model):
-            dropped = _leave_one_out_torch(model, bags, targets, pair_of, lengths)
+            dropped = _leave_one_out_torch(model, bags, targets, pair_of)
         else:
             dropped = removal_logits(model, leave_one_out_bags(bags), targets[pair_of])
         relevance = sp.csr_matrix((full[pair_of] - dropped, bags.indices, bags.indptr), shape=bags.shape)
         return self._result(model, relevance, targets, full, empty_bag_logits(model, targets))
 
 
-def _leave_one_out_torch(
-    model: Any, bags: sp.csr_matrix, targets: np.ndarray, pair_of: np.ndarray, lengths: np.ndarray
-) -> np.ndarray:
+def _leave_one_out_torch(model: Any, bags: sp.csr_matrix, targets: np.ndarray, pair_of: np.ndarray) -> np.ndarray:
     module = model.module_
     q = module.embedding.weight
     indices, offsets = bag_tensors(bags)
