@@ -26,8 +26,7 @@ def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small
     biases = module.attribute_bias.detach().numpy()
     assert np.abs(rows).max() > 1e-3  # the attribute rows learned (they start at zero)
     with torch.no_grad():
-        effective = module.output_rows().numpy()
-        effective_bias = module.output_bias().numpy()
+        effective, effective_bias = (t.numpy() for t in module.output_layer())
     for item in range(0, attributes.shape[0], 37):
         mine = np.searchsorted(columns, attributes[item].indices)
         expected = module.output.weight[item].detach().numpy() + rows[mine].mean(axis=0)

@@ -44,10 +44,10 @@ def test_the_user_vector_is_the_history_mean_plus_the_attribute_mean(small_by_ki
     # a cold user's bag of attributes alone is their attributes' mean
     attributes_only = _bag(bags[0].indices[kinds[bags[0].indices] == "user_attribute"], bags.shape[1])
     alone = model.score_pairs(attributes_only, np.array([3]))
-    expected = (
-        q[attributes_only.indices].mean(axis=0) @ model.module_.output_rows(torch.tensor([3]))[0].detach().numpy()
-    )
-    assert np.isclose(alone[0], expected + model.module_.output_bias(torch.tensor([3])).item(), atol=1e-5)
+    with torch.no_grad():
+        rows, bias = model.module_.output_layer(torch.tensor([3]))
+    expected = q[attributes_only.indices].mean(axis=0) @ rows[0].numpy()
+    assert np.isclose(alone[0], expected + bias.item(), atol=1e-5)
 
 
 @pytest.mark.parametrize("user", [0, 7])
@@ -68,7 +68,7 @@ def test_lrp_shapley_and_occlusion_are_exact(small_by_kind_model, user):
         rest = _bag([t for t in tokens if t != k], bag.shape[1])
         assert np.isclose(got[k], full - removal_logits(model, rest, [target])[0], atol=1e-5)
     # LRP of the linear model: each token's relevance is its weight in its group times w · q
-    weight = model.module_.output_rows(torch.tensor([target]))[0].detach().numpy()
+    weight = model.module_.output_layer(torch.tensor([target]))[0][0].detach().numpy()
     q = model.module_.embedding.weight.detach().numpy()
     user_side = model.feature_space_.token_kinds[tokens] == "user_attribute"
     size = np.where(user_side, user_side.sum(), (~user_side).sum())

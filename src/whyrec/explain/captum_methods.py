@@ -40,8 +40,8 @@ class _PresenceModule(nn.Module):
         x = self.module.presence_pooled(tokens, presence, valid, self.removal)
         for layer, relu in zip(self.module.hidden, self.relus, strict=True):
             x = relu(layer(x))
-        out = (x * self.module.output_rows(targets)).sum(dim=-1)
-        bias = self.module.output_bias(targets)
+        rows, bias = self.module.output_layer(targets)
+        out = (x * rows).sum(dim=-1)
         return out if bias is None else out + bias
 
 

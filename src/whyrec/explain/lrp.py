@@ -66,8 +66,7 @@ def backward_vectors(
     module: Any, x: torch.Tensor, target: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """g (pairs x d) with pooling-layer relevance R = x * g; the target logits and biases."""
-    w_out = module.output_rows(target)
-    bias = module.output_bias(target)
+    w_out, bias = module.output_layer(target)
     b_out = bias if bias is not None else torch.zeros_like(target, dtype=x.dtype)
     if not len(module.hidden):
         logits = (x * w_out).sum(dim=1) + b_out

@@ -122,7 +122,8 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     lengths = np.diff(bags.indptr)
     target = torch.from_numpy(np.asarray(targets, dtype=np.int64))
     tokens = torch.from_numpy(bags.indices.astype(np.int64))
-    a = sampled_dot(module.output_rows(target), module.embedding.weight, tokens, lengths).double().numpy()
+    rows, bias_rows = module.output_layer(target)
+    a = sampled_dot(rows, module.embedding.weight, tokens, lengths).double().numpy()
     pair_of = np.repeat(np.arange(len(targets)), lengths)
     # per group (the whole bag under the paper's pooling): the game is a sum of the groups' games,
     # and a player is null in every group but its own, so the closed form holds group by group
@@ -135,7 +136,6 @@ def exact_linear_shapley(explainer: Explainer, model: Any, bags: sp.csr_matrix, 
     h = harmonic[sizes[key]]
     phi = a * h / np.maximum(n, 1) + (group_total[key] - a) * np.where(n > 1, (1 - h) / np.maximum(n * (n - 1), 1), 0)
     relevance = sp.csr_matrix((phi.astype(np.float32), bags.indices, bags.indptr), shape=bags.shape)
-    rows = module.output_bias(target)
-    bias = rows.double().numpy() if rows is not None else np.zeros(len(targets))
+    bias = bias_rows.double().numpy() if bias_rows is not None else np.zeros(len(targets))
     pooled_logit = np.bincount(pair_of, weights=a / np.maximum(n, 1), minlength=len(targets))  # w · x
     return explainer._result(model, relevance, targets, bias + pooled_logit, bias)

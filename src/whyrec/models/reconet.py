@@ -57,6 +57,7 @@ class RecoNetModule(nn.Module):
         super().__init__()
         group = None if token_group is None else torch.as_tensor(token_group, dtype=torch.long)
         self.register_buffer("token_group", group, persistent=False)  # None registers no tensor
+        self.n_groups = 1 if group is None or not len(group) else int(group.max()) + 1  # once, not per batch
         self.embedding = nn.EmbeddingBag(n_tokens, dim, mode="mean")
         widths = [dim, *hidden]
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
@@ -103,24 +104,23 @@ class RecoNetModule(nn.Module):
         bias = None if self.attribute_bias is None else (self.attribute_bias[index] * share).sum(dim=-1)
         return rows, bias
 
-    def output_rows(self, targets: torch.Tensor | None = None, sparse: bool = False) -> torch.Tensor:
-        """The output vectors of `targets` (of every item when None); `sparse` gathers them with
-        sparse gradients, so that only the rows a sampled softmax touches learn."""
+    def output_layer(
+        self, targets: torch.Tensor | None = None, sparse: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output vectors and biases (None without a bias) of `targets` (of every item when
+        None), each gathered once; `sparse` gathers the rows with sparse gradients, so that only
+        the rows a sampled softmax touches learn."""
+        rows: torch.Tensor
+        bias: torch.Tensor | None
         if targets is None:
-            own = self.output.weight
+            rows, bias = self.output.weight, self.output.bias
         else:
-            own = nn.functional.embedding(targets, self.output.weight, sparse=sparse)
+            rows = nn.functional.embedding(targets, self.output.weight, sparse=sparse)
+            bias = None if self.output.bias is None else self.output.bias[targets]
         if self.attribute_rows is None:
-            return own
-        return own + self.attribute_means(*self._slots(targets), sparse=sparse)[0]
-
-    def output_bias(self, targets: torch.Tensor | None = None) -> torch.Tensor | None:
-        """The output biases of `targets` (of every item when None); None without a bias."""
-        if self.output.bias is None:
-            return None
-        own = self.output.bias if targets is None else self.output.bias[targets]
-        mean = self.attribute_means(*self._slots(targets))[1] if self.attribute_rows is not None else None
-        return own if mean is None else own + mean
+            return rows, bias
+        shared_rows, shared_bias = self.attribute_means(*self._slots(targets), sparse=sparse)
+        return rows + shared_rows, None if bias is None or shared_bias is None else bias + shared_bias
 
     def _slots(self, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if targets is None:
@@ -135,8 +135,7 @@ class RecoNetModule(nn.Module):
         bag = torch.repeat_interleave(torch.arange(len(counts), device=indices.device), counts)
         if self.token_group is None:
             return bag, len(counts)
-        groups = int(self.token_group.max()) + 1 if len(self.token_group) else 1
-        return bag * groups + self.token_group[indices], len(counts) * groups
+        return bag * self.n_groups + self.token_group[indices], len(counts) * self.n_groups
 
     def pool_weights(self, indptr: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """The weight of each stored token in its bag's pooled vector: 1 / the size of its group."""
@@ -160,13 +159,13 @@ class RecoNetModule(nn.Module):
         removal pools the tokens still present; weighting keeps every group's full size, so it is
         linear in `presence` (see :mod:`whyrec.explain.bags`)."""
         weights = presence * valid
-        embedded = self.embedding.weight[tokens] * weights.unsqueeze(-1)
+        embedded = self.embedding.weight[tokens]  # pairs x L x d
         groups = torch.zeros_like(tokens) if self.token_group is None else self.token_group[tokens]
         pooled = torch.zeros(tokens.shape[0], embedded.shape[-1], dtype=embedded.dtype, device=embedded.device)
-        for group in range(int(groups.max()) + 1 if groups.numel() else 0):
+        for group in range(self.n_groups):
             member = (groups == group).to(weights.dtype)
             size = ((weights if removal else valid) * member).sum(dim=1, keepdim=True)
-            total = (embedded * member.unsqueeze(-1)).sum(dim=1)
+            total = torch.einsum("pl,pld->pd", weights * member, embedded)  # one pass over the embeddings
             pooled = pooled + total / torch.where(size > 0, size, torch.ones_like(size))
         return pooled
 
@@ -190,12 +189,12 @@ class RecoNetModule(nn.Module):
         return x
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(self.features(x), self.output_rows(), self.output_bias())
+        return nn.functional.linear(self.features(x), *self.output_layer())
 
     def target_logits(self, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The logit of each row's target item only (no full output layer needed)."""
-        out = (self.features(pooled) * self.output_rows(targets)).sum(dim=-1)
-        bias = self.output_bias(targets)
+        rows, bias = self.output_layer(targets)
+        out = (self.features(pooled) * rows).sum(dim=-1)
         return out if bias is None else out + bias
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor, csr: bool = False) -> torch.Tensor:
@@ -281,9 +280,8 @@ class RecoNet(Recommender):
     """
 
     supports_attributes = True
-    former_defaults: ClassVar[dict[str, Any]] = {
-        "attribute_output": False
-    }  # models saved before the layer existed have the paper's
+    # models saved before the attribute-aware layer existed were trained with the paper's
+    former_defaults: ClassVar[dict[str, Any]] = {"attribute_output": False}
 
     def __init__(
         self,
@@ -441,7 +439,7 @@ class RecoNet(Recommender):
                 pooled = m.pooled(indices, offsets, sparse)
                 drawn = negatives.draw(generator).to(labels.device)
                 candidates = torch.cat([labels, drawn])  # only these output rows are computed, and learn
-                rows, bias = m.output_rows(candidates, sparse), m.output_bias(candidates)
+                rows, bias = m.output_layer(candidates, sparse)
                 value = negatives.loss(m.features(pooled), rows, bias, labels, drawn)
             return value, len(batch.labels)
 

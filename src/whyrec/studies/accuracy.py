@@ -91,9 +91,7 @@ def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: 
         "trials": (old.get("trials"), results["trials"]),
         "sampler": (old.get("sampler", "tpe"), results["sampler"]),  # studies before the option used TPE
     }
-    differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
-    if differ:
-        raise ParameterError("cannot add rows to a study run with other settings: " + "; ".join(differ))
+    _require_same_settings(settings, "rows to a study")
     models = {**old["models"], **results["models"]}
     return {
         **{k: v for k, v in old.items() if k not in ("models", "ranking_by_median_recall@50")},
@@ -117,9 +115,7 @@ def add_to_coldstart(previous: Mapping[str, Any], results: Mapping[str, Any], da
         "fraction": (old["fraction"], results["fraction"]),
         "params_from": (old.get("params_from"), results.get("params_from")),
     }
-    differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
-    if differ:
-        raise ParameterError("cannot add curves to a cold-start study run with other settings: " + "; ".join(differ))
+    _require_same_settings(settings, "curves to a cold-start study")
     merged: dict[str, Any] = {
         **{k: v for k, v in old.items() if k not in PROTOCOLS},
         "params": {**old["params"], **results["params"]},
@@ -137,6 +133,13 @@ def add_to_coldstart(previous: Mapping[str, Any], results: Mapping[str, Any], da
             "recall@50_per_seed": {**old[protocol]["recall@50_per_seed"], **results[protocol]["recall@50_per_seed"]},
         }
     return merged
+
+
+def _require_same_settings(settings: Mapping[str, tuple[Any, Any]], what: str) -> None:
+    """Refuse to add `what` when a stored setting (first of each pair) differs from this run's, naming each."""
+    differ = [f"{key} {was!r} there, {now!r} here" for key, (was, now) in settings.items() if was != now]
+    if differ:
+        raise ParameterError(f"cannot add {what} run with other settings: " + "; ".join(differ))
 
 
 def _earlier_runs(previous: Mapping[str, Any], names: Sequence[str], replaced: Mapping[str, Any]) -> list[dict]:
