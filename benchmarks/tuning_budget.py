@@ -8,14 +8,24 @@ on every seed's split and scored once on test, as in Table 1. This is a diagnost
 every model the same sampler and budget, and a change of either must be given to all of them.
 
     python benchmarks/tuning_budget.py --data ml-1m --model ials --budgets 40 80 120
+    python benchmarks/tuning_budget.py --data ml-1m --model ials --samplers --capacity factors 64 128 256 512 1024
 
-Writes benchmarks/results/tuning_budget_<name>_<model>.json; the studies are kept in
-benchmarks/results/tuning_budget_<name>_<sampler>.db (not committed), so that a killed run resumes.
+`--capacity PARAM V...` takes the model's tuned configuration from Table 1
+(benchmarks/results/accuracy_<name>.json) and refits it with only PARAM changed to each value
+(validation on seed 0, and test on every seed): whether what the search missed is that one
+parameter. Give every model of a comparison the same probe. With `--samplers` and no names, no
+study is run or grown.
+
+Writes benchmarks/results/tuning_budget_<name>_<model>.json after every budget; the samplers not run
+this time keep their stored rows, and `earlier_runs` names the command and revision behind each. The
+studies are kept in benchmarks/results/tuning_budget_<name>_<sampler>.db (not committed), so that a
+killed run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from _common import RESULTS, data_dir
@@ -32,13 +42,32 @@ def main() -> None:
     parser.add_argument("--data", default="ml-1m", choices=sorted(NAMES))
     parser.add_argument("--model", default="ials")
     parser.add_argument("--budgets", type=int, nargs="+", default=[40, 80, 120])
-    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
+    parser.add_argument("--samplers", nargs="*", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--capacity", nargs="+", default=None, metavar="PARAM V",
+                        help="a parameter and the values to refit the best configuration with")  # fmt: skip
     args = parser.parse_args()
     name = NAMES[args.data]
     dataset = load_movielens(data_dir(args.data), min_rating=3)
     splits = {s: split(dataset, seed=s) for s in range(args.seeds)}
+    out = RESULTS / f"tuning_budget_{name}_{args.model}.json"
+    data = f"{name} (ratings >= 3, random 60/20/20, seeds 0..{args.seeds - 1}; tuned on seed 0)"
     results: dict[str, Any] = {"model": args.model, "budgets": sorted(args.budgets), "samplers": {}}
+    if out.exists():  # keep the rows of the samplers not run now, with the runs that made them
+        previous = json.loads(out.read_text())
+        if previous["data"] == data and previous["results"]["model"] == args.model:
+            kept = {k: v for k, v in previous["results"]["samplers"].items() if k not in args.samplers}
+            earlier = [
+                {**run, "samplers": [s for s in run["samplers"] if s in kept]}
+                for run in previous["results"].get("earlier_runs", [])
+            ]
+            claimed = {s for run in earlier for s in run["samplers"]}
+            latest = {k: previous.get(k) for k in ("command", "git_revision", "date")}
+            earlier.append({**latest, "samplers": [s for s in kept if s not in claimed]})
+            results["samplers"] = kept
+            results["earlier_runs"] = [run for run in earlier if run["samplers"]]
+            run_now = set(args.budgets) if args.samplers else set()
+            results["budgets"] = sorted({row["trials"] for rows in kept.values() for row in rows} | run_now)
     for sampler in args.samplers:
         rows = []
         storage = RESULTS / f"tuning_budget_{name}_{sampler}.db"  # each sampler's study grows in its own file
@@ -51,14 +80,31 @@ def main() -> None:
                          "runs": runs, **summary})  # fmt: skip
             print(f"{sampler} {budget} trials: validation {tuned['validation']:.4f}, test recall@50 median "
                   f"{summary['recall@50_median']:.4f}, {tuned['params']}")  # fmt: skip
-        results["samplers"][sampler] = rows
-    path = write_result(
-        RESULTS / f"tuning_budget_{name}_{args.model}.json",
-        data=f"{name} (ratings >= 3, random 60/20/20, seeds 0..{args.seeds - 1}; tuned on seed 0)",
-        seed=list(splits),
-        results=results,
-    )
-    print(f"-> {path}")
+            results["samplers"][sampler] = rows
+            path = write_result(out, data=data, seed=list(splits), results=results)  # after every budget
+            print(f"-> {path}")
+    if args.capacity:
+        results["capacity"] = capacity_probe(args.model, splits, args.capacity, name)
+        path = write_result(out, data=data, seed=list(splits), results=results)
+        print(f"-> {path}")
+
+
+def capacity_probe(model: str, splits: dict, spec: list[str], name: str) -> dict[str, Any]:
+    """The model's Table 1 configuration refitted with one parameter changed to each value."""
+    parameter, values = spec[0], [int(v) if v.isdigit() else float(v) for v in spec[1:]]
+    source = RESULTS / f"accuracy_{name}.json"
+    row = json.loads(source.read_text())["results"]["models"][model]
+    rows = []
+    for value in values:
+        params = {**row["params"], parameter: value}
+        runs, summary = score_on_seeds(model, params, splits, with_validation=True)
+        validation = float(runs[0]["validation"])  # the first seed's split is the one the studies tuned on
+        rows.append({"value": value, "validation": validation, "runs": runs, **summary})
+        print(f"{parameter}={value}: validation {validation:.4f}, test {summary['recall@50_median']:.4f}", flush=True)
+    return {
+        "source": source.name, "params": row["params"], "validation": row["validation"],
+        "recall@50_median": row["recall@50_median"], "parameter": parameter, "rows": rows,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import torch
 
 from conftest import run_cli
 from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
+from whyrec.metrics import evaluate
+from whyrec.studies.accuracy import score_on_seeds
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
 from whyrec.studies.tuning import on_boundary, stored_best, tune
 
@@ -199,12 +201,39 @@ def test_multivariate_tpe_is_seeded_recorded_and_not_mixed_with_tpe(small_split,
     assert stored_best("ials_small", small_split, storage=storage, trials=13) == plain["params"]
 
 
+def test_gp_sampler_is_seeded_starts_where_tpe_starts_and_then_models_the_space(small_split, monkeypatch):
+    space = {"factors": IntRange(2, 8), "unobserved_weight": FloatRange(0.01, 1.0, log=True),
+             "relative_l2": FloatRange(0.01, 10.0, log=True), "iterations": IntRange(1, 3)}  # fmt: skip
+    monkeypatch.setitem(CANDIDATES, "ials_small", dataclasses.replace(CANDIDATES["ials"], space=space))
+    plain = tune("ials_small", small_split, trials=13, seed=0)
+    gp = tune("ials_small", small_split, trials=13, seed=0, sampler="gp")
+    again = tune("ials_small", small_split, trials=13, seed=0, sampler="gp")
+    drawn = [[t["params"] for t in result["trials"]] for result in (plain, gp, again)]
+    assert drawn[1] == drawn[2]  # seeded
+    assert drawn[0][:10] == drawn[1][:10]  # the same random start-up trials ...
+    assert drawn[0][10:] != drawn[1][10:]  # ... then the Gaussian process draws elsewhere
+    assert all(space[k].low <= v <= space[k].high for params in drawn[1] for k, v in params.items())
+
+
+def test_refits_on_seeds_can_keep_the_validation_score_that_tuning_maximised(small_split):
+    tuned = tune("ease", small_split, trials=1, seed=0)  # one trial: EASE's validation recall at its drawn l2
+    params = tuned["params"]
+    runs, summary = score_on_seeds("ease", params, {0: small_split}, with_validation=True)
+    assert runs[0]["validation"] == pytest.approx(tuned["validation"])
+    model = build("ease", params, 0, small_split.train).fit(small_split.train)
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    assert summary["recall@50_median"] == pytest.approx(
+        evaluate(model, small_split.test, exclude=known, k=50)["recall@50"]
+    )
+    assert "validation" not in score_on_seeds("ease", params, {0: small_split})[0][0]
+
+
 def test_an_unknown_sampler_is_named(small_split, tmp_path, monkeypatch, capsys):
     for call in (
         lambda: tune("ease", small_split, trials=1, sampler="grid"),
         lambda: stored_best("ease", small_split, storage=tmp_path / "t.db", sampler="grid"),
     ):
-        with pytest.raises(ParameterError, match="unknown sampler 'grid'; known samplers: tpe, tpe_multivariate"):
+        with pytest.raises(ParameterError, match="unknown sampler 'grid'; known samplers: tpe, tpe_multivariate, gp"):
             call()
     code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", "synthetic:n_users=200,n_items=60,seed=4",
                            "--model", "ease", "--sampler", "grid", "--out", tmp_path / "x")  # fmt: skip

@@ -39,7 +39,11 @@ DATA_HELP = (
 )
 # one definition for `whyrec tune` and `whyrec benchmark accuracy`
 SamplerOption = Annotated[
-    str, typer.Option(help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate).")
+    str,
+    typer.Option(
+        help="Optuna's TPE over one parameter at a time (tpe) or jointly (tpe_multivariate), or Gaussian-process "
+        "Bayesian optimisation (gp)."
+    ),
 ]
 
 

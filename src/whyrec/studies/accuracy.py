@@ -161,9 +161,12 @@ def _over_popularity(curves: Mapping[str, Sequence[float]]) -> dict[str, Any]:
     return {"recall@50_over_popularity": {n: c[-1] / popularity[-1] for n, c in curves.items()}}
 
 
-def score_on_seeds(name: str, params: Mapping[str, Any], splits: Mapping[int, Split]) -> tuple[list, dict[str, float]]:
+def score_on_seeds(
+    name: str, params: Mapping[str, Any], splits: Mapping[int, Split], *, with_validation: bool = False
+) -> tuple[list, dict[str, float]]:
     """Model `name` with `params` refitted on every seed's split and scored once on test: the runs and
-    their mean, median and std of recall@20/50, NDCG@50 and fit time."""
+    their mean, median and std of recall@20/50, NDCG@50 and fit time. `with_validation` also keeps
+    each run's validation recall@50 (training positives excluded), the figure tuning maximises."""
     runs = []
     for s, parts in splits.items():
         start = time.perf_counter()
@@ -174,6 +177,8 @@ def score_on_seeds(name: str, params: Mapping[str, Any], splits: Mapping[int, Sp
         runs.append(
             {"seed": s, "fit_seconds": seconds, **{k: metrics[k] for k in ("recall@20", "recall@50", "ndcg@50")}}
         )
+        if with_validation:
+            runs[-1]["validation"] = evaluate(model, parts.validation, exclude=parts.train.matrix(), k=50)["recall@50"]
     summary = {
         f"{metric}_{stat}": float(fn([r[metric] for r in runs]))
         for metric in ("recall@20", "recall@50", "ndcg@50", "fit_seconds")

@@ -7,8 +7,11 @@ positives excluded. Models trained epoch by epoch report their validation recall
 epoch, and a median pruner stops trials that trail the others at the same epoch.
 
 ``sampler="tpe_multivariate"`` models the parameters jointly (Optuna's multivariate TPE) rather
-than one at a time; every trial draws every parameter, so no conditional grouping is needed. A
-comparison gives it to every model or to none.
+than one at a time; every trial draws every parameter, so no conditional grouping is needed.
+``sampler="gp"`` is Optuna's Gaussian-process Bayesian optimisation (`optuna.samplers.GPSampler`):
+after the same 10 random start-up trials, a GP models the validation recall over the whole space
+and each trial maximises its expected improvement; pruned trials do not enter its model. A
+comparison gives one sampler to every model or to none.
 
 A study can live in Optuna's SQLite storage: a killed run keeps every finished trial, and the next
 run with the same settings only runs the trials still missing. A storage holding a study of the same
@@ -30,6 +33,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,7 +60,7 @@ from whyrec.studies.catalogue import (
 
 METRIC = "recall@50"
 EDGE = 0.05  # the outer share of a range where a best value is flagged
-SAMPLERS = ("tpe", "tpe_multivariate")
+SAMPLERS = ("tpe", "tpe_multivariate", "gp")
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Dimension]) -> dict[str, Any]:
@@ -129,7 +133,7 @@ def tune(
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
     settings = settings_of(name, parts, seed, sampler)
-    study = _study(name, settings, seed, storage, pruning=candidate.epochs, multivariate=sampler == "tpe_multivariate")
+    study = _study(name, settings, seed, storage, pruning=candidate.epochs, sampler=sampler)
     ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     done = [t for t in study.trials if t.state in ended]
     remaining = max(0, trials - len(done)) if candidate.space else 0
@@ -236,7 +240,7 @@ def require_sampler(sampler: str) -> None:
 
 
 def _study(
-    name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool, multivariate: bool
+    name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool, sampler: str
 ) -> Any:
     url = None
     if storage is not None:
@@ -244,12 +248,12 @@ def _study(
         if not path.parent.is_dir():
             raise ParameterError(f"the tuning storage's folder {path.parent} does not exist")
         url = f"sqlite:///{path}"
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+    drawer = _sampler(sampler, seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruning else optuna.pruners.NopPruner()
     )
     try:
-        study = optuna.create_study(study_name=name, storage=url, sampler=sampler, pruner=pruner,
+        study = optuna.create_study(study_name=name, storage=url, sampler=drawer, pruner=pruner,
                                     direction="maximize", load_if_exists=True)  # fmt: skip
     except Exception as exc:
         raise _unreadable(storage, exc) from None
@@ -257,6 +261,16 @@ def _study(
         study.set_user_attr("settings", settings)
     _check_settings(study, name, settings, storage)
     return study
+
+
+def _sampler(sampler: str, seed: int) -> optuna.samplers.BaseSampler:
+    if sampler == "gp":
+        # the GP draws ints and log-scaled ranges in Optuna's own transforms; its random start-up
+        # trials are TPE's, so every sampler begins from the same 10 configurations
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=sampler == "tpe_multivariate")
 
 
 def _unreadable(storage: str | Path | None, exc: Exception) -> DataError:
