@@ -31,6 +31,7 @@ from typing import Any
 from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.studies.accuracy import score_on_seeds
+from whyrec.studies.catalogue import CANDIDATES, IntRange
 from whyrec.studies.provenance import write_result
 from whyrec.studies.tuning import SAMPLERS, tune
 
@@ -68,6 +69,9 @@ def main() -> None:
             results["earlier_runs"] = [run for run in earlier if run["samplers"]]
             run_now = set(args.budgets) if args.samplers else set()
             results["budgets"] = sorted({row["trials"] for rows in kept.values() for row in rows} | run_now)
+            probe = previous["results"].get("capacity")
+            if probe and not args.capacity:  # a stored probe stays, with the run that made it
+                results["capacity"] = {"run": latest, **probe}
     for sampler in args.samplers:
         rows = []
         storage = RESULTS / f"tuning_budget_{name}_{sampler}.db"  # each sampler's study grows in its own file
@@ -91,7 +95,11 @@ def main() -> None:
 
 def capacity_probe(model: str, splits: dict, spec: list[str], name: str) -> dict[str, Any]:
     """The model's Table 1 configuration refitted with one parameter changed to each value."""
-    parameter, values = spec[0], [int(v) if v.isdigit() else float(v) for v in spec[1:]]
+    parameter, space = spec[0], CANDIDATES[model].space
+    if parameter not in space or len(spec) < 2:
+        raise SystemExit(f"--capacity needs one of {model}'s searched parameters ({', '.join(space)}) and values")
+    cast = int if isinstance(space[parameter], IntRange) else float  # the type the model's search draws
+    values = [cast(float(v)) for v in spec[1:]]
     source = RESULTS / f"accuracy_{name}.json"
     row = json.loads(source.read_text())["results"]["models"][model]
     rows = []
