@@ -30,7 +30,7 @@ from typing import Any
 
 from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
-from whyrec.studies.accuracy import score_on_seeds
+from whyrec.studies.accuracy import earlier_runs, score_on_seeds
 from whyrec.studies.catalogue import CANDIDATES, IntRange
 from whyrec.studies.provenance import write_result
 from whyrec.studies.tuning import SAMPLERS, tune
@@ -57,20 +57,15 @@ def main() -> None:
     if out.exists():  # keep the rows of the samplers not run now, with the runs that made them
         previous = json.loads(out.read_text())
         if previous["data"] == data and previous["results"]["model"] == args.model:
-            kept = {k: v for k, v in previous["results"]["samplers"].items() if k not in args.samplers}
-            earlier = [
-                {**run, "samplers": [s for s in run["samplers"] if s in kept]}
-                for run in previous["results"].get("earlier_runs", [])
-            ]
-            claimed = {s for run in earlier for s in run["samplers"]}
-            latest = {k: previous.get(k) for k in ("command", "git_revision", "date")}
-            earlier.append({**latest, "samplers": [s for s in kept if s not in claimed]})
+            stored = previous["results"]["samplers"]
+            kept = {k: v for k, v in stored.items() if k not in args.samplers}
             results["samplers"] = kept
-            results["earlier_runs"] = [run for run in earlier if run["samplers"]]
+            results["earlier_runs"] = earlier_runs(previous, list(stored), args.samplers, key="samplers")
             run_now = set(args.budgets) if args.samplers else set()
             results["budgets"] = sorted({row["trials"] for rows in kept.values() for row in rows} | run_now)
             probe = previous["results"].get("capacity")
             if probe and not args.capacity:  # a stored probe stays, with the run that made it
+                latest = {k: previous.get(k) for k in ("command", "git_revision", "date")}
                 results["capacity"] = {"run": latest, **probe}
     for sampler in args.samplers:
         rows = []

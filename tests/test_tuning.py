@@ -182,10 +182,16 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     assert code == 2 and "trials must be a positive integer" in err
 
 
-def test_multivariate_tpe_is_seeded_recorded_and_not_mixed_with_tpe(small_split, tmp_path, monkeypatch):
+@pytest.fixture
+def ials_small(monkeypatch):
+    """iALS registered as "ials_small" with a search space small enough for 13 quick trials."""
     space = {"factors": IntRange(2, 8), "unobserved_weight": FloatRange(0.01, 1.0, log=True),
              "relative_l2": FloatRange(0.01, 10.0, log=True), "iterations": IntRange(1, 3)}  # fmt: skip
     monkeypatch.setitem(CANDIDATES, "ials_small", dataclasses.replace(CANDIDATES["ials"], space=space))
+    return space
+
+
+def test_multivariate_tpe_is_seeded_recorded_and_not_mixed_with_tpe(small_split, tmp_path, ials_small):
     storage = tmp_path / "tuning.db"
     plain = tune("ials_small", small_split, trials=13, seed=0, storage=storage)
     joint = tune("ials_small", small_split, trials=13, seed=0, sampler="tpe_multivariate")
@@ -201,10 +207,7 @@ def test_multivariate_tpe_is_seeded_recorded_and_not_mixed_with_tpe(small_split,
     assert stored_best("ials_small", small_split, storage=storage, trials=13) == plain["params"]
 
 
-def test_gp_sampler_is_seeded_starts_where_tpe_starts_and_then_models_the_space(small_split, monkeypatch):
-    space = {"factors": IntRange(2, 8), "unobserved_weight": FloatRange(0.01, 1.0, log=True),
-             "relative_l2": FloatRange(0.01, 10.0, log=True), "iterations": IntRange(1, 3)}  # fmt: skip
-    monkeypatch.setitem(CANDIDATES, "ials_small", dataclasses.replace(CANDIDATES["ials"], space=space))
+def test_gp_sampler_is_seeded_starts_where_tpe_starts_and_then_models_the_space(small_split, ials_small):
     plain = tune("ials_small", small_split, trials=13, seed=0)
     gp = tune("ials_small", small_split, trials=13, seed=0, sampler="gp")
     again = tune("ials_small", small_split, trials=13, seed=0, sampler="gp")
@@ -212,7 +215,7 @@ def test_gp_sampler_is_seeded_starts_where_tpe_starts_and_then_models_the_space(
     assert drawn[1] == drawn[2]  # seeded
     assert drawn[0][:10] == drawn[1][:10]  # the same random start-up trials ...
     assert drawn[0][10:] != drawn[1][10:]  # ... then the Gaussian process draws elsewhere
-    assert all(space[k].low <= v <= space[k].high for params in drawn[1] for k, v in params.items())
+    assert all(ials_small[k].low <= v <= ials_small[k].high for params in drawn[1] for k, v in params.items())
 
 
 def test_refits_on_seeds_can_keep_the_validation_score_that_tuning_maximised(small_split):

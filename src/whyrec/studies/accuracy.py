@@ -14,7 +14,7 @@ profile without retraining and once from attributes alone (:func:`coldstart_stud
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: 
         **{k: v for k, v in old.items() if k not in ("models", "ranking_by_median_recall@50")},
         "models": models,
         "ranking_by_median_recall@50": sorted(models, key=lambda n: -models[n]["recall@50_median"]),
-        "earlier_runs": _earlier_runs(previous, list(old["models"]), results["models"]),
+        "earlier_runs": earlier_runs(previous, list(old["models"]), results["models"]),
     }
 
 
@@ -123,7 +123,7 @@ def add_to_coldstart(previous: Mapping[str, Any], results: Mapping[str, Any], da
             seed: {**runs, **{p: {**runs[p], **results["per_seed"][seed][p]} for p in PROTOCOLS}}
             for seed, runs in old["per_seed"].items()
         },
-        "earlier_runs": _earlier_runs(previous, list(old["params"]), results["params"]),
+        "earlier_runs": earlier_runs(previous, list(old["params"]), results["params"]),
     }
     for protocol in PROTOCOLS:
         curves = {**old[protocol]["curves"], **results[protocol]["curves"]}
@@ -142,15 +142,18 @@ def _require_same_settings(settings: Mapping[str, tuple[Any, Any]], what: str) -
         raise ParameterError(f"cannot add {what} run with other settings: " + "; ".join(differ))
 
 
-def _earlier_runs(previous: Mapping[str, Any], names: Sequence[str], replaced: Mapping[str, Any]) -> list[dict]:
+def earlier_runs(
+    previous: Mapping[str, Any], names: Sequence[str], replaced: Collection[str], key: str = "models"
+) -> list[dict]:
     """The runs behind a stored result's rows `names` that survive `replaced`: command, revision, date,
-    and the rows each one still contributes (the file's own run made the rows no earlier run claims)."""
+    and the rows each one still contributes under `key` (the file's own run made the rows no earlier
+    run claims)."""
     runs = list(previous["results"].get("earlier_runs", []))
-    attributed = {m for run in runs for m in run["models"]}
+    attributed = {m for run in runs for m in run[key]}
     latest = [m for m in names if m not in attributed]
-    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, "models": latest})
-    earlier = [{**run, "models": [m for m in run["models"] if m not in replaced]} for run in runs]
-    return [run for run in earlier if run["models"]]
+    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, key: latest})
+    earlier = [{**run, key: [m for m in run[key] if m not in replaced]} for run in runs]
+    return [run for run in earlier if run[key]]
 
 
 def _over_popularity(curves: Mapping[str, Sequence[float]]) -> dict[str, Any]:
