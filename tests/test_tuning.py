@@ -17,9 +17,9 @@ import torch
 from conftest import run_cli
 from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
 from whyrec.metrics import evaluate
-from whyrec.studies.accuracy import score_on_seeds
+from whyrec.studies.accuracy import accuracy_table, add_to_study, score_on_seeds
 from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
-from whyrec.studies.tuning import on_boundary, stored_best, tune
+from whyrec.studies.tuning import next_growth, on_boundary, restore_study, stored_best, tune
 
 
 def test_tune_is_seeded_and_keeps_the_best(small_split):
@@ -216,6 +216,117 @@ def test_gp_sampler_is_seeded_starts_where_tpe_starts_and_then_models_the_space(
     assert drawn[0][:10] == drawn[1][:10]  # the same random start-up trials ...
     assert drawn[0][10:] != drawn[1][10:]  # ... then the Gaussian process draws elsewhere
     assert all(ials_small[k].low <= v <= ials_small[k].high for params in drawn[1] for k, v in params.items())
+
+
+def _frozen(number, value, factors, stage=None, state="COMPLETE"):
+    import optuna
+
+    dist = {
+        "factors": optuna.distributions.IntDistribution(2, 8),
+        "iterations": optuna.distributions.IntDistribution(1, 3),
+    }
+    trial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState[state], value=value if state == "COMPLETE" else None,
+        params={"factors": factors, "iterations": 2}, distributions=dist,
+        user_attrs={"stage": stage} if stage else None,
+    )  # fmt: skip
+    trial.number = number
+    return trial
+
+
+def test_growth_doubles_the_best_capacity_until_a_doubling_stops_helping(ials_small):
+    searched = [_frozen(0, 0.2, 2), _frozen(1, 0.3, 3), _frozen(2, 0.1, 7), _frozen(3, None, 8, state="PRUNED")]
+    space = ials_small
+    assert next_growth(searched, space, "factors", 4) == {"factors": 6, "iterations": 2}  # best (3) doubled
+    assert next_growth(searched, space, None, 4) is None  # no capacity parameter: no growth
+    assert next_growth(searched, space, "factors", 5) is None  # the first trials are not all run yet ...
+    helped = [*searched, _frozen(4, 0.35, 6, "grow")]
+    assert next_growth(helped, space, "factors", 4) == {"factors": 8, "iterations": 2}  # ... capped at the top
+    assert next_growth([*helped, _frozen(5, 0.4, 8, "grow")], space, "factors", 4) is None  # at the top
+    assert next_growth([*helped, _frozen(5, 0.35, 8, "grow")], space, "factors", 4) is None  # a tie does not help
+    assert next_growth([*searched, _frozen(4, 0.5, 2)], space, "factors", 4) is None  # the sampler fills already
+    with pytest.raises(ParameterError, match="capacity parameter 'lr' must be an integer range"):
+        next_growth(searched, {"lr": FloatRange(0.1, 1.0)}, "lr", 4)
+
+
+def test_growth_trials_follow_the_sampler_resume_and_keep_every_model_on_one_budget(small_split, tmp_path, ials_small):
+    storage = tmp_path / "tuning.db"
+    searched = tune("ials_small", small_split, trials=6, seed=0, storage=storage)
+    grown = tune("ials_small", small_split, trials=6, seed=0, storage=storage, grow=3)
+    assert grown["trials"][:6] == searched["trials"] and len(grown["trials"]) == 9 and grown["trials_run_now"] == 3
+    stages = [t["stage"] for t in grown["trials"]]
+    assert stages[:6] == ["search"] * 6
+    best = max(searched["trials"], key=lambda t: t["validation"])
+    first = grown["trials"][6]  # the first growth trial: the best so far with twice the factors (capped at 8)
+    if best["params"]["factors"] < 8:
+        assert first["stage"] == "grow"
+        assert first["params"] == {**best["params"], "factors": min(8, 2 * best["params"]["factors"])}
+    # each later trial is a doubling of the best so far while doublings help, then the sampler's
+    import optuna
+
+    study = optuna.load_study(study_name="ials_small", storage=f"sqlite:///{storage}")
+    for n in range(6, 9):
+        following = next_growth(study.trials[:n], ials_small, "factors", 6)
+        assert stages[n] == ("grow" if following else "search")
+        if following:
+            assert grown["trials"][n]["params"] == following
+    assert tune("ials_small", small_split, trials=6, seed=0, storage=storage, grow=3)["trials_run_now"] == 0
+    assert grown["params"] == max(grown["trials"], key=lambda t: t["validation"] or -1)["params"]
+    # a model without a capacity parameter gets its growth slots from the sampler: the same number of trials
+    ease = tune("ease", small_split, trials=3, seed=0, grow=2)
+    assert [t["stage"] for t in ease["trials"]] == ["search"] * 5
+    with pytest.raises(ParameterError, match="grow must be a non-negative integer"):
+        tune("ease", small_split, trials=3, grow=-1)
+
+
+def test_a_study_restored_from_its_result_json_resumes_as_the_original(small_split, tmp_path, ials_small):
+    original = tune("ials_small", small_split, trials=6, seed=0, storage=tmp_path / "a.db")
+    records = json.loads(json.dumps(original["trials"]))  # as a result JSON keeps them
+    source = {"command": "whyrec benchmark accuracy", "git_revision": "abc1234"}
+    running = {**records[0], "state": "running", "validation": None}  # left by a killed run: skipped
+    assert restore_study("ials_small", small_split, [running, *records], storage=tmp_path / "b.db", search_seconds=12.5,
+                         source=source) == 6  # fmt: skip
+    restored = tune("ials_small", small_split, trials=6, seed=0, storage=tmp_path / "b.db")
+    assert restored["trials_run_now"] == 0 and restored["trials"] == original["trials"]
+    assert restored["params"] == original["params"] and restored["search_seconds"] == 12.5
+    assert restored["restored"] == {**source, "trials": 6} and original["restored"] is None
+    grown = [
+        tune("ials_small", small_split, trials=6, seed=0, storage=tmp_path / db, grow=2) for db in ("a.db", "b.db")
+    ]
+    assert grown[0]["trials"][6:] != [] and [t["params"] for t in grown[0]["trials"]] == [
+        t["params"] for t in grown[1]["trials"]
+    ]  # the same growth (and sampler) trials follow
+    with pytest.raises(ParameterError, match="already holds 8 trials of 'ials_small'"):
+        restore_study("ials_small", small_split, records, storage=tmp_path / "b.db")
+    for broken, message in (
+        ({**records[0], "params": {"factors": 3}}, "has parameters \\['factors'\\]; its space has"),
+        ({**records[0], "params": {**records[0]["params"], "factors": 99}}, "factors=99 lies outside its search range"),
+        ({**records[0], "state": "lost"}, "has state 'lost'; one of complete, pruned, fail"),
+    ):
+        with pytest.raises(DataError, match=message):
+            restore_study("ials_small", small_split, [broken], storage=tmp_path / "c.db")
+    import optuna
+
+    assert optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'c.db'}") == []  # no empty study left behind
+
+
+def test_a_table_with_growth_trials_takes_only_rows_with_the_same(monkeypatch, capsys, tmp_path):
+    stored = {"data": "d", "results": {"seeds": [0], "trials": 2, "sampler": "tpe", "models": {}}}
+    rows = {"seeds": [0], "trials": 2, "sampler": "tpe", "grow": 4, "models": {}}
+    with pytest.raises(ParameterError, match="grow 0 there, 4 here"):
+        add_to_study(stored, rows, "d")
+    assert add_to_study({**stored, "results": {**stored["results"], "grow": 4}}, rows, "d")["grow"] == 4
+    row = {"recall@50_median": 0.4, "recall@50_mean": 0.4, "recall@50_std": 0.0, "recall@20_median": 0.3,
+           "ndcg@50_median": 0.2, "fit_seconds_mean": 1.0, "trials": [{}] * 6, "boundary": ["factors"]}  # fmt: skip
+    table = accuracy_table({**rows, "ranking_by_median_recall@50": ["ials", "ease"], "models": {
+        "ials": {**row, "params": {"factors": 1024, "iterations": 8}, "best_stage": "grow"},
+        "ease": {**row, "params": {"l2": 500.0}, "boundary": [], "best_stage": "search"}}})  # fmt: skip
+    assert "factors=1024 (grown) (edge!), iterations=8 |" in table and "l2=500 |" in table
+    assert "2 sampler trials and 4 growth trials" in table
+    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", "synthetic:n_users=200,n_items=60,seed=4",
+                           "--model", "ease", "--grow", "-1", "--out", tmp_path / "x")  # fmt: skip
+    assert code == 2 and "grow must be a non-negative integer" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
 def test_refits_on_seeds_can_keep_the_validation_score_that_tuning_maximised(small_split):

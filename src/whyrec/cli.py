@@ -45,6 +45,13 @@ SamplerOption = Annotated[
         "Bayesian optimisation (gp)."
     ),
 ]
+GrowOption = Annotated[
+    int,
+    typer.Option(
+        help="Growth trials after the sampler's: each doubles the best configuration's capacity (factors, dim) "
+        "until a doubling stops helping; the slots left go to the sampler, so every model gets the same number.",
+    ),
+]
 
 
 class SplitKind(StrEnum):
@@ -653,12 +660,13 @@ def benchmark_accuracy(
     ] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated subset of the models (default: all).")] = None,
     sampler: SamplerOption = "tpe",
+    grow: GrowOption = 0,
     add: Annotated[
         bool,
         typer.Option(
             "--add",
-            help="Add the --models' rows to the existing accuracy_NAME.json (same data, seeds, trials and sampler), "
-            "keeping its other rows.",
+            help="Add the --models' rows to the existing accuracy_NAME.json (same data, seeds, trials, sampler and "
+            "growth), keeping its other rows.",
         ),
     ] = False,
 ) -> None:
@@ -679,7 +687,7 @@ def benchmark_accuracy(
         out.mkdir(parents=True, exist_ok=True)  # the default storage lives beside the results
         storage = out / f"tuning_{name}.db"
     results = accuracy_study(dataset, models=chosen, seeds=list(range(seeds)), trials=trials, jobs=jobs,
-                             storage=storage, sampler=sampler, log=console.print)  # fmt: skip
+                             storage=storage, sampler=sampler, grow=grow, log=console.print)  # fmt: skip
     figures = tuning_figures(results)
     results.pop("figures")
     if previous is not None:
@@ -688,8 +696,8 @@ def benchmark_accuracy(
     page = out / (f"tuning_{name}_{'_'.join(chosen or [])}.html" if add else f"tuning_{name}.html")
     path = write_result(target, data=data, seed=list(range(seeds)), results=results)
     write_text_atomic(out / f"accuracy_{name}.md", accuracy_table(results))
-    write_page(page, f"Tuning on {name}", figures,
-               notes=[f"{trials} Optuna trials per model (seeded {sampler}); source {path.name}"])  # fmt: skip
+    budget = f"{trials} Optuna trials per model (seeded {sampler})" + (f" and {grow} growth trials" if grow else "")
+    write_page(page, f"Tuning on {name}", figures, notes=[f"{budget}; source {path.name}"])
     console.print(accuracy_table(results))
     console.print(f"Wrote {path}, {out / f'accuracy_{name}.md'} and {page}")
 
@@ -707,6 +715,7 @@ def tune(
     storage: Annotated[Path | None, typer.Option(help="SQLite file keeping the study: a killed run resumes.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampler and the model.")] = 0,
     sampler: SamplerOption = "tpe",
+    grow: GrowOption = 0,
 ) -> None:
     """Tune one model on your data (validation recall@50), then save the best configuration's model."""
     from whyrec.data.spec import load_spec
@@ -717,7 +726,7 @@ def tune(
 
     parts = split(load_spec(data, seed=seed), seed=seed)
     tuned = run_tuning(model, parts, trials=trials, seed=seed, storage=storage, jobs=jobs, sampler=sampler,
-                       log=console.print)  # fmt: skip
+                       grow=grow, log=console.print)  # fmt: skip
     best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation)
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))

@@ -27,7 +27,7 @@ from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.studies.catalogue import CANDIDATES, build, is_reconet, require_known
-from whyrec.studies.tuning import require_sampler, tune
+from whyrec.studies.tuning import require_grow, require_sampler, tune
 
 
 def accuracy_study(
@@ -39,6 +39,7 @@ def accuracy_study(
     jobs: int = 1,
     storage: str | Path | None = None,
     sampler: str = "tpe",
+    grow: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Table 1: tuned models, test recall@20/50 and NDCG@50 per seed, with mean, median and spread.
@@ -56,16 +57,20 @@ def accuracy_study(
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     require_sampler(sampler)
+    require_grow(grow)
     out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "sampler": sampler, "figures": {}}
+    if grow:  # named only when used, so that tables stored before the option still take rows
+        out["grow"] = grow
     for name in names:
         tuned = tune(name, splits[seeds[0]], trials=trials, seed=seeds[0], storage=storage, jobs=jobs,
-                     sampler=sampler, log=log)  # fmt: skip
+                     sampler=sampler, grow=grow, log=log)  # fmt: skip
         params = tuned["params"]
         runs, summary = score_on_seeds(name, params, splits)
         out["models"][name] = {
             "params": params, "runs": runs, "trials": tuned["trials"], "search_seconds": tuned["search_seconds"],
             "validation": tuned["validation"], "boundary": tuned["boundary"], "pruned": tuned["pruned"],
-            "failed": tuned["failed"],
+            "failed": tuned["failed"], "best_stage": tuned["best_stage"],
+            **({"sampler_trials_from": tuned["restored"]} if tuned["restored"] else {}),
             **summary,
         }  # fmt: skip
         out["figures"][name] = tuned["study"]
@@ -79,7 +84,7 @@ def accuracy_study(
 def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: str) -> dict[str, Any]:
     """A stored Table 1 (`previous`, its result JSON) with the rows of `results` added.
 
-    The new rows must come from the same data, seeds, number of trials and sampler, or the
+    The new rows must come from the same data, seeds, number of trials, sampler and growth trials, or the
     comparison would not be fair; a model already in the table is replaced. The provenance of the
     runs behind the rows kept is carried along under ``"earlier_runs"`` (command, revision, date,
     the models each one still contributes), since the file's own provenance names the last run.
@@ -90,6 +95,7 @@ def add_to_study(previous: Mapping[str, Any], results: Mapping[str, Any], data: 
         "seeds": (old["seeds"], results["seeds"]),
         "trials": (old.get("trials"), results["trials"]),
         "sampler": (old.get("sampler", "tpe"), results["sampler"]),  # studies before the option used TPE
+        "grow": (old.get("grow", 0), results.get("grow", 0)),
     }
     _require_same_settings(settings, "rows to a study")
     models = {**old["models"], **results["models"]}
@@ -304,13 +310,18 @@ def accuracy_table(results: Mapping[str, Any]) -> str:
     for name in results["ranking_by_median_recall@50"]:
         m = results["models"][name]
         edge = set(m.get("boundary", []))
-        params = ", ".join(f"{k}={_fmt(v)}{' (edge!)' if k in edge else ''}" for k, v in m["params"].items()) or "-"
+        grown = CANDIDATES[name].capacity if m.get("best_stage") == "grow" and name in CANDIDATES else None
+        marks = {k: (" (grown)" if k == grown else "") + (" (edge!)" if k in edge else "") for k in m["params"]}
+        params = ", ".join(f"{k}={_fmt(v)}{marks[k]}" for k, v in m["params"].items()) or "-"
         lines.append(
             f"| {name} | {m['recall@50_median']:.4f} | {m['recall@50_mean']:.4f} ± {m['recall@50_std']:.4f} "
             f"| {m['recall@20_median']:.4f} | {m['ndcg@50_median']:.4f} | {m['fit_seconds_mean']:.1f} "
             f"| {len(m['trials'])} ({m.get('pruned', 0)}, {m.get('failed', 0)}) "
             f"| {m.get('search_seconds', 0):.0f} | {params} |"
         )
+    if results.get("grow"):
+        lines += ["", f"Each model had {results['trials']} sampler trials and {results['grow']} growth trials; "
+                  "(grown) marks a capacity reached by the growth trials."]  # fmt: skip
     flagged = [n for n in results["ranking_by_median_recall@50"] if results["models"][n].get("boundary")]
     if flagged:
         lines += ["", "(edge!) marks a best value at the edge of its search range: " + ", ".join(flagged)

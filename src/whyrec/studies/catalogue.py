@@ -58,6 +58,9 @@ class Candidate:
     epochs: bool = False  # trained epoch by epoch (its tuning trials can be pruned on validation recall)
     # maps the searched parameters to the model's own, where a model is searched in other coordinates
     translate: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # the integer parameter that sets the model's size (factors, embedding width), which a study's
+    # growth trials double (see whyrec.studies.tuning); None where the model has no such parameter
+    capacity: str | None = None
 
 
 def check_space(name: str, space: Mapping[str, Dimension]) -> None:
@@ -118,6 +121,7 @@ CANDIDATES: dict[str, Candidate] = {
         },
         {},
         translate=_ials_parameters,
+        capacity="factors",
     ),
     "bpr": Candidate(
         baselines.BPR,
@@ -128,6 +132,7 @@ CANDIDATES: dict[str, Candidate] = {
             "iterations": IntRange(50, 800, log=True),
         },
         {},
+        capacity="factors",
     ),
     "mult_vae": Candidate(
         baselines.MultVAE,
@@ -140,6 +145,7 @@ CANDIDATES: dict[str, Candidate] = {
         },
         {"epochs": 60},
         epochs=True,
+        capacity="hidden",
     ),
     "cml": Candidate(
         baselines.CML,
@@ -150,25 +156,31 @@ CANDIDATES: dict[str, Candidate] = {
         },
         {"epochs": 20},
         epochs=True,
+        capacity="dim",
     ),
-    "fm": Candidate(baselines.FactorizationMachine, _FM_SPACE, {"epochs": 20, "use_attributes": False}, epochs=True),
+    "fm": Candidate(
+        baselines.FactorizationMachine, _FM_SPACE, {"epochs": 20, "use_attributes": False}, epochs=True, capacity="dim"
+    ),
     "fm_attributes": Candidate(
         baselines.FactorizationMachine,
         {**_FM_SPACE, "id_dropout": FloatRange(0.0, 0.7)},
         {"epochs": 20, "use_attributes": True},
         cold_start=True,
         epochs=True,
+        capacity="dim",
     ),
     "ocular": Candidate(
         baselines.OCuLaR,
         {"factors": IntRange(2, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
         {"use_attributes": False},
+        capacity="factors",
     ),
     "ocular_attributes": Candidate(
         baselines.OCuLaR,
         {"factors": IntRange(2, 400, log=True), "l2": FloatRange(0.01, 1000.0, log=True)},
         {"use_attributes": True},
         cold_start=True,
+        capacity="factors",
     ),
 }
 _RECONET_SPACE: dict[str, Dimension] = {
@@ -189,10 +201,15 @@ for _name, _hidden, _attributes in (
     if _hidden:
         _space["hidden"] = Choice((128, 256, 512))  # the width of the one hidden layer
     fixed = {"hidden": _hidden, "use_attributes": _attributes, "attribute_output": False}  # the paper's output layer
-    CANDIDATES[_name] = Candidate(RecoNet, _space, fixed, cold_start=_attributes, epochs=True)
+    CANDIDATES[_name] = Candidate(RecoNet, _space, fixed, cold_start=_attributes, epochs=True, capacity="dim")
 # RecoNet's default: the attribute-aware output layer, where an item's output vector adds its attributes' rows
 CANDIDATES["reconet_attribute_output"] = Candidate(
-    RecoNet, dict(_RECONET_SPACE), {"use_attributes": True, "attribute_output": True}, cold_start=True, epochs=True
+    RecoNet,
+    dict(_RECONET_SPACE),
+    {"use_attributes": True, "attribute_output": True},
+    cold_start=True,
+    epochs=True,
+    capacity="dim",
 )
 # and a mean per token group: the user's attribute values weigh the same whatever their history's length
 CANDIDATES["reconet_by_kind"] = Candidate(
@@ -201,6 +218,7 @@ CANDIDATES["reconet_by_kind"] = Candidate(
     {"use_attributes": True, "attribute_output": True, "pooling": "by_kind"},
     cold_start=True,
     epochs=True,
+    capacity="dim",
 )
 
 

@@ -19,6 +19,16 @@ name run with other settings (another search space, seed, metric or data) is ref
 A best value within the outer 5% of a numeric range (on its own scale), or at the end of an ordered
 choice, is flagged: that search has not found the model's optimum yet.
 
+``grow`` > 0 adds that many trials after the sampler's, the capacity stage of Rendle et al. (2022),
+who tune iALS at a small size and then grow it: a sampler that met large sizes only with poor
+regularisation learns that large is bad (on ml-1m-half every sampler settled on 31-86 iALS factors,
+while Table 1's own configuration at 1024 factors matched the 24-point grid). Each growth trial takes
+the best configuration so far and doubles its capacity (the candidate's ``capacity`` parameter,
+capped at its range's top), run to the end without pruning. Growth stops at the first doubling that
+does not beat the best, or at the top; the slots left, and all of them for a model without a
+capacity parameter, go to the sampler, so every model still gets the same number of trials. Growth
+trials carry ``stage="grow"`` among their user attributes, and a killed growth stage resumes.
+
 With ``jobs`` > 1, trials run in parallel threads and the machine's cores are shared between them
 (torch, OpenMP and BLAS threads per trial = cores // jobs): threads that oversubscribe the cores
 slowed a RecoNet epoch on ml-1m-half from 9 s to 47 s.
@@ -34,7 +44,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +71,8 @@ from whyrec.studies.catalogue import (
 METRIC = "recall@50"
 EDGE = 0.05  # the outer share of a range where a best value is flagged
 SAMPLERS = ("tpe", "tpe_multivariate", "gp")
+_ENDED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+_STATES = {state.name.lower(): state for state in _ENDED}  # as result JSONs record them
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Dimension]) -> dict[str, Any]:
@@ -119,13 +131,16 @@ def tune(
     storage: str | Path | None = None,
     jobs: int = 1,
     sampler: str = "tpe",
+    grow: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Tune model `name` on `parts` (see the module docstring); returns the best parameters, every
-    trial, the search's wall-clock time and the boundary flags."""
+    """Tune model `name` on `parts` with `trials` sampler trials and then `grow` growth trials (see
+    the module docstring); returns the best parameters, every trial, the search's wall-clock time
+    and the boundary flags."""
     require_known(name)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    require_grow(grow)
     if jobs < 1:
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
     require_sampler(sampler)
@@ -134,14 +149,14 @@ def tune(
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
     settings = settings_of(name, parts, seed, sampler)
     study = _study(name, settings, seed, storage, pruning=candidate.epochs, sampler=sampler)
-    ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
-    done = [t for t in study.trials if t.state in ended]
+    done = [t for t in study.trials if t.state in _ENDED]
     remaining = max(0, trials - len(done)) if candidate.space else 0
     known = parts.train.matrix()
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, candidate.space)
-        options = TrainingOptions(callbacks=(_pruning(trial),)) if candidate.epochs else None
+        grown = trial.user_attrs.get("stage") == "grow"  # a growth trial runs to the end: it is not pruned
+        options = TrainingOptions(callbacks=(_pruning(trial),)) if candidate.epochs and not grown else None
         start = time.perf_counter()
         try:
             model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
@@ -155,7 +170,8 @@ def tune(
         seconds = time.perf_counter() - start
         trial.set_user_attr("fit_seconds", seconds)
         if log:
-            log(f"  {name} trial {trial.number}: {_short(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
+            trial_name = f"{name} trial {trial.number}{' (growth)' if grown else ''}"
+            log(f"  {trial_name}: {_short(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
         return score
 
     before = float(study.user_attrs.get("search_seconds", 0.0))
@@ -165,12 +181,18 @@ def tune(
         # kept after every trial, so that a resumed search reports the wall-clock of all its runs
         study.set_user_attr("search_seconds", before + time.perf_counter() - started)
 
-    if remaining:
-        with _cores_shared(jobs):
+    def run(n: int, n_jobs: int) -> None:
+        with _cores_shared(n_jobs):
             # a diverged trial is recorded as failed (a region of the space that does not train) and the search goes on
-            study.optimize(objective, n_trials=remaining, n_jobs=jobs, gc_after_trial=True, callbacks=[record_time],
+            study.optimize(objective, n_trials=n, n_jobs=n_jobs, gc_after_trial=True, callbacks=[record_time],
                            catch=(TrainingDivergedError,))  # fmt: skip
-    seconds = before + time.perf_counter() - started if remaining else before
+
+    if remaining:
+        run(remaining, jobs)
+    ran_now = remaining
+    if grow and candidate.space:
+        ran_now += _growth_stage(study, candidate.space, candidate.capacity, trials, grow, run, jobs)
+    seconds = before + time.perf_counter() - started if ran_now else before
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if candidate.space and not finished:
         raise TrainingDivergedError(
@@ -180,9 +202,11 @@ def tune(
     return {
         "params": best_params,
         "validation": float(study.best_value) if finished else None,
+        "best_stage": study.best_trial.user_attrs.get("stage", "search") if finished else None,
         "trials": [_trial(t) for t in study.trials],
+        "restored": study.user_attrs.get("restored"),
         "search_seconds": seconds,
-        "trials_run_now": remaining,
+        "trials_run_now": ran_now,
         "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
         "boundary": on_boundary(candidate.space, best_params),
@@ -231,6 +255,137 @@ def _cores_shared(jobs: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+def restore_study(
+    name: str,
+    parts: Split,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    storage: str | Path,
+    seed: int = 0,
+    sampler: str = "tpe",
+    search_seconds: float = 0.0,
+    source: Mapping[str, Any] | None = None,
+) -> int:
+    """Write the trials of a finished search, as its result JSON records them (``tune(...)["trials"]``),
+    into `storage`, so that :func:`tune` resumes from them; returns how many were written.
+
+    For a search whose SQLite file is gone while its result JSON, which keeps every trial, is not:
+    growth trials can then follow its sampler's trials without running those again. A pruned trial
+    keeps its last validation score at its last epoch (the JSON has no earlier epochs); a trial left
+    running by a killed run is skipped, as :func:`tune` skips it. `source`
+    (the command and revision that ran the trials) is kept with the study and returned by
+    :func:`tune` as ``"restored"``. A storage that already holds trials of `name` is refused.
+    """
+    require_known(name)
+    require_sampler(sampler)
+    space = CANDIDATES[name].space
+    distributions = {key: _distribution(dim) for key, dim in space.items()}
+    optuna.logging.set_verbosity(logging.ERROR)
+    frozen = []
+    for number, record in enumerate(records):
+        if record.get("state") in ("running", "waiting"):
+            continue  # a trial of a killed run, which never ended: tune() does not count it either
+        params = dict(record.get("params", {}))
+        if set(params) != set(space):
+            raise DataError(f"trial {number} of {name} has parameters {sorted(params)}; its space has {sorted(space)}")
+        for key, value in params.items():
+            dist = distributions[key]
+            if not dist._contains(dist.to_internal_repr(value)):
+                raise DataError(f"trial {number} of {name}: {key}={value!r} lies outside its search range")
+        state = _STATES.get(str(record.get("state")))
+        if state is None:
+            raise DataError(f"trial {number} of {name} has state {record.get('state')!r}; one of {', '.join(_STATES)}")
+        value = record.get("validation")
+        steps = int(record.get("epochs_reported") or 0)
+        frozen.append(optuna.trial.create_trial(
+            state=state, value=value if state == optuna.trial.TrialState.COMPLETE else None, params=params,
+            distributions={k: distributions[k] for k in params},
+            intermediate_values={steps: float(value)} if steps and value is not None else None,
+            user_attrs={"fit_seconds": record.get("fit_seconds"), "stage": record.get("stage", "search")},
+        ))  # fmt: skip
+    # every record is checked before the study is opened: a bad one leaves no study behind
+    study = _study(name, settings_of(name, parts, seed, sampler), seed, storage, pruning=CANDIDATES[name].epochs,
+                   sampler=sampler)  # fmt: skip
+    if study.trials:
+        raise ParameterError(f"the tuning storage {storage} already holds {len(study.trials)} trials of {name!r}")
+    study.add_trials(frozen)
+    study.set_user_attr("search_seconds", float(search_seconds))
+    if source is not None:
+        study.set_user_attr("restored", {**dict(source), "trials": len(frozen)})
+    return len(frozen)
+
+
+def _distribution(dim: Dimension) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution that :func:`suggest` draws `dim` from."""
+    if isinstance(dim, IntRange):
+        return optuna.distributions.IntDistribution(dim.low, dim.high, log=dim.log)
+    if isinstance(dim, FloatRange):
+        return optuna.distributions.FloatDistribution(dim.low, dim.high, log=dim.log)
+    return optuna.distributions.CategoricalDistribution(list(dim.values))
+
+
+def _growth_stage(
+    study: Any, space: Mapping[str, Dimension], capacity: str | None, trials: int, grow: int,
+    run: Callable[[int, int], None], jobs: int,
+) -> int:  # fmt: skip
+    """Run the growth trials still missing after the first `trials` (see the module docstring);
+    returns how many trials ran."""
+    ran = 0
+    while True:
+        ended = [t for t in study.trials if t.state in _ENDED]
+        slots = trials + grow - len(ended)
+        if slots <= 0:
+            return ran
+        waiting = any(t.state == optuna.trial.TrialState.WAITING for t in study.trials)  # enqueued by a killed run
+        following = None if waiting else next_growth(study.trials, space, capacity, trials)
+        if following is None and not waiting:
+            run(slots, jobs)  # growth has stopped: the sampler fills the slots left
+            return ran + slots
+        if following is not None:
+            study.enqueue_trial(following, user_attrs={"stage": "grow"})
+        run(1, 1)  # one at a time, each decides the next; each gets all the cores
+        ran += 1
+
+
+def next_growth(
+    trials: Sequence[Any], space: Mapping[str, Dimension], capacity: str | None, first: int
+) -> dict[str, Any] | None:
+    """The next growth trial's parameters: the best configuration so far with its `capacity`
+    doubled (capped at the top of its range), or None once growth has stopped (see the module
+    docstring). `trials` are a study's frozen trials, the first `first` of them the sampler's."""
+    if capacity is None or capacity not in space:
+        return None
+    dim = space[capacity]
+    if not isinstance(dim, IntRange):
+        raise ParameterError(f"the capacity parameter {capacity!r} must be an integer range, not {type(dim).__name__}")
+    ended = sorted((t for t in trials if t.state in _ENDED), key=lambda t: t.number)
+    if len(ended) < first:
+        return None  # the sampler's trials come first
+    best: Any = None
+    for position, t in enumerate(ended):
+        complete = t.state == optuna.trial.TrialState.COMPLETE
+        if t.user_attrs.get("stage") == "grow":
+            if not complete or best is None or t.value <= best.value:
+                return None  # this doubling did not beat the best: growth has stopped
+        elif position >= first:
+            return None  # the sampler has been filling the slots since growth stopped
+        if complete and (best is None or t.value > best.value):
+            best = t
+    if best is None:
+        return None
+    size = int(best.params[capacity])
+    grown = min(dim.high, 2 * size)
+    if grown <= size:
+        return None  # already at the top of the range
+    return {**best.params, capacity: grown}
+
+
+def require_grow(grow: int) -> None:
+    """Refuse a number of growth trials that is not a non-negative integer."""
+    if isinstance(grow, bool) or not isinstance(grow, int) or grow < 0:
+        raise ParameterError(f"grow must be a non-negative integer (growth trials after the sampler's), got {grow!r}")
 
 
 def require_sampler(sampler: str) -> None:
@@ -306,6 +461,7 @@ def _trial(t: Any) -> dict[str, Any]:
         "validation": t.value,
         "fit_seconds": t.user_attrs.get("fit_seconds"),
         "epochs_reported": len(t.intermediate_values),
+        "stage": t.user_attrs.get("stage", "search"),
     }
 
 
