@@ -296,6 +296,10 @@ def test_a_study_restored_from_its_result_json_resumes_as_the_original(small_spl
     assert grown[0]["trials"][6:] != [] and [t["params"] for t in grown[0]["trials"]] == [
         t["params"] for t in grown[1]["trials"]
     ]  # the same growth (and sampler) trials follow
+    pruned = {**records[0], "state": "pruned", "validation": 0.2, "epochs_reported": 3}
+    restore_study("ials_small", small_split, [records[0], pruned], storage=tmp_path / "p.db")
+    kept = tune("ials_small", small_split, trials=2, seed=0, storage=tmp_path / "p.db")["trials"][1]
+    assert (kept["state"], kept["validation"], kept["epochs_reported"]) == ("pruned", 0.2, 1)  # its last epoch
     with pytest.raises(ParameterError, match="already holds 8 trials of 'ials_small'"):
         restore_study("ials_small", small_split, records, storage=tmp_path / "b.db")
     for broken, message in (

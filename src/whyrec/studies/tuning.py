@@ -273,7 +273,8 @@ def restore_study(
 
     For a search whose SQLite file is gone while its result JSON, which keeps every trial, is not:
     growth trials can then follow its sampler's trials without running those again. A pruned trial
-    keeps its last validation score at its last epoch (the JSON has no earlier epochs); a trial left
+    keeps its last validation score, as its value and at its last epoch (the JSON has no earlier
+    epochs); a trial left
     running by a killed run is skipped, as :func:`tune` skips it. `source`
     (the command and revision that ran the trials) is kept with the study and returned by
     :func:`tune` as ``"restored"``. A storage that already holds trials of `name` is refused.
@@ -300,7 +301,7 @@ def restore_study(
         value = record.get("validation")
         steps = int(record.get("epochs_reported") or 0)
         frozen.append(optuna.trial.create_trial(
-            state=state, value=value if state == optuna.trial.TrialState.COMPLETE else None, params=params,
+            state=state, value=None if state == optuna.trial.TrialState.FAIL else value, params=params,
             distributions={k: distributions[k] for k in params},
             intermediate_values={steps: float(value)} if steps and value is not None else None,
             user_attrs={"fit_seconds": record.get("fit_seconds"), "stage": record.get("stage", "search")},
