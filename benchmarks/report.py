@@ -234,9 +234,11 @@ def _accuracy_rows() -> list[str]:
             top = ", ".join(f"{n} {models[n]['recall@50_median']:.4f}" for n in ranking[:6])
             popularity = models["popularity"]["recall@50_median"]
             # a study from before the Optuna harness counted configurations
-            budget = (
-                f"{r['trials']} Optuna trials ({_sampler(r)})" if "trials" in r else f"{r['budget']} configurations"
-            )
+            budget = _budget(r) if "trials" in r else f"{r['budget']} configurations"
+            restored = sorted({m["sampler_trials_from"]["git_revision"] for m in models.values()
+                               if m.get("sampler_trials_from")})  # fmt: skip
+            if restored:  # studies rebuilt from an earlier table's trials (benchmarks/restore_studies.py)
+                budget += f" (the sampler trials of earlier runs at {', '.join(restored)}, restored)"
             edge = [n for n in ranking if models[n].get("boundary")]
             flags = f"; best trial on a search-range edge: {', '.join(edge)}" if edge else ""
             place = "".join(
@@ -253,9 +255,13 @@ def _accuracy_rows() -> list[str]:
         grid = _load(f"ials_grid_{data}.json")
         if grid and study and "ials" in study["results"]["models"]:
             g, tuned = grid["results"], study["results"]["models"]["ials"]
-            met = "met" if tuned["recall@50_median"] >= g["recall@50_median"] else "**not met**: the grid is better"
+            # issue 15's bar is the grid's test level, 0.54 on ML-100K and 0.44 on ml-1m-half; both gaps are shown
+            bar = ISSUE_15_IALS_BAR.get(data, g["recall@50_median"])
+            gaps = (f"validation {tuned['validation'] - g['validation']:+.4f}, "
+                    f"test {tuned['recall@50_median'] - g['recall@50_median']:+.4f} against the grid")  # fmt: skip
+            met = f"met: >= {bar}; {gaps}" if tuned["recall@50_median"] >= bar else f"**not met**: < {bar}; {gaps}"
             out.append(
-                f"| iALS on {data}: {study['results']['trials']} {_sampler(study['results'])} trials vs the "
+                f"| iALS on {data}: {_budget(study['results'])} vs the "
                 f"24-point grid of issue 15, test recall@50 median | tuned **{tuned['recall@50_median']:.4f}** "
                 f"(validation {tuned['validation']:.4f}) "
                 f"vs grid {g['recall@50_median']:.4f} (validation {g['validation']:.4f}) | tuner finds what the "
@@ -340,12 +346,21 @@ def _capacity_rows(data: str, grid: dict | None) -> list[str]:
             g = grid["results"]
             versus = f"; the iALS grid {g['validation']:.4f} ({g['recall@50_median']:.4f})"
         out.append(
-            f"| {name} on {data}: Table 1's configuration ({parameter}={capacity['params'][parameter]}: "
+            f"| {name} on {data}: Table 1's sampler-only configuration ({parameter}={capacity['params'][parameter]}: "
             f"{capacity['validation']:.4f} ({capacity['recall@50_median']:.4f})) refitted with only {parameter} "
             f"changed; validation recall@50 (test median) | {shown}{versus} | diagnostic: what the search missed "
             f"| `{path.name}` |"
         )
     return out
+
+
+ISSUE_15_IALS_BAR = {"ml-100k": 0.54, "ml-1m-half": 0.44}  # the test recall@50 issue 15 asks of tuned iALS
+
+
+def _budget(results: dict) -> str:
+    """A table's tuning budget per model: sampler trials, and growth trials where it had them."""
+    grow = f" + {results['grow']} growth trials (capacity doubled while it helps)" if results.get("grow") else ""
+    return f"{results['trials']} Optuna trials ({_sampler(results)}){grow}"
 
 
 def _sampler(results: dict) -> str:
