@@ -305,6 +305,11 @@ def test_a_study_restored_from_its_result_json_resumes_as_the_original(small_spl
     for broken, message in (
         ({**records[0], "params": {"factors": 3}}, "has parameters \\['factors'\\]; its space has"),
         ({**records[0], "params": {**records[0]["params"], "factors": 99}}, "factors=99 lies outside its search range"),
+        (
+            {**records[0], "params": {**records[0]["params"], "factors": 2.5}},
+            "factors=2.5 lies outside its search range",
+        ),
+        ({**records[0], "params": {**records[0]["params"], "iterations": "2"}}, "iterations='2' lies outside its"),
         ({**records[0], "state": "lost"}, "has state 'lost'; one of complete, pruned, fail"),
     ):
         with pytest.raises(DataError, match=message):

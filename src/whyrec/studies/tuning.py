@@ -292,8 +292,7 @@ def restore_study(
         if set(params) != set(space):
             raise DataError(f"trial {number} of {name} has parameters {sorted(params)}; its space has {sorted(space)}")
         for key, value in params.items():
-            dist = distributions[key]
-            if not dist._contains(dist.to_internal_repr(value)):
+            if not _within(space[key], value):
                 raise DataError(f"trial {number} of {name}: {key}={value!r} lies outside its search range")
         state = _STATES.get(str(record.get("state")))
         if state is None:
@@ -316,6 +315,17 @@ def restore_study(
     if source is not None:
         study.set_user_attr("restored", {**dict(source), "trials": len(frozen)})
     return len(frozen)
+
+
+def _within(dim: Dimension, value: Any) -> bool:
+    """Whether `value` is one that :func:`suggest` can draw from `dim`."""
+    if isinstance(dim, Choice):
+        return value in dim.values
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(dim, IntRange) and not float(value).is_integer():
+        return False
+    return dim.low <= value <= dim.high
 
 
 def _distribution(dim: Dimension) -> optuna.distributions.BaseDistribution:
