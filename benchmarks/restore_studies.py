@@ -27,6 +27,8 @@ import optuna
 from _common import RESULTS
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import split
+from whyrec.studies.accuracy import earlier_runs
+from whyrec.studies.provenance import run_of
 from whyrec.studies.tuning import restore_study
 
 
@@ -45,7 +47,8 @@ def main() -> None:
     storage = RESULTS / f"tuning_{args.name}.db"
     held = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{storage}")} if storage.exists() else set()
     parts = split(load_spec(stored["data"]), seed=results["seeds"][0])
-    latest = {k: stored.get(k) for k in ("command", "git_revision", "date")}
+    # the run behind each row: earlier_runs attributes every row of the table to the run that made it
+    runs = earlier_runs(stored, list(results["models"]), ())
     for name in args.models or list(results["models"]):
         row = results["models"][name]
         if not row["trials"]:
@@ -53,9 +56,7 @@ def main() -> None:
         if name in held:
             print(f"{name}: kept the study {storage.name} holds")
             continue
-        # the run that made this row: the earlier run that claims it, else the file's own
-        source = next((run for run in results.get("earlier_runs", []) if name in run["models"]), latest)
-        source = {k: source.get(k) for k in ("command", "git_revision", "date")}
+        source = run_of(next(run for run in runs if name in run["models"]))
         written = restore_study(name, parts, row["trials"], storage=storage, seed=results["seeds"][0],
                                 sampler=results.get("sampler", "tpe"), search_seconds=row["search_seconds"],
                                 source=source)  # fmt: skip

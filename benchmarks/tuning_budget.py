@@ -32,7 +32,7 @@ from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.studies.accuracy import earlier_runs, score_on_seeds
 from whyrec.studies.catalogue import CANDIDATES, IntRange
-from whyrec.studies.provenance import write_result
+from whyrec.studies.provenance import run_of, write_result
 from whyrec.studies.tuning import SAMPLERS, tune
 
 NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
@@ -65,8 +65,7 @@ def main() -> None:
             results["budgets"] = sorted({row["trials"] for rows in kept.values() for row in rows} | run_now)
             probe = previous["results"].get("capacity")
             if probe and not args.capacity:  # a stored probe stays, with the run that made it
-                latest = {k: previous.get(k) for k in ("command", "git_revision", "date")}
-                results["capacity"] = {"run": latest, **probe}
+                results["capacity"] = {"run": run_of(previous), **probe}
     for sampler in args.samplers:
         rows = []
         storage = RESULTS / f"tuning_budget_{name}_{sampler}.db"  # each sampler's study grows in its own file

@@ -27,7 +27,8 @@ from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.studies.catalogue import CANDIDATES, build, is_reconet, require_known
-from whyrec.studies.tuning import require_grow, require_sampler, tune
+from whyrec.studies.provenance import run_of
+from whyrec.studies.tuning import require_grow, require_sampler, require_trials, tune
 
 
 def accuracy_study(
@@ -54,8 +55,7 @@ def accuracy_study(
     if not seeds:
         raise ParameterError("the study needs at least one seed")
     splits = {s: split(dataset, seed=s) for s in seeds}
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    require_trials(trials)
     require_sampler(sampler)
     require_grow(grow)
     out: dict[str, Any] = {"models": {}, "seeds": list(seeds), "trials": trials, "sampler": sampler, "figures": {}}
@@ -157,7 +157,7 @@ def earlier_runs(
     runs = list(previous["results"].get("earlier_runs", []))
     attributed = {m for run in runs for m in run[key]}
     latest = [m for m in names if m not in attributed]
-    runs.append({**{k: previous.get(k) for k in ("command", "git_revision", "date")}, key: latest})
+    runs.append({**run_of(previous), key: latest})
     earlier = [{**run, key: [m for m in run[key] if m not in replaced]} for run in runs]
     return [run for run in earlier if run[key]]
 

@@ -72,6 +72,11 @@ def write_result(path: str | os.PathLike, *, data: Any, seed: Any, results: Mapp
     return path
 
 
+def run_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The run that wrote a result JSON (as :func:`write_result` records it): command, revision, date."""
+    return {k: result.get(k) for k in ("command", "git_revision", "date")}
+
+
 def timed(function: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> tuple[float, list[float], Any]:
     """Median wall time (s) of `function` over `repeat` runs after `warmup`, all times, last result."""
     result = None

@@ -138,8 +138,7 @@ def tune(
     the module docstring); returns the best parameters, every trial, the search's wall-clock time
     and the boundary flags."""
     require_known(name)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
+    require_trials(trials)
     require_grow(grow)
     if jobs < 1:
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
@@ -274,8 +273,7 @@ def restore_study(
     For a search whose SQLite file is gone while its result JSON, which keeps every trial, is not:
     growth trials can then follow its sampler's trials without running those again. A pruned trial
     keeps its last validation score, as its value and at its last epoch (the JSON has no earlier
-    epochs); a trial left
-    running by a killed run is skipped, as :func:`tune` skips it. `source`
+    epochs); a trial left running by a killed run is skipped, as :func:`tune` skips it. `source`
     (the command and revision that ran the trials) is kept with the study and returned by
     :func:`tune` as ``"restored"``. A storage that already holds trials of `name` is refused.
     """
@@ -391,6 +389,12 @@ def next_growth(
     if grown <= size:
         return None  # already at the top of the range
     return {**best.params, capacity: grown}
+
+
+def require_trials(trials: int) -> None:
+    """Refuse a number of sampler trials that is not a positive integer."""
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
 
 
 def require_grow(grow: int) -> None:
