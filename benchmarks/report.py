@@ -299,10 +299,17 @@ def _accuracy_rows() -> list[str]:
                 for key, value in r.items()
                 if key.startswith("reconet_sampled_")
             )
+            if "reconet_bfloat16_over_ials_fit" in r:
+                versus += f", bfloat16 training passes / tuned iALS {r['reconet_bfloat16_over_ials_fit']:.1f}x"
             fits = len(next(iter(r["models"].values()))["fit_seconds"])
+            reconet = r.get("reconet", "reconet_attributes")  # runs before --reconet timed the paper's layer
+            tuned = study["results"]["models"] if study else {}
+            stale = [n for n, m in r["models"].items() if n in tuned and m["params"] != tuned[n]["params"]]
+            if stale:
+                versus += f"; **timed with configurations other than Table 1's for {', '.join(stale)}**"
             out.append(
                 f"| Fit time on {data}, one run, {'one fit' if fits == 1 else f'median of {fits} fits'} each "
-                f"| {shown}; RecoNet / tuned iALS **{r['reconet_over_ials_fit']:.1f}x**{versus} "
+                f"| {shown}; RecoNet ({reconet}) / tuned iALS **{r['reconet_over_ials_fit']:.1f}x**{versus} "
                 f"| <= 4x the tuned iALS | `training_speed_{data}.json` |"
             )
         cold = _load(f"coldstart_{data}.json")

@@ -1,15 +1,17 @@
-"""Training speed side by side: RecoNet with attributes, EASE and iALS in one run, on one split.
+"""Training speed side by side: RecoNet (the default, with attributes), EASE and iALS in one run, on one split.
 
 For each model: the total fit (early-stopping patience included), the time to the epoch whose
 weights are kept (the best validation epoch; models without epochs: the whole fit), and test
 recall@50. Parameters are the tuned ones (see `tuned_params`), else the settings named below. Each
 model is fitted `--repeat` times and the median is reported.
 
-`--sampled N ...` also times RecoNet with attributes trained with a sampled softmax of N shared
+`--reconet NAME` picks the RecoNet row of Table 1 to time (default: `reconet_attribute_output`, the
+default model). `--sampled N ...` also times that RecoNet trained with a sampled softmax of N shared
 negatives per batch (`loss="sampled"`), with its tuned parameters otherwise, twice: with sparse
-gradients (weight decay 0, as they take none; the tuned one is near 0 on ml-1m-half: 5.7e-8) and
-with dense ones (`_dense`, the tuned weight decay). These rows are speed/accuracy trades measured in
-the same run, not tuned models.
+gradients (weight decay 0, as they take none; the tuned one is near 0 on ml-1m-half: 9.3e-8) and
+with dense ones (`_dense`, the tuned weight decay). `--bfloat16` also times that RecoNet with its tuned parameters
+and bfloat16 training passes (`TrainingOptions(precision="bfloat16")`). These rows are speed/accuracy
+trades measured in the same run, not tuned models.
 
     python benchmarks/training_speed.py --data ml-1m --seed 0 --sampled 256
 
@@ -29,21 +31,25 @@ from _common import RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import Split, load_movielens, split
 from whyrec.evaluate import evaluate
-from whyrec.studies.catalogue import build
+from whyrec.models import RecoNet
+from whyrec.models.training import TrainingOptions
+from whyrec.studies.catalogue import CANDIDATES, build
 from whyrec.studies.provenance import write_result
 from whyrec.studies.tuning import stored_best
 
 NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
-MODELS = ("reconet_attributes", "ease", "ials")
+BASELINES = ("ease", "ials")
+RECONET_ROWS = sorted(name for name, candidate in CANDIDATES.items() if candidate.factory is RecoNet)
 # Used only when no tuned study exists: iALS from the 24-point grid of issue 15, EASE's usual λ.
 FALLBACK: dict[str, dict[str, Any]] = {
     "ials": {"factors": 512, "unobserved_weight": 0.05, "relative_l2": 5.0, "iterations": 15},  # reg 100, alpha 20
     "ease": {"l2": 800.0},
-    "reconet_attributes": {},
 }
 
 
-def tuned_params(name: str, tuned_on: Split, trials: int = 40) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def tuned_params(
+    name: str, tuned_on: Split, reconet: str, trials: int = 40
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Each model's parameters and where they come from: Table 1's JSON, else a finished study in the
     tuning storage (a Table 1 run still under way, tuned on `tuned_on`: the seed-0 split), else the
     settings above. The 24-point grid's iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
@@ -52,7 +58,7 @@ def tuned_params(name: str, tuned_on: Split, trials: int = 40) -> tuple[dict[str
     path = RESULTS / f"accuracy_{name}.json"
     table = json.loads(path.read_text())["results"] if path.exists() else {}
     storage = RESULTS / f"tuning_{name}.db"
-    for model in MODELS:
+    for model in (reconet, *BASELINES):
         if "trials" in table and model in table["models"]:
             params[model], sources[model] = table["models"][model]["params"], f"tuned: {path.name}"
             continue
@@ -60,7 +66,7 @@ def tuned_params(name: str, tuned_on: Split, trials: int = 40) -> tuple[dict[str
         if best is not None:
             params[model], sources[model] = best, f"tuned: {storage.name} ({trials} trials)"
         else:
-            params[model], sources[model] = FALLBACK[model], "default settings (no finished study)"
+            params[model], sources[model] = FALLBACK.get(model, {}), "default settings (no finished study)"
     grid = RESULTS / f"ials_grid_{name}.json"
     if grid.exists():
         params["ials_grid"] = json.loads(grid.read_text())["results"]["params"]
@@ -73,29 +79,38 @@ def main() -> None:
     parser.add_argument("--data", default="ml-1m", choices=sorted(NAMES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reconet", default="reconet_attribute_output", choices=RECONET_ROWS)
     parser.add_argument("--sampled", type=int, nargs="*", default=[], metavar="N", help="negatives per batch")
+    parser.add_argument("--bfloat16", action="store_true", help="also time RecoNet with bfloat16 training passes")
     args = parser.parse_args()
     tune_allocator()
     name = NAMES[args.data]
     dataset = load_movielens(data_dir(args.data), min_rating=3)
     parts = split(dataset, "random", seed=args.seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    params, sources = tuned_params(name, parts if args.seed == 0 else split(dataset, "random", seed=0))
+    reconet = args.reconet
+    params, sources = tuned_params(name, parts if args.seed == 0 else split(dataset, "random", seed=0), reconet)
     catalogue = {model: model for model in params} | {"ials_grid": "ials"}
     variants = {"": {"weight_decay": 0.0}, "_dense": {"sparse_gradients": False}}
     for n, (suffix, change) in itertools.product(args.sampled, variants.items()):
-        row = f"reconet_attributes_sampled_{n}{suffix}"
+        row = f"{reconet}_sampled_{n}{suffix}"
         sampled = {"loss": "sampled", "negatives": n, **change}
-        params[row], catalogue[row] = {**params["reconet_attributes"], **sampled}, "reconet_attributes"
+        params[row], catalogue[row] = {**params[reconet], **sampled}, reconet
         gradients = "dense gradients" if suffix else "sparse gradients, weight decay 0"
-        sources[row] = f"{sources['reconet_attributes']}; sampled softmax, {n} negatives, {gradients}"
-    results: dict[str, Any] = {"params_from": sources, "models": {}}
+        sources[row] = f"{sources[reconet]}; sampled softmax, {n} negatives, {gradients}"
+    options = {model: TrainingOptions() for model in params}
+    if args.bfloat16:
+        row = f"{reconet}_bfloat16"
+        params[row], catalogue[row], options[row] = params[reconet], reconet, TrainingOptions(precision="bfloat16")
+        sources[row] = f"{sources[reconet]}; bfloat16 training passes"
+    results: dict[str, Any] = {"reconet": reconet, "params_from": sources, "models": {}}
     for model_name in params:
         fits, to_best, recalls, epochs = [], [], [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
             catalogue_name = catalogue[model_name]
-            model = build(catalogue_name, params[model_name], args.seed, parts.train).fit(parts.train, parts.validation)
+            model = build(catalogue_name, params[model_name], args.seed, parts.train)
+            model.fit(parts.train, parts.validation, options=options[model_name])
             fits.append(time.perf_counter() - start)
             best = getattr(model, "time_to_best_", None)
             to_best.append(fits[-1] if best is None else float(best))
@@ -114,12 +129,16 @@ def main() -> None:
         print(f"{model_name}: fit {m['fit_seconds_median']:.1f} s (to best {m['seconds_to_best_median']:.1f} s), "
               f"recall@50 {statistics.median(recalls):.4f}")  # fmt: skip
     ials = results["models"]["ials"]["fit_seconds_median"]
-    reconet = results["models"]["reconet_attributes"]["fit_seconds_median"]
-    results["reconet_over_ials_fit"] = reconet / ials
+    reconet_fit = results["models"][reconet]["fit_seconds_median"]
+    results["reconet_over_ials_fit"] = reconet_fit / ials
     if "ials_grid" in results["models"]:
-        results["reconet_over_ials_grid_fit"] = reconet / results["models"]["ials_grid"]["fit_seconds_median"]
+        results["reconet_over_ials_grid_fit"] = reconet_fit / results["models"]["ials_grid"]["fit_seconds_median"]
+    if args.bfloat16:
+        results["reconet_bfloat16_over_ials_fit"] = (
+            results["models"][f"{reconet}_bfloat16"]["fit_seconds_median"] / ials
+        )
     for n, suffix in itertools.product(args.sampled, variants):
-        sampled = results["models"][f"reconet_attributes_sampled_{n}{suffix}"]["fit_seconds_median"]
+        sampled = results["models"][f"{reconet}_sampled_{n}{suffix}"]["fit_seconds_median"]
         results[f"reconet_sampled_{n}{suffix}_over_ials_fit"] = sampled / ials
     path = write_result(
         RESULTS / f"training_speed_{name}.json",

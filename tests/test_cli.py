@@ -136,6 +136,24 @@ def test_saved_config_reproduces_the_run(monkeypatch, capsys, trained, tmp_path)
     assert np.array_equal(first.score_users(users), second.score_users(users))
 
 
+def test_the_training_precision_is_saved_and_repeated_from_the_config(monkeypatch, capsys, tmp_path):
+    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet")
+    code, _, err = run(monkeypatch, capsys, *args, "--precision", "bfloat16", "--out", tmp_path / "half")
+    assert code == 0, err
+    first = load_model(tmp_path / "half")
+    assert first.manifest_["info"]["run"]["precision"] == "bfloat16"
+    code, _, err = run(
+        monkeypatch, capsys, "train", "--config", tmp_path / "half", "--out", tmp_path / "again", "--quiet"
+    )
+    assert code == 0, err
+    users = np.arange(25)
+    assert np.array_equal(first.score_users(users), load_model(tmp_path / "again").score_users(users))
+    code, _, err = run(monkeypatch, capsys, *args, "--out", tmp_path / "full")
+    assert code == 0, err
+    assert load_model(tmp_path / "full").manifest_["info"]["run"]["precision"] == "float32"
+    assert not np.array_equal(first.score_users(users), load_model(tmp_path / "full").score_users(users))
+
+
 @pytest.mark.parametrize("method", ["shapley", "occlusion", "integrated_gradients", "lime"])
 def test_explain_accepts_every_method(monkeypatch, capsys, trained, method):
     code, out, err = run(

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from whyrec.errors import ParameterError
+from whyrec.models import RecoNet
 from whyrec.models import training as training_module
 from whyrec.models.baselines import MultVAE
 from whyrec.models.training import EpochRecord, Monitor, Objective, Trainer, TrainingOptions
@@ -64,6 +65,33 @@ def test_an_unknown_device_is_a_parameter_error(small_split):
         TrainingOptions(device="toaster").torch_device()
     with pytest.raises(ParameterError, match="MultVAE trains on the CPU"):
         MultVAE(epochs=1).fit(small_split.train, options=TrainingOptions(device="cuda"))
+
+
+def test_bfloat16_training_runs_the_passes_in_bfloat16_and_keeps_float32_weights(small_split, monkeypatch):
+    products: list[torch.dtype] = []
+    linear = torch.nn.functional.linear
+
+    def recorded(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        out = linear(x, weight, bias)
+        products.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "linear", recorded)
+    params = dict(dim=16, epochs=3, batch_size=256, lr=1e-2, seed=0)
+    full = RecoNet(**params).fit(small_split.train, small_split.validation)
+    assert products and set(products) == {torch.float32}
+    products.clear()
+    options = TrainingOptions(precision="bfloat16")
+    half = RecoNet(**params).fit(small_split.train, small_split.validation, options=options)
+    assert torch.bfloat16 in products  # the training passes ...
+    assert products[-1] == torch.float32  # ... but not validation, which scores in float32
+    assert all(v.dtype == torch.float32 for v in half.module_.state_dict().values())
+    assert not torch.equal(half.module_.embedding.weight, full.module_.embedding.weight)  # rounding differs
+    assert half.best_metric_ == pytest.approx(full.best_metric_, abs=0.05)
+    again = RecoNet(**params).fit(small_split.train, small_split.validation, options=options)
+    assert torch.equal(again.module_.embedding.weight, half.module_.embedding.weight)  # still seeded
+    with pytest.raises(ParameterError, match="unknown precision 'float16'; use float32 or bfloat16"):
+        TrainingOptions(precision="float16")  # type: ignore[arg-type]
 
 
 def test_any_model_resumes_a_killed_run_exactly(small_split, tmp_path, monkeypatch):

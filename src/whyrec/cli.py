@@ -60,6 +60,11 @@ class SplitKind(StrEnum):
     temporal = "temporal"
 
 
+class Precision(StrEnum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+
+
 Method = method_enum()  # every registered explanation method, as the option's choices
 MethodOption = Annotated[
     Method | None,  # type: ignore[valid-type]
@@ -187,6 +192,10 @@ def train(
         ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option(help="Training passes in float32 or bfloat16 (autocast; about twice as fast where supported)."),
+    ] = None,
     checkpoint_dir: Annotated[
         Path | None, typer.Option(help="Checkpoint after every epoch; a rerun with the same settings resumes.")
     ] = None,
@@ -234,10 +243,12 @@ def train(
         run = RunConfig(**{**run.__dict__, "params": {**(run.params or {}), **overrides}})
         if events is not None:
             run = RunConfig(**{**run.__dict__, "events": str(events)})
+        if precision is not None:
+            run = RunConfig(**{**run.__dict__, "precision": precision.value})
     else:
         run = RunConfig(
             data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides,
-            events=str(events) if events is not None else None,
+            events=str(events) if events is not None else None, precision=(precision or Precision.float32).value,
         )  # fmt: skip
     options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
     model, _, metrics = train_run(run, out, options=options)

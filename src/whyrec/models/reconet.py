@@ -180,7 +180,9 @@ class RecoNetModule(nn.Module):
             pool = torch.sparse_csr_tensor(
                 indptr, indices, weights, size=(len(indptr) - 1, self.embedding.num_embeddings), check_invariants=False
             )
-        return pool @ self.embedding.weight
+        # the sparse product has no bfloat16 kernel; under autocast it stays float32 (it is cheap)
+        with torch.autocast(indices.device.type, enabled=False):
+            return pool @ self.embedding.weight
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled vector through the hidden ReLU layers: the output layer's input."""

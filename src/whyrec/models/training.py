@@ -38,6 +38,7 @@ from whyrec.errors import ModelFormatError, ParameterError, TrainingDivergedErro
 from whyrec.models.distributed import World
 
 CHECKPOINT_FORMAT = "whyrec.checkpoint"
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,23 @@ class TrainingOptions:
     callbacks : tuple of callables
         Each is called with an :class:`EpochRecord` after every epoch; raising stops training
         (a tuner's pruning does this).
+    precision : {"float32", "bfloat16"}
+        ``"bfloat16"`` runs the training forward and backward passes under ``torch.autocast``
+        (bfloat16 matrix products, float32 weights, optimizer state, loss and validation). On a
+        CPU with AVX512-BF16 or AMX, or a GPU, the products run about twice as fast; the result
+        differs from a float32 fit by rounding, as any change of kernels does. The trained weights,
+        saved models and explanations stay float32.
     """
 
     progress: bool = False
     device: str = "cpu"
     checkpoint_dir: str | os.PathLike | None = None
     callbacks: tuple[Callable[[EpochRecord], None], ...] = ()
+    precision: Literal["float32", "bfloat16"] = "float32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ParameterError(f"unknown precision {self.precision!r}; use {' or '.join(PRECISIONS)}")
 
     def cpu_only(self, model: str) -> TrainingOptions:
         """These options for a model that trains on the CPU: an explicit accelerator is refused."""
@@ -214,7 +226,8 @@ class Trainer:
                 network.train()
                 total_loss, seen = 0.0, 0
                 for batch in objective.batches(epoch, rng):
-                    loss, examples = objective.loss(batch)
+                    with torch.autocast(self.device.type, torch.bfloat16, enabled=options.precision == "bfloat16"):
+                        loss, examples = objective.loss(batch)
                     for optimizer in objective.optimizers:
                         optimizer.zero_grad(set_to_none=True)
                     loss.backward()

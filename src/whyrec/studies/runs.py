@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class RunConfig:
     seed: int = 0
     params: Mapping[str, Any] | None = None
     events: str | None = None  # an event store whose events are folded into the data (read when run)
+    precision: str = "float32"  # of the training passes (TrainingOptions.precision): it changes the weights
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class RunConfig:
             "seed": self.seed,
             "params": dict(self.params or {}),
             "events": self.events,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class RunConfig:
             seed=run["seed"],
             params=params,
             events=run.get("events"),
+            precision=run.get("precision", "float32"),  # runs saved before bfloat16 training ran in float32
         )
 
 
@@ -106,6 +109,7 @@ def train_run(
         model = RecoNet(**params)
     except TypeError as exc:
         raise ParameterError(f"unknown RecoNet parameter: {exc}") from None
+    options = replace(options or TrainingOptions(), precision=config.precision)  # type: ignore[arg-type]
     model.fit(data_split.train, data_split.validation, options=options)
     if not is_main_process():  # distributed: rank 0 evaluates and saves
         return model, data_split, {}
