@@ -256,8 +256,8 @@ class RecoNet(Recommender):
     sparse_gradients : bool
         Sampled softmax: update only the embedding and output rows a batch touches (SparseAdam).
         That is what makes catalogues of millions of items trainable; on a small one, dense
-        gradients are faster an epoch (ml-1m-half, 3,883 items, 256 negatives: 9.9 s dense,
-        17.0 s sparse, 16.1 s for the full softmax; `benchmarks/training_speed.py --sampled 256`)
+        gradients are faster an epoch (ml-1m-half, 3,883 items, 256 negatives: 7.4 s dense,
+        21.9 s sparse, 19.3 s for the full softmax; `benchmarks/training_speed.py --sampled 256`)
         and take weight decay.
     output_bias : bool
         Give the output layer a bias (the explanation's baseline).
