@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 from whyrec.data.attribution_tasks import SYNTHETIC_GROUPS, SYNTHETIC_SUBSETS, synthetic_attribution
 from whyrec.data.ctr import split_rows
@@ -36,6 +37,7 @@ from whyrec.models.baselines import (
 )
 from whyrec.models.ctr import CTRModel
 from whyrec.models.reconet import RecoNet
+from whyrec.models.training import TrainingOptions
 
 
 @dataclass(frozen=True)
@@ -200,3 +202,22 @@ def _fit_wrong_data(model: Estimator, data: str) -> None:
         model.fit(np.zeros((4, 8), np.float32), np.zeros(3))  # one label short
     else:
         model.fit("not data")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bfloat16_training_gives_finite_float32_scores(name, datasets):
+    """Every model that takes training options trains with bfloat16 passes: no op lacks a kernel."""
+    model = CASES[name].make()
+    if "options" not in inspect.signature(model.fit).parameters:
+        pytest.skip(f"{name}.fit takes no training options")
+    options = TrainingOptions(precision="bfloat16")
+    data = CASES[name].data
+    if data == "group":
+        train, validation = datasets["group"]
+        model.fit(train.X, train.y, validation=(validation.X, validation.y, None), options=options)
+    else:
+        parts = datasets[data]
+        model.fit(parts.train, parts.validation, options=options)
+    assert np.isfinite(_score(model, data, datasets)).all()
+    modules = [v for v in vars(model).values() if isinstance(v, torch.nn.Module)]
+    assert all(p.dtype == torch.float32 for m in modules for p in m.parameters())  # the weights stay float32
