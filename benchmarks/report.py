@@ -282,7 +282,7 @@ def _accuracy_rows() -> list[str]:
                 f"grid {g['validation']:.4f} ({g['recall@50_median']:.4f}) "
                 f"| diagnostic: budget or sampler | `tuning_budget_{data}_ials.json` |"
             )
-        out.extend(_capacity_rows(data, grid))
+        out.extend(_capacity_rows(data, grid, study))
         speed = _load(f"training_speed_{data}.json")
         if speed:
             r = speed["results"]
@@ -336,28 +336,32 @@ def _accuracy_rows() -> list[str]:
     return out
 
 
-def _capacity_rows(data: str, grid: dict | None) -> list[str]:
-    """One row per model whose Table 1 configuration was refitted with one parameter changed."""
+def _capacity_rows(data: str, grid: dict | None, study: dict | None) -> list[str]:
+    """One row per probe: a model's Table 1 configuration refitted with one parameter changed."""
     out = []
+    tuned = study["results"]["models"] if study else {}
     for path in sorted(RESULTS.glob(f"tuning_budget_{data}_*.json")):
-        result = json.loads(path.read_text())
-        capacity = result["results"].get("capacity")
-        if not capacity:
-            continue
-        name, parameter = result["results"]["model"], capacity["parameter"]
-        shown = ", ".join(
-            f"{row['value']}: {row['validation']:.4f} ({row['recall@50_median']:.4f})" for row in capacity["rows"]
-        )
-        versus = ""
-        if grid:
-            g = grid["results"]
-            versus = f"; the iALS grid {g['validation']:.4f} ({g['recall@50_median']:.4f})"
-        out.append(
-            f"| {name} on {data}: Table 1's sampler-only configuration ({parameter}={capacity['params'][parameter]}: "
-            f"{capacity['validation']:.4f} ({capacity['recall@50_median']:.4f})) refitted with only {parameter} "
-            f"changed; validation recall@50 (test median) | {shown}{versus} | diagnostic: what the search missed "
-            f"| `{path.name}` |"
-        )
+        result = json.loads(path.read_text())["results"]
+        probes = list(result.get("probes", {}).values())
+        if result.get("capacity"):  # a file from before probes were kept by parameter
+            probes.append(result["capacity"])
+        for probe in probes:
+            name, parameter = result["model"], probe["parameter"]
+            shown = ", ".join(
+                f"{row['value']}: {row['validation']:.4f} ({row['recall@50_median']:.4f})" for row in probe["rows"]
+            )
+            versus = ""
+            if grid:
+                g = grid["results"]
+                versus = f"; the iALS grid {g['validation']:.4f} ({g['recall@50_median']:.4f})"
+            current = name in tuned and tuned[name]["params"] == probe["params"]
+            which = "Table 1's configuration" if current else "Table 1's sampler-only configuration (before growth)"
+            out.append(
+                f"| {name} on {data}: {which} ({parameter}={probe['params'][parameter]}: "
+                f"{probe['validation']:.4f} ({probe['recall@50_median']:.4f})) refitted with only {parameter} "
+                f"changed; validation recall@50 (test median) | {shown}{versus} | diagnostic: what the search "
+                f"missed | `{path.name}` |"
+            )
     return out
 
 

@@ -13,8 +13,9 @@ every model the same sampler and budget, and a change of either must be given to
 `--capacity PARAM V...` takes the model's tuned configuration from Table 1
 (benchmarks/results/accuracy_<name>.json) and refits it with only PARAM changed to each value
 (validation on seed 0, and test on every seed): whether what the search missed is that one
-parameter. Give every model of a comparison the same probe. With `--samplers` and no names, no
-study is run or grown.
+parameter (values outside its search range show whether the range is too narrow). Probes are kept
+by parameter: a probe of another parameter replaces none. Give every model of a comparison the
+same probe. With `--samplers` and no names, no study is run or grown.
 
 Writes benchmarks/results/tuning_budget_<name>_<model>.json after every budget; the samplers not run
 this time keep their stored rows, and `earlier_runs` names the command and revision behind each. The
@@ -54,6 +55,7 @@ def main() -> None:
     out = RESULTS / f"tuning_budget_{name}_{args.model}.json"
     data = f"{name} (ratings >= 3, random 60/20/20, seeds 0..{args.seeds - 1}; tuned on seed 0)"
     results: dict[str, Any] = {"model": args.model, "budgets": sorted(args.budgets), "samplers": {}}
+    probes: dict[str, Any] = {}  # by parameter
     if out.exists():  # keep the rows of the samplers not run now, with the runs that made them
         previous = json.loads(out.read_text())
         if previous["data"] == data and previous["results"]["model"] == args.model:
@@ -63,9 +65,15 @@ def main() -> None:
             results["earlier_runs"] = earlier_runs(previous, list(stored), args.samplers, key="samplers")
             run_now = set(args.budgets) if args.samplers else set()
             results["budgets"] = sorted({row["trials"] for rows in kept.values() for row in rows} | run_now)
-            probe = previous["results"].get("capacity")
-            if probe and not args.capacity:  # a stored probe stays, with the run that made it
-                results["capacity"] = {"run": run_of(previous), **probe}
+            stored_probes = dict(previous["results"].get("probes", {}))
+            if previous["results"].get("capacity"):  # a file from before probes were kept by parameter
+                stored_probes.setdefault(previous["results"]["capacity"]["parameter"], previous["results"]["capacity"])
+            # a stored probe of another parameter stays, with the run that made it
+            probes = {p: {"run": run_of(previous), **probe} for p, probe in stored_probes.items()}
+            if args.capacity:
+                probes.pop(args.capacity[0], None)
+            if probes:
+                results["probes"] = probes
     for sampler in args.samplers:
         rows = []
         storage = RESULTS / f"tuning_budget_{name}_{sampler}.db"  # each sampler's study grows in its own file
@@ -82,7 +90,8 @@ def main() -> None:
             path = write_result(out, data=data, seed=list(splits), results=results)  # after every budget
             print(f"-> {path}")
     if args.capacity:
-        results["capacity"] = capacity_probe(args.model, splits, args.capacity, name)
+        probes[args.capacity[0]] = capacity_probe(args.model, splits, args.capacity, name)
+        results["probes"] = probes
         path = write_result(out, data=data, seed=list(splits), results=results)
         print(f"-> {path}")
 
