@@ -9,11 +9,11 @@ model is fitted `--repeat` times and the median is reported.
 default model). `--sampled N ...` also times that RecoNet trained with a sampled softmax of N shared
 negatives per batch (`loss="sampled"`), with its tuned parameters otherwise, twice: with sparse
 gradients (weight decay 0, as they take none; the tuned one is near 0 on ml-1m-half: 9.3e-8) and
-with dense ones (`_dense`, the tuned weight decay). `--bfloat16` also times that RecoNet with its tuned parameters
-and bfloat16 training passes (`TrainingOptions(precision="bfloat16")`). These rows are speed/accuracy
-trades measured in the same run, not tuned models.
+with dense ones (`_dense`, the tuned weight decay). `--bfloat16` also times that RecoNet with its
+tuned parameters and bfloat16 training passes (`TrainingOptions(precision="bfloat16")`). These rows
+are speed/accuracy trades measured in the same run, not tuned models.
 
-    python benchmarks/training_speed.py --data ml-1m --seed 0 --sampled 256
+    python benchmarks/training_speed.py --data ml-1m --seed 0 --repeat 1 --sampled 256 --bfloat16
 
 Writes benchmarks/results/training_speed_<name>.json.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -116,3 +118,6 @@ def test_any_model_resumes_a_killed_run_exactly(small_split, tmp_path, monkeypat
     np.testing.assert_array_equal(resumed.score_users(users), whole.score_users(users))
     with pytest.raises(ParameterError, match="different run"):
         MultVAE(**{**settings, "latent": 4}).fit(small_split.train, small_split.validation, options=options)
+    half = replace(options, precision="bfloat16")
+    with pytest.raises(ParameterError, match=r"different run \(differs in precision\)"):
+        MultVAE(**settings).fit(small_split.train, small_split.validation, options=half)
