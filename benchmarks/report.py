@@ -348,7 +348,7 @@ def _capacity_rows(data: str, grid: dict | None, study: dict | None) -> list[str
         for probe in probes:
             name, parameter = result["model"], probe["parameter"]
             shown = ", ".join(
-                f"{row['value']}: {row['validation']:.4f} ({row['recall@50_median']:.4f})" for row in probe["rows"]
+                f"{row['value']:g}: {row['validation']:.4f} ({row['recall@50_median']:.4f})" for row in probe["rows"]
             )
             versus = ""
             if grid:

@@ -32,7 +32,7 @@ from typing import Any
 from _common import RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.studies.accuracy import earlier_runs, score_on_seeds
-from whyrec.studies.catalogue import CANDIDATES, IntRange
+from whyrec.studies.catalogue import CANDIDATES, Choice, Dimension, IntRange
 from whyrec.studies.provenance import run_of, write_result
 from whyrec.studies.tuning import SAMPLERS, tune
 
@@ -101,8 +101,7 @@ def capacity_probe(model: str, splits: dict, spec: list[str], name: str) -> dict
     parameter, space = spec[0], CANDIDATES[model].space
     if parameter not in space or len(spec) < 2:
         raise SystemExit(f"--capacity needs one of {model}'s searched parameters ({', '.join(space)}) and values")
-    cast = int if isinstance(space[parameter], IntRange) else float  # the type the model's search draws
-    values = [cast(float(v)) for v in spec[1:]]
+    values = [_as_drawn(space[parameter], v) for v in spec[1:]]
     source = RESULTS / f"accuracy_{name}.json"
     row = json.loads(source.read_text())["results"]["models"][model]
     rows = []
@@ -116,6 +115,15 @@ def capacity_probe(model: str, splits: dict, spec: list[str], name: str) -> dict
         "source": source.name, "params": row["params"], "validation": row["validation"],
         "recall@50_median": row["recall@50_median"], "parameter": parameter, "rows": rows,
     }  # fmt: skip
+
+
+def _as_drawn(dimension: Dimension, value: str) -> Any:
+    """`value` in the type the model's search draws for `dimension` (a batch size is an int, not 8192.0)."""
+    if isinstance(dimension, Choice) and not isinstance(dimension.values[0], int | float):
+        return value
+    if isinstance(dimension, IntRange) or (isinstance(dimension, Choice) and isinstance(dimension.values[0], int)):
+        return int(float(value))
+    return float(value)
 
 
 if __name__ == "__main__":
