@@ -70,9 +70,10 @@ class TrainingOptions:
     precision : {"float32", "bfloat16"}
         ``"bfloat16"`` runs the training forward and backward passes under ``torch.autocast``
         (bfloat16 matrix products, float32 weights, optimizer state, loss and validation). On a
-        CPU with AVX512-BF16 or AMX, or a GPU, the products run about twice as fast (RecoNet on
-        ml-1m-half: a 1.7x faster fit at the same recall@50; `benchmarks/training_speed.py
-        --bfloat16`); the result differs from a float32 fit by rounding. The trained weights, saved
+        CPU with AVX512-BF16 or AMX, or a GPU, the products run about twice as fast (RecoNet's fit at
+        the same recall@50: 1.7x faster on ml-1m-half, 1.2x on ML-100K, whose output layer is
+        smaller; `benchmarks/training_speed.py --bfloat16`); the result differs from a float32 fit
+        by rounding. The trained weights, saved
         models and explanations stay float32. A checkpoint resumes only at its own precision.
     """
 
