@@ -180,6 +180,10 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0",
                            "--out", tmp_path / "x")  # fmt: skip
     assert code == 2 and "trials must be a positive integer" in err
+    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "fm", "--trials", "1",
+                           "--precision", "bfloat16", "--out", tmp_path / "half")  # fmt: skip
+    assert code == 0, err
+    assert Recommender.load(tmp_path / "half").manifest_["info"]["tuning"]["precision"] == "bfloat16"
 
 
 @pytest.fixture
@@ -474,3 +478,22 @@ def test_curves_are_added_to_a_stored_coldstart_study_only_under_its_settings(tm
     code, _, err = run_cli(monkeypatch, capsys, *base, "--add")
     assert code == 2 and "--add needs --models" in err
     assert json.loads((out / "coldstart_c.json").read_text()) == merged
+
+
+def test_tuning_in_bfloat16_is_recorded_and_not_mixed_with_float32(small_split, tmp_path, monkeypatch):
+    from whyrec.models import RecoNet
+
+    small = Candidate(RecoNet, {"dim": IntRange(4, 8)}, {"epochs": 2, "batch_size": 256}, epochs=True)
+    monkeypatch.setitem(CANDIDATES, "reconet_small", small)
+    storage = tmp_path / "tuning.db"
+    full = tune("reconet_small", small_split, trials=2, seed=0, storage=storage)
+    half = tune("reconet_small", small_split, trials=2, seed=0, precision="bfloat16")
+    assert (full["precision"], half["precision"]) == ("float32", "bfloat16")
+    assert [t["params"] for t in full["trials"]] == [t["params"] for t in half["trials"]]  # the same draws ...
+    assert [t["validation"] for t in full["trials"]] != [
+        t["validation"] for t in half["trials"]
+    ]  # ... trained otherwise
+    with pytest.raises(ParameterError, match="precision"):  # a stored float32 study does not take bfloat16 trials
+        tune("reconet_small", small_split, trials=3, seed=0, storage=storage, precision="bfloat16")
+    with pytest.raises(ParameterError, match="unknown precision 'half'"):
+        tune("reconet_small", small_split, trials=2, seed=0, precision="half")

@@ -727,6 +727,9 @@ def tune(
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampler and the model.")] = 0,
     sampler: SamplerOption = "tpe",
     grow: GrowOption = 0,
+    precision: Annotated[
+        Precision, typer.Option(help="Every trial's training passes, and the best model's, in float32 or bfloat16.")
+    ] = Precision.float32,
 ) -> None:
     """Tune one model on your data (validation recall@50), then save the best configuration's model."""
     from whyrec.data.spec import load_spec
@@ -736,9 +739,12 @@ def tune(
     from whyrec.studies.tuning import tune as run_tuning
 
     parts = split(load_spec(data, seed=seed), seed=seed)
+    from whyrec.models.training import TrainingOptions
+
     tuned = run_tuning(model, parts, trials=trials, seed=seed, storage=storage, jobs=jobs, sampler=sampler,
-                       grow=grow, log=console.print)  # fmt: skip
-    best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation)
+                       grow=grow, precision=precision.value, log=console.print)  # fmt: skip
+    options = TrainingOptions(precision=precision.value)
+    best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation, options=options)
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))
     info = {"data": data, "tuning": {k: v for k, v in tuned.items() if k != "study"}, "test_metrics": metrics}

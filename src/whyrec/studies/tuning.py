@@ -108,7 +108,7 @@ def on_boundary(space: Mapping[str, Dimension], params: Mapping[str, Any]) -> li
     return flagged
 
 
-def settings_of(name: str, parts: Split, seed: int, sampler: str = "tpe") -> dict[str, Any]:
+def settings_of(name: str, parts: Split, seed: int, sampler: str = "tpe", precision: str = "float32") -> dict[str, Any]:
     """What a study's trials depend on: a stored study with other settings is not resumed."""
     train = parts.train
     digest = hashlib.sha256()
@@ -119,6 +119,8 @@ def settings_of(name: str, parts: Split, seed: int, sampler: str = "tpe") -> dic
                 "metric": f"validation {METRIC}", "data": digest.hexdigest()[:16]}  # fmt: skip
     if sampler != "tpe":  # named only when not the default, so that studies stored before the option still resume
         settings["sampler"] = sampler
+    if precision != "float32":  # likewise; the training precision changes every trial's score
+        settings["precision"] = precision
     return settings
 
 
@@ -132,11 +134,13 @@ def tune(
     jobs: int = 1,
     sampler: str = "tpe",
     grow: int = 0,
+    precision: str = "float32",
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Tune model `name` on `parts` with `trials` sampler trials and then `grow` growth trials (see
     the module docstring); returns the best parameters, every trial, the search's wall-clock time
-    and the boundary flags."""
+    and the boundary flags. `precision` is every trial's training precision
+    (:class:`~whyrec.models.training.TrainingOptions`); a study keeps to one."""
     require_known(name)
     require_trials(trials)
     require_grow(grow)
@@ -146,7 +150,8 @@ def tune(
     candidate = CANDIDATES[name]
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
-    settings = settings_of(name, parts, seed, sampler)
+    TrainingOptions(precision=precision)  # type: ignore[arg-type]  # refuses an unknown precision, naming it
+    settings = settings_of(name, parts, seed, sampler, precision)
     study = _study(name, settings, seed, storage, pruning=candidate.epochs, sampler=sampler)
     done = [t for t in study.trials if t.state in _ENDED]
     remaining = max(0, trials - len(done)) if candidate.space else 0
@@ -155,7 +160,8 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, candidate.space)
         grown = trial.user_attrs.get("stage") == "grow"  # a growth trial runs to the end: it is not pruned
-        options = TrainingOptions(callbacks=(_pruning(trial),)) if candidate.epochs and not grown else None
+        pruning = (_pruning(trial),) if candidate.epochs and not grown else ()
+        options = TrainingOptions(callbacks=pruning, precision=precision)  # type: ignore[arg-type]
         start = time.perf_counter()
         try:
             model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
@@ -209,6 +215,7 @@ def tune(
         "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
         "boundary": on_boundary(candidate.space, best_params),
+        "precision": precision,
         "study": study,
     }
 
