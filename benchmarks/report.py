@@ -304,7 +304,7 @@ def _accuracy_rows() -> list[str]:
             fits = len(next(iter(r["models"].values()))["fit_seconds"])
             reconet = r.get("reconet", "reconet_attributes")  # runs before --reconet timed the paper's layer
             tuned = study["results"]["models"] if study else {}
-            stale = [n for n, m in r["models"].items() if n in tuned and m["params"] != tuned[n]["params"]]
+            stale = _stale({n: m["params"] for n, m in r["models"].items()}, tuned)
             if stale:
                 versus += f"; **timed with configurations other than Table 1's for {', '.join(stale)}**"
             out.append(
@@ -317,7 +317,7 @@ def _accuracy_rows() -> list[str]:
             r = cold["results"]
             what = {"new_users": "profile given at serving time", "attributes_only": "attributes only"}
             tuned = study["results"]["models"] if study else {}
-            stale = [n for n, p in r.get("params", {}).items() if n in tuned and p != tuned[n]["params"]]
+            stale = _stale(r.get("params", {}), tuned)
             provenance = (
                 "; configurations not recorded in this run" if "params" not in r
                 else f"; **drawn with configurations other than Table 1's for {', '.join(stale)}**" if stale
@@ -334,6 +334,11 @@ def _accuracy_rows() -> list[str]:
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
     return out
+
+
+def _stale(used: dict, tuned: dict) -> list[str]:
+    """The models whose parameters in a run (`used`, by name) are not their Table 1 ones (`tuned`)."""
+    return [name for name, params in used.items() if name in tuned and params != tuned[name]["params"]]
 
 
 def _capacity_rows(data: str, grid: dict | None, study: dict | None) -> list[str]:

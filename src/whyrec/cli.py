@@ -19,6 +19,7 @@ from rich.console import Console
 
 from whyrec.errors import WhyrecError
 from whyrec.explain.base import method_enum
+from whyrec.models.training import PRECISIONS
 
 if TYPE_CHECKING:
     from whyrec.data.ctr import CTRSplit
@@ -60,9 +61,7 @@ class SplitKind(StrEnum):
     temporal = "temporal"
 
 
-class Precision(StrEnum):
-    float32 = "float32"
-    bfloat16 = "bfloat16"
+Precision = StrEnum("Precision", {p: p for p in PRECISIONS})  # type: ignore[misc]  # the trainer's precisions
 
 
 Method = method_enum()  # every registered explanation method, as the option's choices
@@ -248,7 +247,8 @@ def train(
     else:
         run = RunConfig(
             data=data, attributes=attributes, split=split.value, cold_start=cold_start, seed=seed, params=overrides,
-            events=str(events) if events is not None else None, precision=(precision or Precision.float32).value,
+            events=str(events) if events is not None else None,
+            precision=precision.value if precision else RunConfig.precision,
         )  # fmt: skip
     options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
     model, _, metrics = train_run(run, out, options=options)
@@ -728,22 +728,23 @@ def tune(
     sampler: SamplerOption = "tpe",
     grow: GrowOption = 0,
     precision: Annotated[
-        Precision, typer.Option(help="Every trial's training passes, and the best model's, in float32 or bfloat16.")
-    ] = Precision.float32,
+        Precision | None,
+        typer.Option(help="Every trial's training passes, and the best model's, in float32 or bfloat16."),
+    ] = None,
 ) -> None:
     """Tune one model on your data (validation recall@50), then save the best configuration's model."""
     from whyrec.data.spec import load_spec
     from whyrec.data.splits import split
     from whyrec.metrics import evaluate
+    from whyrec.models.training import TrainingOptions
     from whyrec.studies.catalogue import build
     from whyrec.studies.tuning import tune as run_tuning
 
+    chosen = precision.value if precision else TrainingOptions.precision
+    options = TrainingOptions(precision=chosen)  # type: ignore[arg-type]  # checked by TrainingOptions
     parts = split(load_spec(data, seed=seed), seed=seed)
-    from whyrec.models.training import TrainingOptions
-
     tuned = run_tuning(model, parts, trials=trials, seed=seed, storage=storage, jobs=jobs, sampler=sampler,
-                       grow=grow, precision=precision.value, log=console.print)  # fmt: skip
-    options = TrainingOptions(precision=precision.value)
+                       grow=grow, precision=options.precision, log=console.print)  # fmt: skip
     best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation, options=options)
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))

@@ -41,6 +41,12 @@ CHECKPOINT_FORMAT = "whyrec.checkpoint"
 PRECISIONS = ("float32", "bfloat16")
 
 
+def require_precision(precision: str) -> None:
+    """Refuse a training precision other than those in PRECISIONS, naming it."""
+    if precision not in PRECISIONS:
+        raise ParameterError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """What a callback sees after each epoch: the epoch, its history record and the best so far."""
@@ -84,8 +90,7 @@ class TrainingOptions:
     precision: Literal["float32", "bfloat16"] = "float32"
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ParameterError(f"unknown precision {self.precision!r}; use {' or '.join(PRECISIONS)}")
+        require_precision(self.precision)
 
     def cpu_only(self, model: str) -> TrainingOptions:
         """These options for a model that trains on the CPU: an explicit accelerator is refused."""

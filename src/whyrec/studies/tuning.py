@@ -56,7 +56,7 @@ from threadpoolctl import threadpool_limits
 from whyrec.data.splits import Split
 from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
 from whyrec.metrics import evaluate
-from whyrec.models.training import EpochRecord, TrainingOptions
+from whyrec.models.training import EpochRecord, TrainingOptions, require_precision
 from whyrec.studies.catalogue import (
     CANDIDATES,
     Choice,
@@ -150,7 +150,7 @@ def tune(
     candidate = CANDIDATES[name]
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are logged by `log`, without tracebacks
-    TrainingOptions(precision=precision)  # type: ignore[arg-type]  # refuses an unknown precision, naming it
+    require_precision(precision)
     settings = settings_of(name, parts, seed, sampler, precision)
     study = _study(name, settings, seed, storage, pruning=candidate.epochs, sampler=sampler)
     done = [t for t in study.trials if t.state in _ENDED]
