@@ -117,6 +117,22 @@ def test_the_output_layer_is_attribute_aware_by_default_and_the_papers_is_one_fl
     assert not (tmp_path / "bad").exists()
 
 
+def test_masked_sampling_is_a_training_option_saved_with_the_run(monkeypatch, capsys, tmp_path):
+    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet", "--batch-size", "32")
+    code, _, err = run(
+        monkeypatch, capsys, *args, "--sampling", "masked", "--mask-rate", "0.3", "--out", tmp_path / "m"
+    )
+    assert code == 0, err
+    model = load_model(tmp_path / "m")
+    assert (model.sampling, model.mask_rate) == ("masked", 0.3)
+    code, _, err = run(monkeypatch, capsys, "train", "--config", tmp_path / "m", "--quiet", "--out", tmp_path / "again")
+    assert code == 0, err
+    assert np.array_equal(load_model(tmp_path / "again").score_users(np.arange(5)), model.score_users(np.arange(5)))
+    code, _, err = run(monkeypatch, capsys, *args, "--mask-rate", "1.5", "--out", tmp_path / "bad")
+    assert code == 2 and "mask_rate=1.5" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
 def test_usage_errors_exit_nonzero(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "recommend")
     assert code == 2 and "Missing option" in err

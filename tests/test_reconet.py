@@ -156,3 +156,28 @@ def test_popularity_round_trip(tmp_path, small_split):
     pop = Popularity().fit(small_split.train)
     loaded = load_model(pop.save(tmp_path / "pop"))
     assert np.array_equal(loaded.score_users(np.arange(3)), pop.score_users(np.arange(3)))
+
+
+def test_masked_sampling_trains_a_model_that_beats_popularity(small_split):
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    masked = RecoNet(dim=16, epochs=8, batch_size=32, lr=1e-2, sampling="masked", mask_rate=0.2, seed=0)
+    masked.fit(small_split.train, small_split.validation)
+    again = RecoNet(**masked.get_params()).fit(small_split.train, small_split.validation)
+    ours = evaluate(masked, small_split.test, exclude=known, k=20)["recall@20"]
+    pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
+    assert ours > pop
+    assert np.array_equal(masked.score_users(np.arange(20)), again.score_users(np.arange(20)))
+
+
+@pytest.mark.parametrize(
+    ("params", "named"), [({"sampling": "cloze"}, "sampling='cloze'"), ({"mask_rate": 0.0}, "mask_rate=0.0")]
+)
+def test_bad_sampling_parameters_are_named(small_split, params, named):
+    with pytest.raises(ParameterError, match=named):
+        RecoNet(**params).fit(small_split.train)
+
+
+def test_masked_sampling_takes_the_sampled_softmax(small_split):
+    model = RecoNet(dim=8, epochs=2, batch_size=32, sampling="masked", loss="sampled", negatives=20, weight_decay=0.0)
+    scores = model.fit(small_split.train).score_users(np.arange(5))
+    assert np.isfinite(scores).all() and len(model.history_) == 2

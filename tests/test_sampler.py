@@ -1,4 +1,5 @@
-"""The removal sampler: count distribution 1/(k!)^β, labels leave the bag, attributes follow items."""
+"""The removal sampler: count distribution 1/(k!)^β, labels leave the bag, attributes follow items;
+the masking sampler: masked items are its bag's labels and leave it with their attributes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from whyrec.models.sampler import RemovalSampler, removal_counts
+from whyrec.models.sampler import MaskingSampler, RemovalSampler, removal_counts
 
 
 @pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
@@ -86,3 +87,43 @@ def test_cold_rate_turns_that_share_of_examples_into_attribute_only_bags():
     cold = [list(bag) == [4] for bag in bags]  # only the user's attribute token is left
     assert all(list(bag) == [4] or (bag < 4).any() for bag in bags)
     assert np.mean(cold) == pytest.approx(0.3, abs=0.02)
+
+
+def test_masking_removes_masked_items_and_their_exclusive_attributes():
+    history, user_attr, item_attr = _toy()
+    sampler = MaskingSampler(history, user_attr, item_attr, rate=0.5)
+    users = np.tile(np.arange(3), 200)
+    batch = sampler.batch(np.random.default_rng(0), users)
+    bags = _bags(batch)
+    assert len(bags) == len(users)  # every toy user keeps a bag (the user attribute stays)
+    labels_of = [batch.labels[batch.rows == b] for b in range(len(bags))]
+    for bag, labels, user in zip(bags, labels_of, users, strict=True):
+        items = set(history[user].indices)
+        assert len(labels) >= 1 and set(labels) <= items  # at least one masked item, all the user's
+        kept = items - set(labels)
+        assert set(bag[bag < 4]) == kept
+        assert set(bag[bag >= 4]) == {4} | {t for i in kept for t in item_attr[i].indices}
+
+
+def test_masking_rate_and_determinism():
+    history = sp.random(200, 50, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    history.data[:] = 1
+    no_attributes = sp.csr_matrix((200, 50), dtype=np.float32)
+    sampler = MaskingSampler(history, no_attributes, sp.csr_matrix((50, 50), dtype=np.float32), rate=0.2)
+    a = sampler.batch(np.random.default_rng(5), sampler.users)
+    b = sampler.batch(np.random.default_rng(5), sampler.users)
+    assert all((x == y).all() for x, y in zip(a.arrays(), b.arrays(), strict=True)) and (a.rows == b.rows).all()
+    assert len(a.labels) / history.nnz == pytest.approx(0.2, abs=0.02)  # at least one each adds little here
+    # a user with a single item and no attributes has nothing left once it is masked: no bag, no label
+    lone = sp.csr_matrix(([1.0], ([0], [3])), shape=(1, 50), dtype=np.float32)
+    single = MaskingSampler(
+        lone, sp.csr_matrix((1, 50), dtype=np.float32), sp.csr_matrix((50, 50), dtype=np.float32), rate=0.1
+    )
+    empty = single.batch(np.random.default_rng(0), single.users)
+    assert len(empty.offsets) == 0 and len(empty.labels) == 0
+
+
+def test_masking_rate_is_checked():
+    history, user_attr, item_attr = _toy()
+    with pytest.raises(ValueError, match="rate"):
+        MaskingSampler(history, user_attr, item_attr, rate=0.0)

@@ -160,8 +160,16 @@ def train(
     hidden: Annotated[str | None, typer.Option(help="Hidden layer widths, e.g. '256' or '256,128'.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
     lr_decay: Annotated[float | None, typer.Option(help="Per-epoch learning-rate factor.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per batch.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per batch (users with --sampling masked).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    sampling: Annotated[
+        str | None,
+        typer.Option(
+            help="Training examples: removal (one per interaction, the paper's) or masked (one softmax per user "
+            "predicts its masked items; faster)."
+        ),
+    ] = None,
+    mask_rate: Annotated[float | None, typer.Option(help="--sampling masked: share of history items masked.")] = None,
     beta: Annotated[float | None, typer.Option(help="Removal exponent β of the sampler.")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="Adam weight decay.")] = None,
     patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
@@ -230,7 +238,8 @@ def train(
         )
     overrides: dict[str, Any] = {
         "dim": dim, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size, "epochs": epochs,
-        "beta": beta, "weight_decay": weight_decay, "patience": patience, "loss": loss, "negatives": negatives,
+        "sampling": sampling, "mask_rate": mask_rate, "beta": beta, "weight_decay": weight_decay,
+        "patience": patience, "loss": loss, "negatives": negatives,
         "proposal": proposal, "sparse_gradients": sparse_gradients, "cold_rate": cold_rate,
         "attribute_output": attribute_output, "pooling": pooling,
     }  # fmt: skip

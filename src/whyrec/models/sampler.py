@@ -10,6 +10,11 @@ input unless another remaining item carries them.
 whyrec's cold-start recipe (`cold_rate`, off in the paper's recipe): a share of the examples lose
 their whole history and keep only the user's attribute tokens, so the model also learns to score
 the bags that users without history bring at serving time.
+
+:class:`MaskingSampler` is whyrec's faster objective (``RecoNet(sampling="masked")``): each history
+item of a user is masked with probability ``rate`` (at least one), and the user's one bag without
+the masked items predicts every masked item. One bag (and one pooled vector) then serves several
+labels, as in the cloze objective of BERT4Rec and the multinomial likelihood of Mult-VAE.
 """
 
 from __future__ import annotations
@@ -40,35 +45,28 @@ class Batch:
 
     indices: np.ndarray  # token indices of all bags, concatenated
     offsets: np.ndarray  # start of each bag in `indices`
-    labels: np.ndarray  # item index to predict, one per bag
+    labels: np.ndarray  # item index to predict, one per example
+    rows: np.ndarray | None = None  # the bag of each label (None: bag i predicts labels[i])
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indices, offsets, labels)."""
         return self.indices, self.offsets, self.labels
 
 
-class RemovalSampler:
-    """Turns (user, label item) positions of a training matrix into perturbed bags.
-
-    Each user's full bag is precomputed once with a support count per token (how many of the
+class _BagSampler:
+    """Each user's full bag, precomputed once with a support count per token (how many of the
     user's items carry an item attribute). Removing items then only subtracts their own
-    contributions, so a batch costs a few sparse passes, not a product over whole histories.
-    """
+    contributions, so a batch costs a few sparse passes, not a product over whole histories."""
 
     def __init__(
         self,
         history: sp.csr_matrix,
         user_attributes: sp.csr_matrix,
         item_attributes: sp.csr_matrix,
-        *,
-        beta: float,
-        remove_attributes: bool = True,
-        cold_rate: float = 0.0,
+        cold_rate: float,
     ) -> None:
         self.history = sp.csr_matrix(history, dtype=np.float32)
         self.history.sort_indices()
-        self.beta = beta
-        self.remove_attributes = remove_attributes
         self.cold_rate = cold_rate
         self.user_attributes = sp.csr_matrix(user_attributes, dtype=np.float32)
         self.n_items = self.history.shape[1]
@@ -83,6 +81,36 @@ class RemovalSampler:
         self.counts = sp.csr_matrix(self.history @ self.footprint + sp.csr_matrix(user_attributes, dtype=np.float32))
         self.counts.sort_indices()
         self.row_of = np.repeat(np.arange(self.history.shape[0]), np.diff(self.history.indptr))
+
+    def _finish(
+        self, rng: np.random.Generator, counts: sp.csr_matrix, users: np.ndarray
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The bags of `counts` after the cold-start recipe, as sorted CSR, and which are non-empty."""
+        if self.cold_rate > 0:
+            cold = (rng.random(len(users)) < self.cold_rate).astype(np.float32)
+            counts = sp.diags(1 - cold) @ counts + sp.diags(cold) @ self.user_attributes[users]
+        counts.data[counts.data < 0.5] = 0  # float guard; supports are whole numbers
+        counts.eliminate_zeros()
+        counts.sort_indices()
+        return counts, np.diff(counts.indptr) > 0  # a bag with nothing left teaches nothing
+
+
+class RemovalSampler(_BagSampler):
+    """Turns (user, label item) positions of a training matrix into perturbed bags."""
+
+    def __init__(
+        self,
+        history: sp.csr_matrix,
+        user_attributes: sp.csr_matrix,
+        item_attributes: sp.csr_matrix,
+        *,
+        beta: float,
+        remove_attributes: bool = True,
+        cold_rate: float = 0.0,
+    ) -> None:
+        super().__init__(history, user_attributes, item_attributes, cold_rate)
+        self.beta = beta
+        self.remove_attributes = remove_attributes
 
     @property
     def n_examples(self) -> int:
@@ -107,20 +135,58 @@ class RemovalSampler:
             counts = counts - removed_items @ self.footprint  # removed items and their supports
             counts = counts - counts.multiply(removed)  # removed attribute tokens go entirely
             counts.eliminate_zeros()
-        if self.cold_rate > 0:
-            cold = (rng.random(n) < self.cold_rate).astype(np.float32)
-            counts = sp.diags(1 - cold) @ counts + sp.diags(cold) @ self.user_attributes[users]
-        counts.data[counts.data < 0.5] = 0  # float guard; supports are whole numbers
-        counts.eliminate_zeros()
-        counts.sort_indices()
-        keep = np.diff(counts.indptr) > 0  # an example whose whole bag was removed teaches nothing
+        counts, keep = self._finish(rng, counts, users)
         if not keep.all():
             counts, labels = counts[keep], labels[keep]
         return Batch(counts.indices.astype(np.int64), counts.indptr[:-1].astype(np.int64), labels.astype(np.int64))
 
 
+class MaskingSampler(_BagSampler):
+    """Turns users into bags with masked history items, each masked item a label of its user's bag."""
+
+    def __init__(
+        self,
+        history: sp.csr_matrix,
+        user_attributes: sp.csr_matrix,
+        item_attributes: sp.csr_matrix,
+        *,
+        rate: float,
+        cold_rate: float = 0.0,
+    ) -> None:
+        if not 0 < rate <= 1:
+            raise ValueError("rate must be in (0, 1]")
+        super().__init__(history, user_attributes, item_attributes, cold_rate)
+        self.rate = rate
+        self.users = np.flatnonzero(np.diff(self.history.indptr) > 0)
+
+    def batch(self, rng: np.random.Generator, users: np.ndarray) -> Batch:
+        """One bag per user in `users` (each with a history), and the labels it predicts."""
+        history = self.history[users]
+        lengths = np.diff(history.indptr)
+        masked = rng.random(history.nnz) < self.rate
+        owner = np.repeat(np.arange(len(users)), lengths)
+        unmasked = np.flatnonzero(np.bincount(owner[masked], minlength=len(users)) == 0)
+        masked[history.indptr[unmasked] + (rng.random(len(unmasked)) * lengths[unmasked]).astype(np.int64)] = True
+        removed = sp.csr_matrix((masked.astype(np.float32), history.indices, history.indptr), shape=history.shape)
+        removed.eliminate_zeros()
+        counts, keep = self._finish(rng, sp.csr_matrix(self.counts[users] - removed @ self.footprint), users)
+        per_user = np.diff(removed.indptr)
+        # a user whose bag is empty (one item, no attributes) teaches nothing; bags are renumbered
+        bag_of = np.cumsum(keep) - 1
+        label_user = np.repeat(np.arange(len(users)), per_user)
+        kept_label = keep[label_user]
+        if not keep.all():
+            counts = counts[keep]
+        return Batch(
+            counts.indices.astype(np.int64),
+            counts.indptr[:-1].astype(np.int64),
+            removed.indices[kept_label].astype(np.int64),
+            bag_of[label_user[kept_label]].astype(np.int64),
+        )
+
+
 def prefetched_batches(
-    sampler: RemovalSampler, rng: np.random.Generator, order: np.ndarray, batch_size: int
+    sampler: RemovalSampler | MaskingSampler, rng: np.random.Generator, order: np.ndarray, batch_size: int
 ) -> Iterator[Batch]:
     """Batches over `order`, each built on a worker thread while the previous one trains.
 

@@ -221,6 +221,32 @@ CANDIDATES["reconet_by_kind"] = Candidate(
     capacity="dim",
 )
 
+# the default's layer trained with the masked objective (one softmax row per user and epoch, its
+# masked items the labels): epochs are ~50x cheaper, so it runs many more of them, and its
+# batch_size counts users
+CANDIDATES["reconet_masked"] = Candidate(
+    RecoNet,
+    {
+        "dim": IntRange(32, 512, log=True),
+        "mask_rate": FloatRange(0.01, 0.5, log=True),
+        "weight_decay": FloatRange(1e-10, 1e-3, log=True),
+        "lr": FloatRange(5e-4, 5e-2, log=True),
+        "lr_decay": FloatRange(0.9, 1.0),
+        "batch_size": Choice((16, 32, 64, 128, 256, 512)),
+    },
+    {
+        "use_attributes": True,
+        "attribute_output": True,
+        "sampling": "masked",
+        "epochs": 200,
+        "patience": 10,
+        "min_delta": 0.0,
+    },
+    cold_start=True,
+    epochs=True,
+    capacity="dim",
+)
+
 
 def is_reconet(name: str) -> bool:
     return CANDIDATES[name].factory is RecoNet
