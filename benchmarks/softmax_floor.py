@@ -58,7 +58,8 @@ def main() -> None:
     speed_path = RESULTS / f"training_speed_{name}.json"
     if not speed_path.exists():
         raise SystemExit(f"{speed_path.name} is missing: run benchmarks/training_speed.py --data {args.data} first")
-    speed = json.loads(speed_path.read_text())["results"]
+    stored = json.loads(speed_path.read_text())
+    speed = stored["results"]
     reconet = speed["reconet"]
     row = speed["models"][reconet]
     parts = split(load_movielens(data_dir(args.data), min_rating=3), "random", seed=args.seed)
@@ -74,7 +75,7 @@ def main() -> None:
     results = {
         "timed_row": reconet,
         "training_speed_file": speed_path.name,
-        "training_speed_revision": json.loads(speed_path.read_text()).get("git_revision"),
+        "training_speed_revision": stored.get("git_revision"),
         "interactions": interactions,
         "items": items,
         "batch_size": batch_size,

@@ -29,6 +29,7 @@ import itertools
 import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, data_dir
@@ -54,6 +55,12 @@ FALLBACK: dict[str, dict[str, Any]] = {
 MASKED = {"mask_rate": 0.05, "lr": 0.01, "lr_decay": 0.965, "batch_size": 128}
 
 
+def table_1(name: str) -> tuple[Path, dict[str, Any]]:
+    """Table 1's JSON for `name` and its results (empty when it has not been run)."""
+    path = RESULTS / f"accuracy_{name}.json"
+    return path, json.loads(path.read_text())["results"] if path.exists() else {}
+
+
 def tuned_params(
     name: str, tuned_on: Split, reconet: str, trials: int = 40
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -62,8 +69,7 @@ def tuned_params(
     settings above. The 24-point grid's iALS (`ials_grid_<name>.json`) is timed too when present, as `ials_grid`."""
     params: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
-    path = RESULTS / f"accuracy_{name}.json"
-    table = json.loads(path.read_text())["results"] if path.exists() else {}
+    path, table = table_1(name)
     storage = RESULTS / f"tuning_{name}.db"
     for model in (reconet, *BASELINES):
         if "trials" in table and model in table["models"]:
@@ -113,9 +119,9 @@ def main() -> None:
         sources[row] = f"{sources[reconet]}; bfloat16 training passes"
     if args.masked:
         row = "reconet_masked"
-        table = json.loads((RESULTS / f"accuracy_{name}.json").read_text())["results"]["models"]
-        if row in table:
-            params[row], sources[row] = table[row]["params"], f"tuned: accuracy_{name}.json"
+        path, table = table_1(name)
+        if "trials" in table and row in table["models"]:
+            params[row], sources[row] = table["models"][row]["params"], f"tuned: {path.name}"
         else:
             kept = {key: params[reconet][key] for key in ("dim", "weight_decay")}
             params[row], sources[row] = {**kept, **MASKED}, f"{reconet}'s dim and weight decay; masked settings by hand"

@@ -80,7 +80,6 @@ class _BagSampler:
         self.footprint = sp.csr_matrix(items_as_tokens + sp.csr_matrix(item_attributes, dtype=np.float32))
         self.counts = sp.csr_matrix(self.history @ self.footprint + sp.csr_matrix(user_attributes, dtype=np.float32))
         self.counts.sort_indices()
-        self.row_of = np.repeat(np.arange(self.history.shape[0]), np.diff(self.history.indptr))
 
     def _finish(
         self, rng: np.random.Generator, counts: sp.csr_matrix, users: np.ndarray
@@ -111,6 +110,7 @@ class RemovalSampler(_BagSampler):
         super().__init__(history, user_attributes, item_attributes, cold_rate)
         self.beta = beta
         self.remove_attributes = remove_attributes
+        self.row_of = np.repeat(np.arange(self.history.shape[0]), np.diff(self.history.indptr))
 
     @property
     def n_examples(self) -> int:
@@ -169,7 +169,7 @@ class MaskingSampler(_BagSampler):
         masked[history.indptr[unmasked] + (rng.random(len(unmasked)) * lengths[unmasked]).astype(np.int64)] = True
         removed = sp.csr_matrix((masked.astype(np.float32), history.indices, history.indptr), shape=history.shape)
         removed.eliminate_zeros()
-        counts, keep = self._finish(rng, sp.csr_matrix(self.counts[users] - removed @ self.footprint), users)
+        counts, keep = self._finish(rng, self.counts[users] - removed @ self.footprint, users)
         per_user = np.diff(removed.indptr)
         # a user whose bag is empty (one item, no attributes) teaches nothing; bags are renumbered
         bag_of = np.cumsum(keep) - 1

@@ -227,10 +227,10 @@ CANDIDATES["reconet_by_kind"] = Candidate(
 CANDIDATES["reconet_masked"] = Candidate(
     RecoNet,
     {
-        "dim": IntRange(32, 512, log=True),
+        "dim": _RECONET_SPACE["dim"],
         "mask_rate": FloatRange(0.01, 0.5, log=True),
-        "weight_decay": FloatRange(1e-10, 1e-3, log=True),
-        "lr": FloatRange(5e-4, 5e-2, log=True),
+        "weight_decay": _RECONET_SPACE["weight_decay"],
+        "lr": _RECONET_SPACE["lr"],
         "lr_decay": FloatRange(0.9, 1.0),
         "batch_size": Choice((16, 32, 64, 128, 256, 512)),
     },
