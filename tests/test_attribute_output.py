@@ -16,6 +16,21 @@ from whyrec.models import Popularity, RecoNet, load_model
 from whyrec.models.reconet import bag_tensors
 
 
+@pytest.mark.parametrize(("bags", "builds_matrix"), [(1, False), (4, False), (500, True)])
+def test_head_gives_the_output_layers_logits_for_small_and_large_batches(small_model, monkeypatch, bags, builds_matrix):
+    module = small_model.module_
+    x = torch.randn(bags, module.output.weight.shape[1], generator=torch.Generator().manual_seed(bags))
+    with torch.no_grad():
+        expected = torch.nn.functional.linear(module.features(x), *module.output_layer())
+        built = []
+        layer = module.output_layer
+        monkeypatch.setattr(module, "output_layer", lambda: built.append(1) or layer())
+        logits = module.head(x)
+    # a batch small next to the catalogue (here under dim = 16 bags) skips building the items' output matrix
+    assert bool(built) is builds_matrix
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_an_items_output_vector_is_its_own_plus_the_mean_of_its_attributes(small_model):
     model = small_model
     module = model.module_

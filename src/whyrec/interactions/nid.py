@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from whyrec.errors import ParameterError
-from whyrec.models.training import Objective, Trainer
+from whyrec.models.training import Objective, Trainer, adam
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def fit_batched_mlp(
 
     # one epoch is one full-batch step; the shared trainer runs the loop
     Trainer(epochs=steps, seed=seed, name="NID surrogates").fit(
-        Objective(model, [torch.optim.Adam(model.parameters(), lr=lr)], batches=lambda epoch, rng: (None,), loss=loss)
+        Objective(model, [adam(model.parameters(), lr=lr)], batches=lambda epoch, rng: (None,), loss=loss)
     )
     return model
 

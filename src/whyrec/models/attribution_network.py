@@ -26,7 +26,7 @@ from torch import nn
 from whyrec._artifact import TENSORS, Artifact
 from whyrec.errors import DataError, ParameterError
 from whyrec.models.base import Content, Estimator
-from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
+from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions, adam
 
 
 def check_design(groups: Mapping[str, Sequence[int]], subsets: Sequence[Sequence[str]]) -> list[frozenset[str]]:
@@ -315,7 +315,7 @@ class _GroupModel(Estimator):
         ).fit(
             Objective(
                 module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(y) // size),
-                optimizers=[torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
+                optimizers=[adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
                 validate=validate if validation is not None else None,
             )
         )  # fmt: skip

@@ -30,7 +30,7 @@ from whyrec.data.splits import Split
 from whyrec.errors import DataError, ModelFormatError, ParameterError
 from whyrec.metrics import evaluate
 from whyrec.models.base import Content, Estimator
-from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
+from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions, adam
 
 FEATURES = "feature_space.json"
 SPLIT_TENSORS = "split.safetensors"
@@ -147,7 +147,7 @@ class Recommender(Estimator, abstract=True):
 
         result = trainer.fit(
             Objective(
-                module=module, optimizers=[torch.optim.Adam(module.parameters(), lr=lr)], batches=batches,
+                module=module, optimizers=[adam(module.parameters(), lr=lr)], batches=batches,
                 loss=loss, after_step=after_step, validate=validate, batches_per_epoch=batches_per_epoch,
             )
         )  # fmt: skip

@@ -26,7 +26,7 @@ from torch import nn
 from whyrec.data.dataset import Dataset
 from whyrec.errors import ParameterError
 from whyrec.models.recommender import Recommender
-from whyrec.models.training import Objective, Trainer, TrainingOptions, TrainingResult
+from whyrec.models.training import Objective, Trainer, TrainingOptions, TrainingResult, adam
 
 
 def _nll(fu: torch.Tensor, fi: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, l2: float) -> torch.Tensor:
@@ -126,7 +126,7 @@ class OCuLaR(Recommender):
         cpu = (options or TrainingOptions()).cpu_only("OCuLaR")
         result = Trainer(epochs=steps, seed=int(self.seed), options=cpu, name=name).fit(
             Objective(
-                module=module, optimizers=[torch.optim.Adam(module.parameters(), lr=float(self.lr))],
+                module=module, optimizers=[adam(module.parameters(), lr=float(self.lr))],
                 batches=lambda epoch, rng: (None,), loss=lambda _: (_nll(fu, fi, rows, cols, float(self.l2)), 1),
                 after_step=project,
             )

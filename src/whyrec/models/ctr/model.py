@@ -22,7 +22,7 @@ from whyrec.data.features import FeatureSpace
 from whyrec.errors import DataError, ParameterError
 from whyrec.models.base import Content, Estimator
 from whyrec.models.ctr.modules import ARCHITECTURES, CTRNet
-from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions
+from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions, adam
 
 FEATURES = "feature_space.json"
 TARGETS = ("click",)  # what a CTR model scores: one logit per row
@@ -154,7 +154,7 @@ class CTRModel(Estimator):
         ).fit(
             Objective(
                 module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(train) // size),
-                optimizers=[torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
+                optimizers=[adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
                 validate=validate if validation is not None and len(validation) else None,
             )
         )  # fmt: skip
