@@ -261,8 +261,9 @@ class RecoNet(Recommender):
         masked with probability ``mask_rate`` (at least one), and the user's one bag without them
         predicts every masked item, so one softmax row serves several labels
         (:class:`whyrec.models.sampler.MaskingSampler`). On ml-1m-half, tuned (Table 1's
-        ``reconet_masked``), it fits in half the default's time at 0.002 lower recall@50; with
-        settings picked by hand, 7.7x faster at 0.018 lower (README, "Scale").
+        ``reconet_masked``), it fits in 90 s against the default's 221 s at 0.002 lower recall@50;
+        tuned in a space bounded for cost (``reconet_masked_fast``), in 7.3 s (iALS: 6.8 s) at
+        0.017 lower (README, "Scale").
     mask_rate : float
         ``sampling="masked"``: the probability that a history item is masked in an epoch.
     beta : float
@@ -300,8 +301,8 @@ class RecoNet(Recommender):
         Give the output layer a bias (the explanation's baseline).
     attribute_output : bool
         The attribute-aware output layer (the default): an item's output vector (and bias) is its
-        own plus the mean of its attribute values' (:class:`RecoNetModule`). It ranks first of 18
-        tuned models on ML-100K and second of 15, behind iALS, on ml-1m-half (README, Table 1). ``False`` is the
+        own plus the mean of its attribute values' (:class:`RecoNetModule`). It ranks first of the
+        tuned models on ML-100K and second, behind iALS, on ml-1m-half (README, Table 1). ``False`` is the
         paper's output layer. Without ``use_attributes`` (or item attributes) there is nothing to
         add, and the layer is the paper's.
     pooling : {"mean", "by_kind"}
