@@ -9,6 +9,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+# the MovieLens folders the benchmarks take (--data) and the name their results carry
+MOVIELENS_NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
 
 
 def data_dir(name: str) -> Path:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.studies.explanations import explanation_study
 
-NAMES = {"synthetic": "synthetic", "ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = {"synthetic": "synthetic", **MOVIELENS_NAMES}
 
 
 def main() -> None:

@@ -17,14 +17,14 @@ from typing import Any
 
 from sklearn.model_selection import ParameterGrid
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.evaluate import evaluate
 from whyrec.studies.accuracy import score_on_seeds
 from whyrec.studies.catalogue import build
 from whyrec.studies.provenance import write_result
 
-NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = MOVIELENS_NAMES
 GRID = {"factors": [256, 512], "regularization": [20.0, 50.0, 100.0, 200.0], "alpha": [5.0, 10.0, 20.0],
         "iterations": [15]}  # fmt: skip
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
 from whyrec.evaluate import evaluate
@@ -27,7 +27,7 @@ PRESETS = {
     "ml-100k": {"batch_size": 512, "lr": 5e-3},
     "ml-1m": {"batch_size": 2048, "lr": 5e-2, "lr_decay": 0.4},
 }
-NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = MOVIELENS_NAMES
 
 
 def run(name: str, seed: int, attributes: bool) -> dict:

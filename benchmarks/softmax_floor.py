@@ -28,11 +28,11 @@ import time
 import numpy as np
 import torch
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.studies.provenance import write_result
 
-NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = MOVIELENS_NAMES
 
 
 def epoch_seconds(rows: int, items: int, batch_size: int, seed: int) -> float:

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import Split, load_movielens, split
 from whyrec.evaluate import evaluate
@@ -43,7 +43,7 @@ from whyrec.studies.catalogue import CANDIDATES, build
 from whyrec.studies.provenance import write_result
 from whyrec.studies.tuning import stored_best
 
-NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = MOVIELENS_NAMES
 BASELINES = ("ease", "ials")
 RECONET_ROWS = sorted(name for name, candidate in CANDIDATES.items() if candidate.factory is RecoNet)
 # Used only when no tuned study exists: iALS from the 24-point grid of issue 15, EASE's usual λ.

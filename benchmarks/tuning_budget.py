@@ -29,14 +29,14 @@ import argparse
 import json
 from typing import Any
 
-from _common import RESULTS, data_dir
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec.data import load_movielens, split
 from whyrec.studies.accuracy import earlier_runs, score_on_seeds
 from whyrec.studies.catalogue import CANDIDATES, Choice, Dimension, IntRange
 from whyrec.studies.provenance import run_of, write_result
 from whyrec.studies.tuning import SAMPLERS, tune
 
-NAMES = {"ml-100k": "ml-100k", "ml-1m": "ml-1m-half"}
+NAMES = MOVIELENS_NAMES
 
 
 def main() -> None:

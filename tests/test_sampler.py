@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
+from whyrec.errors import ParameterError
 from whyrec.models.sampler import MaskingSampler, RemovalSampler, removal_counts
 
 
@@ -125,5 +126,5 @@ def test_masking_rate_and_determinism():
 
 def test_masking_rate_is_checked():
     history, user_attr, item_attr = _toy()
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(ParameterError, match=r"rate=0.0 must be in \(0, 1\]"):
         MaskingSampler(history, user_attr, item_attr, rate=0.0)

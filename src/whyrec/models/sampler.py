@@ -27,6 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 
+from whyrec.errors import ParameterError
+
 MAX_REMOVED = 64
 
 
@@ -154,7 +156,7 @@ class MaskingSampler(_BagSampler):
         cold_rate: float = 0.0,
     ) -> None:
         if not 0 < rate <= 1:
-            raise ValueError("rate must be in (0, 1]")
+            raise ParameterError(f"rate={rate!r} must be in (0, 1]")
         super().__init__(history, user_attributes, item_attributes, cold_rate)
         self.rate = rate
         self.users = np.flatnonzero(np.diff(self.history.indptr) > 0)
