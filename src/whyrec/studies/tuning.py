@@ -170,13 +170,13 @@ def tune(
                 raise TrainingDivergedError(f"{name} scored {score} on validation")
         except TrainingDivergedError as exc:
             if log:
-                log(f"  {name} trial {trial.number}: {_short(params)} -> failed: {exc}")
+                log(f"  {name} trial {trial.number}: {describe(params)} -> failed: {exc}")
             raise
         seconds = time.perf_counter() - start
         trial.set_user_attr("fit_seconds", seconds)
         if log:
             trial_name = f"{name} trial {trial.number}{' (growth)' if grown else ''}"
-            log(f"  {trial_name}: {_short(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
+            log(f"  {trial_name}: {describe(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
         return score
 
     before = float(study.user_attrs.get("search_seconds", 0.0))
@@ -239,7 +239,7 @@ def stored_best(
         return None
     except Exception as exc:
         raise _unreadable(storage, exc) from None
-    _check_settings(study, name, settings_of(name, parts, seed, sampler), storage)
+    check_settings(study, name, settings_of(name, parts, seed, sampler), storage)
     ended = [t for t in study.trials if t.state.is_finished()]
     complete = [t for t in ended if t.state == optuna.trial.TrialState.COMPLETE]
     if len(ended) < trials or not complete:
@@ -436,7 +436,7 @@ def _study(
         raise _unreadable(storage, exc) from None
     if study.user_attrs.get("settings") is None:
         study.set_user_attr("settings", settings)
-    _check_settings(study, name, settings, storage)
+    check_settings(study, name, settings, storage)
     return study
 
 
@@ -454,7 +454,8 @@ def _unreadable(storage: str | Path | None, exc: Exception) -> DataError:
     return DataError(f"cannot open the tuning storage {storage}: {first_line(exc)}")
 
 
-def _check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
+def check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
+    """Refuse a stored study of `name` whose settings differ from `settings`, naming the keys that differ."""
     stored = study.user_attrs.get("settings")
     if stored is not None and stored != settings:
         changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
@@ -487,7 +488,8 @@ def _trial(t: Any) -> dict[str, Any]:
     }
 
 
-def _short(params: Mapping[str, Any]) -> str:
+def describe(params: Mapping[str, Any]) -> str:
+    """A configuration on one line, floats to 3 significant digits (for logs)."""
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 

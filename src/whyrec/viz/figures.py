@@ -1,8 +1,10 @@
-"""Figures of explanation quality: curves with confidence bands, Δŷ histograms, agreement."""
+"""Figures of explanation quality (curves with confidence bands, Δŷ histograms, agreement) and of
+accuracy against training cost."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -51,6 +53,36 @@ def agreement_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str) -
     )
     figure.update_layout(title=title, template="plotly_white")
     return figure
+
+
+def cost_frontier_figure(
+    studies: Mapping[str, Mapping[str, Any]], *, title: str, reference: float | None = None, budget: float = 4.0
+) -> go.Figure:
+    """Each model's finished trials (validation recall@50 against fit seconds, log scale) and its
+    Pareto front as a step line, from :func:`whyrec.studies.frontier.cost_frontier` results; with a
+    `reference` fit time, a dashed line at `budget` times it."""
+    figure = go.Figure()
+    for n, (name, study) in enumerate(studies.items()):
+        colour = _colour(n)
+        done = [t for t in study["trials"] if t["state"] == "complete"]
+        front = study["front"]
+        for label, points, style in (
+            ("trials", done, {"mode": "markers", "marker": {"color": colour, "opacity": 0.35}}),
+            ("front", front, {"mode": "lines+markers", "line": {"color": colour, "shape": "hv"}}),
+        ):
+            figure.add_trace(go.Scatter(
+                x=[t["fit_seconds"] for t in points], y=[t["validation"] for t in points], name=f"{name} {label}",
+                text=[_params_text(t["params"]) for t in points], **style,
+            ))  # fmt: skip
+    if reference is not None:
+        figure.add_vline(x=budget * reference, line_dash="dash", annotation_text=f"{budget:g}x the reference fit")
+    figure.update_layout(title=title, xaxis_title="fit (s)", xaxis_type="log", yaxis_title="validation recall@50",
+                         template="plotly_white")  # fmt: skip
+    return figure
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return "<br>".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
 def _colour(n: int) -> str:

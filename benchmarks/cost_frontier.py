@@ -1,0 +1,108 @@
+"""Accuracy against fit time: each model's Pareto front, searched with two objectives, in one run.
+
+Issue 15 asks for RecoNet's fit on ml-1m-half within 4x the tuned iALS's. Table 1 tunes for
+accuracy alone, so its configurations say little about what fits in a given time. Here each model's
+Table 1 search space is searched again for validation recall@50 and fit seconds at once
+(`whyrec.studies.frontier.cost_frontier`: multi-objective TPE, every model the same number of
+trials, one trial at a time on the seed-0 split). The reference is Table 1's tuned iALS, fitted
+`--repeat` times at the start of the run (median); a fit that passes `--cap` times the reference is
+stopped and its trial pruned. For each model the run reports its front and the front's most accurate
+trial within 1x, 2x, 4x and the cap's multiple of the reference, with the test recall@50 of the same fit.
+
+    python benchmarks/cost_frontier.py --data ml-1m --models ials ease reconet_masked --trials 40
+
+Run it alone: trials are timed. The studies are kept in benchmarks/results/cost_frontier_<name>.db (not
+committed), so that a killed run resumes; a resumed run keeps the cap its studies were run with.
+Writes benchmarks/results/cost_frontier_<name>.json and an HTML figure beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+from _common import MOVIELENS_NAMES, RESULTS, data_dir
+from whyrec._runtime import tune_allocator
+from whyrec.data import load_movielens, split
+from whyrec.evaluate import evaluate
+from whyrec.studies.catalogue import build
+from whyrec.studies.frontier import best_within, cost_frontier
+from whyrec.studies.provenance import write_result
+from whyrec.viz.figures import cost_frontier_figure
+from whyrec.viz.page import write_page
+
+NAMES = MOVIELENS_NAMES
+MULTIPLES = (1.0, 2.0, 4.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="ml-1m", choices=sorted(NAMES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=["ials", "ease", "reconet_masked"])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--reference", default="ials", help="the Table 1 row whose fit is the unit of cost")
+    parser.add_argument("--repeat", type=int, default=3, help="fits of the reference (median)")
+    parser.add_argument("--cap", type=float, default=8.0, help="stop a fit past this multiple of the reference")
+    args = parser.parse_args()
+    tune_allocator()
+    name = NAMES[args.data]
+    parts = split(load_movielens(data_dir(args.data), min_rating=3), "random", seed=args.seed)
+    out = RESULTS / f"cost_frontier_{name}.json"
+    storage = RESULTS / f"cost_frontier_{name}.db"
+    table = json.loads((RESULTS / f"accuracy_{name}.json").read_text())["results"]["models"]
+    data = f"{name} (ratings >= 3, random 60/20/20, seed {args.seed})"
+    previous = json.loads(out.read_text()) if out.exists() else None
+    if previous is not None and previous["data"] == data and storage.exists():
+        # the stored studies were run with this cap: a re-measured reference would give another and be refused
+        results: dict[str, Any] = previous["results"]
+        print(f"reference kept from {out.name}: {results['reference']['fit_seconds']:.2f} s")
+    else:
+        results = {"reference": reference_fit(args.reference, table[args.reference]["params"], parts, args)}
+        results["cap_multiple"] = args.cap
+        results["models"] = {}
+    unit = results["reference"]["fit_seconds"]
+    cap = results["cap_multiple"] * unit
+    print(f"reference {args.reference}: {unit:.2f} s; cap {cap:.1f} s")
+    for model in args.models:
+        study = cost_frontier(model, parts, cap=cap, trials=args.trials, seed=args.seed, storage=storage, log=print)
+        multiples = sorted({*MULTIPLES, results["cap_multiple"]})
+        study["within"] = {f"{m:g}x": best_within(study["front"], m * unit) for m in multiples}
+        study["table_1"] = {
+            k: table[model][k] for k in ("params", "validation", "recall@50_median") if k in table[model]
+        }
+        results["models"][model] = study
+        write_result(out, data=data, seed=args.seed, results=results)
+        for label, best in study["within"].items():
+            shown = (
+                "none"
+                if best is None
+                else f"validation {best['validation']:.4f}, test {best['test']:.4f}, {best['fit_seconds']:.1f} s"
+            )
+            print(f"{model} within {label}: {shown}")
+    figure = cost_frontier_figure(results["models"], title=f"Validation recall@50 against fit time, {name}",
+                                  reference=unit)  # fmt: skip
+    write_page(out.with_suffix(".html"), f"Accuracy against fit time, {name}", [figure],
+               notes=[f"Reference: Table 1's {args.reference}, {unit:.2f} s a fit (median of {args.repeat}). "
+                      f"Fits past {cap:.1f} s were stopped."])  # fmt: skip
+    print(f"wrote {out}")
+
+
+def reference_fit(model: str, params: dict[str, Any], parts: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Table 1's configuration of `model` fitted `args.repeat` times: its median fit seconds and test recall@50."""
+    fits, recalls = [], []
+    known = parts.train.matrix() + parts.validation.matrix()
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        fitted = build(model, params, args.seed, parts.train).fit(parts.train, parts.validation)
+        fits.append(time.perf_counter() - start)
+        recalls.append(float(evaluate(fitted, parts.test, exclude=known, k=50)["recall@50"]))
+    return {"model": model, "params": params, "fit_seconds": statistics.median(fits), "fits": fits,
+            "test": statistics.median(recalls)}  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
