@@ -333,6 +333,7 @@ def _accuracy_rows() -> list[str]:
                 f"| a lower bound on that fit, {reach} the <= 4x target ({r['target_fit_seconds']:.1f} s) "
                 f"| `softmax_floor_{data}.json` |"
             )
+        out.extend(_frontier_rows(data))
         cold = _load(f"coldstart_{data}.json")
         if cold:
             r = cold["results"]
@@ -355,6 +356,32 @@ def _accuracy_rows() -> list[str]:
                     f"| >= 1.5x popularity, above every other model | `coldstart_{data}.json` |"
                 )
     return out
+
+
+def _frontier_rows(data: str) -> list[str]:
+    """The accuracy-against-fit-time fronts (benchmarks/cost_frontier.py): each model's best within each budget."""
+    frontier = _load(f"cost_frontier_{data}.json")
+    if not frontier:
+        return []
+    r = frontier["results"]
+    ref = r["reference"]
+    budgets = []
+    for label in next(iter(r["models"].values()))["within"]:
+        shown = []
+        for model, study in r["models"].items():
+            best = study["within"].get(label)
+            shown.append(f"{model} none" if best is None else f"{model} {best['validation']:.4f} "
+                         f"(test {best['test']:.4f}, {best['fit_seconds']:.1f} s)")  # fmt: skip
+        budgets.append(f"within {label} ({float(label[:-1]) * ref['fit_seconds']:.1f} s): {', '.join(shown)}")
+    trials = {len(study["trials"]) for study in r["models"].values()}
+    return [
+        f"| Accuracy against fit time on {data}: each model's Table 1 space searched for validation recall@50 and "
+        f"fit seconds at once ({'/'.join(map(str, sorted(trials)))} multi-objective TPE trials each, one at a time; "
+        f"fits past {r['cap_multiple']:g}x the reference stopped); the front's most accurate trial within each "
+        f"multiple of the reference, validation recall@50 (test, fit) | reference: Table 1's {ref['model']}, "
+        f"{ref['fit_seconds']:.2f} s a fit (test {ref['test']:.4f}); {'; '.join(budgets)} "
+        f"| report | `cost_frontier_{data}.json` |"
+    ]
 
 
 def _stale(used: dict, tuned: dict) -> list[str]:

@@ -35,7 +35,7 @@ from whyrec.errors import DataError, ParameterError, TrainingDivergedError, firs
 from whyrec.metrics import evaluate
 from whyrec.models.training import EpochRecord, TrainingOptions
 from whyrec.studies.catalogue import CANDIDATES, build, check_space, require_known
-from whyrec.studies.tuning import METRIC, check_settings, describe, require_trials, settings_of, suggest
+from whyrec.studies.tuning import METRIC, check_settings, describe, require_trials, settings_of, suggest, within
 
 OBJECTIVES = (f"validation {METRIC}", "fit seconds")
 
@@ -52,11 +52,16 @@ def cost_frontier(
     trials: int = 40,
     seed: int = 0,
     storage: str | Path | None = None,
+    first: Sequence[Mapping[str, Any]] = (),
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Search model `name` for validation recall@50 and fit seconds at once (see the module
     docstring); returns every trial, the Pareto front sorted by fit time, the search's wall-clock
-    seconds and the cap. `cap` is in seconds: a fit that passes it is stopped and its trial pruned."""
+    seconds and the cap. `cap` is in seconds: a fit that passes it is stopped and its trial pruned.
+
+    `first` are configurations the study tries before its sampler draws, counted among its `trials`
+    (for example Table 1's, tuned for accuracy alone, which a search that also weighs cost may not
+    find again); each must lie in the model's search space."""
     require_known(name)
     require_trials(trials)
     if isinstance(cap, bool) or not isinstance(cap, int | float) or not math.isfinite(cap) or cap <= 0:
@@ -66,8 +71,19 @@ def cost_frontier(
         raise ParameterError(f"{name!r} has no search space, so it has no front; models with one: {_searched()}")
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)
+    for number, params in enumerate(first):
+        outside = sorted(set(params) ^ set(candidate.space)) or [
+            k for k, v in params.items() if not within(candidate.space[k], v)
+        ]
+        if outside:
+            raise ParameterError(f"configuration {number} of `first` does not fit {name}'s search space: {outside}")
     settings = {**settings_of(name, parts, seed), "objectives": list(OBJECTIVES), "cap": float(cap)}
+    if first:
+        settings["first"] = [dict(params) for params in first]
     study = _study(name, settings, seed, storage)
+    if not study.trials:
+        for params in first:
+            study.enqueue_trial(dict(params))
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(0, trials - len(done))
     train_known = parts.train.matrix()

@@ -297,7 +297,7 @@ def restore_study(
         if set(params) != set(space):
             raise DataError(f"trial {number} of {name} has parameters {sorted(params)}; its space has {sorted(space)}")
         for key, value in params.items():
-            if not _within(space[key], value):
+            if not within(space[key], value):
                 raise DataError(f"trial {number} of {name}: {key}={value!r} lies outside its search range")
         state = _STATES.get(str(record.get("state")))
         if state is None:
@@ -322,7 +322,7 @@ def restore_study(
     return len(frozen)
 
 
-def _within(dim: Dimension, value: Any) -> bool:
+def within(dim: Dimension, value: Any) -> bool:
     """Whether `value` is one that :func:`suggest` can draw from `dim`."""
     if isinstance(dim, Choice):
         return value in dim.values
