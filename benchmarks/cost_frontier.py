@@ -14,7 +14,8 @@ trial within 1x, 2x, 4x and the cap's multiple of the reference, with the test r
     python benchmarks/cost_frontier.py --data ml-1m --models ials ease reconet_masked --trials 40
 
 Run it alone: trials are timed. The studies are kept in benchmarks/results/cost_frontier_<name>.db (not
-committed), so that a killed run resumes; a resumed run keeps the cap its studies were run with.
+committed), so that a killed run resumes; a resumed run keeps the cap its studies were run with, and
+`earlier_runs` names the command and revision behind the models it did not search.
 Writes benchmarks/results/cost_frontier_<name>.json and an HTML figure beside it.
 """
 
@@ -30,6 +31,7 @@ from _common import MOVIELENS_NAMES, RESULTS, data_dir
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
 from whyrec.evaluate import evaluate
+from whyrec.studies.accuracy import earlier_runs
 from whyrec.studies.catalogue import build
 from whyrec.studies.frontier import best_within, cost_frontier
 from whyrec.studies.provenance import write_result
@@ -61,6 +63,8 @@ def main() -> None:
     if previous is not None and previous["data"] == data and storage.exists():
         # the stored studies were run with this cap: a re-measured reference would give another and be refused
         results: dict[str, Any] = previous["results"]
+        # the runs behind the models not searched now (the command and revision that made each row)
+        results["earlier_runs"] = earlier_runs(previous, list(results["models"]), args.models)
         print(f"reference kept from {out.name}: {results['reference']['fit_seconds']:.2f} s")
     else:
         results = {"reference": reference_fit(args.reference, table[args.reference]["params"], parts, args)}

@@ -15,6 +15,7 @@ from _common import RESULTS, ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ATTRIBUTE_OUTPUT_START, ATTRIBUTE_OUTPUT_END = "<!-- attribute-output:start -->", "<!-- attribute-output:end -->"
+COST_FRONTIER_START, COST_FRONTIER_END = "<!-- cost-frontier:start -->", "<!-- cost-frontier:end -->"
 # RecoNet with attributes: the paper's layer, the attribute-aware layer (the default), by-kind pooling,
 # and the default's layer trained with the masked objective (tuned for accuracy; tuned in a space bounded for cost)
 RECONET_VARIANTS = (
@@ -584,6 +585,29 @@ def attribute_output_rows() -> list[str]:
     return out
 
 
+def cost_frontier_rows(data: str = "ml-1m-half") -> list[str]:
+    """Each model's most accurate front trial within each multiple of the reference fit
+    (benchmarks/cost_frontier.py): validation recall@50, test recall@50 of the same fit, fit seconds."""
+    frontier = _load(f"cost_frontier_{data}.json")
+    if not frontier:
+        return ["(not measured yet: `python benchmarks/cost_frontier.py`)"]
+    r = frontier["results"]
+    models = list(r["models"])
+    out = [
+        f"| fit budget ({data}) | {' | '.join(f'`{m}`' for m in models)} |",
+        f"|---|{'---|' * len(models)}",
+    ]
+    for label in r["models"][models[0]]["within"]:
+        cells = []
+        for model in models:
+            best = r["models"][model]["within"].get(label)
+            cells.append("none" if best is None else
+                         f"{best['validation']:.4f} ({best['test']:.4f}), {best['fit_seconds']:.1f} s")  # fmt: skip
+        seconds = float(label[:-1]) * r["reference"]["fit_seconds"]
+        out.append(f"| {label} the reference ({seconds:.1f} s) | {' | '.join(cells)} |")
+    return out
+
+
 def _replace(text: str, start: str, end: str, lines: list[str]) -> str:
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
@@ -599,6 +623,7 @@ def main() -> None:
     text = _replace(text, START, END, table)
     text = _replace(text, FIDELITY_START, FIDELITY_END, fidelity)
     text = _replace(text, ATTRIBUTE_OUTPUT_START, ATTRIBUTE_OUTPUT_END, attribute_output_rows())
+    text = _replace(text, COST_FRONTIER_START, COST_FRONTIER_END, cost_frontier_rows())
     readme.write_text(text, encoding="utf-8")
     print("\n".join([*table, "", *fidelity]))
 

@@ -108,3 +108,7 @@ def test_given_configurations_come_first_and_must_fit_the_space(small_split, tmp
         cost_frontier("ease", small_split, cap=30.0, first=[{"l2": 1e9}])
     with pytest.raises(ParameterError, match=r"does not fit ease's search space: \['k', 'l2'\]"):
         cost_frontier("ease", small_split, cap=30.0, first=[{"k": 3}])
+    with pytest.raises(ParameterError, match="2 configurations given to try first, more than the 1 trials"):
+        cost_frontier("ease", small_split, cap=30.0, trials=1, first=[{"l2": 5.0}, {"l2": 6.0}])
+    with pytest.raises(ParameterError, match=r"the study storage.s folder .*missing does not exist"):
+        cost_frontier("ease", small_split, cap=30.0, storage=tmp_path / "missing" / "frontier.db")

@@ -71,6 +71,8 @@ def cost_frontier(
         raise ParameterError(f"{name!r} has no search space, so it has no front; models with one: {_searched()}")
     check_space(name, candidate.space)
     optuna.logging.set_verbosity(logging.ERROR)
+    if len(first) > trials:
+        raise ParameterError(f"{len(first)} configurations given to try first, more than the {trials} trials")
     for number, params in enumerate(first):
         outside = sorted(set(params) ^ set(candidate.space)) or [
             k for k, v in params.items() if not within(candidate.space[k], v)
