@@ -374,7 +374,10 @@ def _frontier_rows(data: str) -> list[str]:
             shown.append(f"{model} none" if best is None else f"{model} {best['validation']:.4f} "
                          f"(test {best['test']:.4f}, {best['fit_seconds']:.1f} s)")  # fmt: skip
         budgets.append(f"within {label} ({float(label[:-1]) * ref['fit_seconds']:.1f} s): {', '.join(shown)}")
-    trials = {len(study["trials"]) for study in r["models"].values()}
+    # a trial left running by a killed run never ended, and is not counted (the study does not count it either)
+    trials = {
+        sum(t["state"] in ("complete", "pruned", "fail") for t in study["trials"]) for study in r["models"].values()
+    }
     return [
         f"| Accuracy against fit time on {data}: each model's Table 1 space searched for validation recall@50 and "
         f"fit seconds at once ({'/'.join(map(str, sorted(trials)))} multi-objective TPE trials each, one at a time; "
