@@ -31,11 +31,11 @@ from typing import Any
 import optuna
 
 from whyrec.data.splits import Split
-from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
+from whyrec.errors import ParameterError, TrainingDivergedError, first_line
 from whyrec.metrics import evaluate
 from whyrec.models.training import EpochRecord, TrainingOptions
 from whyrec.studies.catalogue import CANDIDATES, build, check_space, require_known
-from whyrec.studies.tuning import METRIC, check_settings, describe, require_trials, settings_of, suggest, within
+from whyrec.studies.tuning import METRIC, describe, open_study, require_trials, settings_of, suggest, within
 
 OBJECTIVES = (f"validation {METRIC}", "fit seconds")
 
@@ -152,23 +152,8 @@ def best_within(front: Sequence[Mapping[str, Any]], seconds: float) -> Mapping[s
 
 
 def _study(name: str, settings: dict[str, Any], seed: int, storage: str | Path | None) -> Any:
-    url = None
-    if storage is not None:
-        path = Path(storage)
-        if not path.parent.is_dir():
-            raise ParameterError(f"the study storage's folder {path.parent} does not exist")
-        url = f"sqlite:///{path}"
-    try:
-        study = optuna.create_study(
-            study_name=f"{name}-cost", storage=url, sampler=optuna.samplers.TPESampler(seed=seed),
-            directions=["maximize", "minimize"], load_if_exists=True,
-        )  # fmt: skip
-    except Exception as exc:
-        raise DataError(f"cannot open the study storage {storage}: {first_line(exc)}") from None
-    if study.user_attrs.get("settings") is None:
-        study.set_user_attr("settings", settings)
-    check_settings(study, name, settings, storage)
-    return study
+    return open_study(name, settings, storage, study_name=f"{name}-cost", label="study storage",
+                      sampler=optuna.samplers.TPESampler(seed=seed), directions=["maximize", "minimize"])  # fmt: skip
 
 
 def _trial(t: Any) -> dict[str, Any]:

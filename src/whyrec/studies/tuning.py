@@ -419,21 +419,35 @@ def require_sampler(sampler: str) -> None:
 def _study(
     name: str, settings: dict[str, Any], seed: int, storage: str | Path | None, *, pruning: bool, sampler: str
 ) -> Any:
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruning else optuna.pruners.NopPruner()
+    )
+    return open_study(name, settings, storage, sampler=_sampler(sampler, seed), pruner=pruner, direction="maximize")
+
+
+def open_study(
+    name: str,
+    settings: dict[str, Any],
+    storage: str | Path | None,
+    *,
+    study_name: str | None = None,
+    label: str = "tuning storage",
+    **create: Any,
+) -> Any:
+    """The Optuna study of model `name` in the SQLite file `storage` (in memory when None), created
+    with `create` (sampler, pruner, direction or directions) or resumed. A new study records
+    `settings`; a stored one run with other settings is refused (:func:`check_settings`). `label`
+    names the storage in errors; `study_name` defaults to `name`."""
     url = None
     if storage is not None:
         path = Path(storage)
         if not path.parent.is_dir():
-            raise ParameterError(f"the tuning storage's folder {path.parent} does not exist")
+            raise ParameterError(f"the {label}'s folder {path.parent} does not exist")
         url = f"sqlite:///{path}"
-    drawer = _sampler(sampler, seed)
-    pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruning else optuna.pruners.NopPruner()
-    )
     try:
-        study = optuna.create_study(study_name=name, storage=url, sampler=drawer, pruner=pruner,
-                                    direction="maximize", load_if_exists=True)  # fmt: skip
+        study = optuna.create_study(study_name=study_name or name, storage=url, load_if_exists=True, **create)
     except Exception as exc:
-        raise _unreadable(storage, exc) from None
+        raise _unreadable(storage, exc, label) from None
     if study.user_attrs.get("settings") is None:
         study.set_user_attr("settings", settings)
     check_settings(study, name, settings, storage)
@@ -450,8 +464,8 @@ def _sampler(sampler: str, seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=seed, multivariate=sampler == "tpe_multivariate")
 
 
-def _unreadable(storage: str | Path | None, exc: Exception) -> DataError:
-    return DataError(f"cannot open the tuning storage {storage}: {first_line(exc)}")
+def _unreadable(storage: str | Path | None, exc: Exception, label: str = "tuning storage") -> DataError:
+    return DataError(f"cannot open the {label} {storage}: {first_line(exc)}")
 
 
 def check_settings(study: Any, name: str, settings: dict[str, Any], storage: str | Path | None) -> None:
