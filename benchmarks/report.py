@@ -10,7 +10,6 @@ import re
 import statistics
 
 import numpy as np
-
 from _common import RESULTS, ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -19,8 +18,12 @@ COST_FRONTIER_START, COST_FRONTIER_END = "<!-- cost-frontier:start -->", "<!-- c
 # RecoNet with attributes: the paper's layer, the attribute-aware layer (the default), by-kind pooling,
 # and the default's layer trained with the masked objective (tuned for accuracy; tuned in a space bounded for cost)
 RECONET_VARIANTS = (
-    "reconet_attributes", "reconet_attribute_output", "reconet_by_kind", "reconet_masked", "reconet_masked_fast",
-)  # fmt: skip
+    "reconet_attributes",
+    "reconet_attribute_output",
+    "reconet_by_kind",
+    "reconet_masked",
+    "reconet_masked_fast",
+)
 
 
 def _load(name: str) -> dict | None:
@@ -215,9 +218,15 @@ def _live_rows() -> list[str]:
         )
         e2e = ", ".join(f"{k} {v['p50']:.0f}/{v['p99']:.0f}" for k, v in m["end_to_end_ms"].items())
         native = r["native"].get(workers, {})
-        hey = (f"; hey on /explain: {native['requests']:,} requests, {native['non_2xx']} non-2xx, p50/p99 "
-               f"{native['end_to_end_ms']['p50']:.0f}/{native['end_to_end_ms']['p99']:.0f} ms, "
-               f"{native['throughput_per_s']:.0f}/s") if "end_to_end_ms" in native else ""  # fmt: skip
+        hey = (
+            (
+                f"; hey on /explain: {native['requests']:,} requests, {native['non_2xx']} non-2xx, p50/p99 "
+                f"{native['end_to_end_ms']['p50']:.0f}/{native['end_to_end_ms']['p99']:.0f} ms, "
+                f"{native['throughput_per_s']:.0f}/s"
+            )
+            if "end_to_end_ms" in native
+            else ""
+        )
         out.append(
             f"| Mixed load (50% recommend, 30% explain, 20% events), 32 clients for {m['wall_s']:.0f} s, "
             f"{workers.replace('_', ' ')} | **{errors} errors**, {sum(m['requests'].values()):,} requests "
@@ -239,8 +248,9 @@ def _accuracy_rows() -> list[str]:
             popularity = models["popularity"]["recall@50_median"]
             # a study from before the Optuna harness counted configurations
             budget = _budget(r) if "trials" in r else f"{r['budget']} configurations"
-            restored = sorted({m["sampler_trials_from"]["git_revision"] for m in models.values()
-                               if m.get("sampler_trials_from")})  # fmt: skip
+            restored = sorted(
+                {m["sampler_trials_from"]["git_revision"] for m in models.values() if m.get("sampler_trials_from")}
+            )
             if restored:  # studies rebuilt from an earlier table's trials (benchmarks/restore_studies.py)
                 budget += f" (the sampler trials of earlier runs at {', '.join(restored)}, restored)"
             edge = [n for n in ranking if models[n].get("boundary")]
@@ -261,8 +271,10 @@ def _accuracy_rows() -> list[str]:
             g, tuned = grid["results"], study["results"]["models"]["ials"]
             # issue 15's bar is the grid's test level, 0.54 on ML-100K and 0.44 on ml-1m-half; both gaps are shown
             bar = ISSUE_15_IALS_BAR.get(data, g["recall@50_median"])
-            gaps = (f"validation {tuned['validation'] - g['validation']:+.4f}, "
-                    f"test {tuned['recall@50_median'] - g['recall@50_median']:+.4f} against the grid")  # fmt: skip
+            gaps = (
+                f"validation {tuned['validation'] - g['validation']:+.4f}, "
+                f"test {tuned['recall@50_median'] - g['recall@50_median']:+.4f} against the grid"
+            )
             met = f"met: >= {bar}; {gaps}" if tuned["recall@50_median"] >= bar else f"**not met**: < {bar}; {gaps}"
             out.append(
                 f"| iALS on {data}: {_budget(study['results'])} vs the "
@@ -342,10 +354,12 @@ def _accuracy_rows() -> list[str]:
             tuned = study["results"]["models"] if study else {}
             stale = _stale(r.get("params", {}), tuned)
             provenance = (
-                "; configurations not recorded in this run" if "params" not in r
-                else f"; **drawn with configurations other than Table 1's for {', '.join(stale)}**" if stale
+                "; configurations not recorded in this run"
+                if "params" not in r
+                else f"; **drawn with configurations other than Table 1's for {', '.join(stale)}**"
+                if stale
                 else ""
-            )  # fmt: skip
+            )
             for protocol, label in what.items():
                 curves = sorted(r[protocol]["curves"].items(), key=lambda x: -x[1][-1])
                 ratio = r[protocol].get("recall@50_over_popularity", {})
@@ -371,8 +385,11 @@ def _frontier_rows(data: str) -> list[str]:
         shown = []
         for model, study in r["models"].items():
             best = study["within"].get(label)
-            shown.append(f"{model} none" if best is None else f"{model} {best['validation']:.4f} "
-                         f"(test {best['test']:.4f}, {best['fit_seconds']:.1f} s)")  # fmt: skip
+            shown.append(
+                f"{model} none"
+                if best is None
+                else f"{model} {best['validation']:.4f} (test {best['test']:.4f}, {best['fit_seconds']:.1f} s)"
+            )
         budgets.append(f"within {label} ({float(label[:-1]) * ref['fit_seconds']:.1f} s): {', '.join(shown)}")
     # a trial left running by a killed run never ended, and is not counted (the study does not count it either)
     trials = {
@@ -604,8 +621,11 @@ def cost_frontier_rows(data: str = "ml-1m-half") -> list[str]:
         cells = []
         for model in models:
             best = r["models"][model]["within"].get(label)
-            cells.append("none" if best is None else
-                         f"{best['validation']:.4f} ({best['test']:.4f}), {best['fit_seconds']:.1f} s")  # fmt: skip
+            cells.append(
+                "none"
+                if best is None
+                else f"{best['validation']:.4f} ({best['test']:.4f}), {best['fit_seconds']:.1f} s"
+            )
         seconds = float(label[:-1]) * r["reference"]["fit_seconds"]
         out.append(f"| {label} the reference ({seconds:.1f} s) | {' | '.join(cells)} |")
     return out

@@ -28,6 +28,23 @@ def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
+def run_benchmark(monkeypatch, capsys, module: str, *args) -> tuple[int, str, str]:
+    """Run ``python -m benchmarks.MODULE ARGS`` in this process: (exit status, stdout, stderr)."""
+    import importlib
+
+    from benchmarks.provenance import run_main
+
+    script = importlib.import_module(f"benchmarks.{module}")
+    monkeypatch.setattr(sys, "argv", [script.__file__, *map(str, args)])
+    code = 0
+    try:
+        run_main(script.main)
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def data_root() -> Path | None:
     """WHYREC_DATA, or ../shared/datasets beside the checkout; None when neither exists."""
     env = os.environ.get("WHYREC_DATA")
@@ -129,8 +146,9 @@ def postgres_server():
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"initdb failed: {made.stderr.decode().strip()[-200:]}")
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on"
-    started = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-                             capture_output=True)  # fmt: skip
+    started = subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"], capture_output=True
+    )
     if started.returncode:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"PostgreSQL did not start: {started.stderr.decode().strip()[-200:]}")

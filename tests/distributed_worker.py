@@ -20,8 +20,11 @@ def main(out: str, seeds: list[int]) -> None:
     for seed in seeds:
         parts = split(synthetic(n_users=800, n_items=120, seed=3).dataset, seed=1)
         model = RecoNet(seed=seed, **SETTINGS).fit(parts.train, parts.validation)
-        results[seed] = {"best": model.best_metric_, "world_size": model.world_size_,
-                         "weights": float(model.module_.output.weight.sum())}  # fmt: skip
+        results[seed] = {
+            "best": model.best_metric_,
+            "world_size": model.world_size_,
+            "weights": float(model.module_.output.weight.sum()),
+        }
     gathered = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, results)
     if dist.get_rank() == 0:

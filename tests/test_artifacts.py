@@ -70,11 +70,15 @@ def test_a_version_1_ctr_directory_still_loads(tmp_path):
     path = model.save(tmp_path / "ctr")
     manifest = _manifest(path)
     old = {
-        "format": "whyrec.ctr_model", "format_version": 1, "model": "CTRModel",
+        "format": "whyrec.ctr_model",
+        "format_version": 1,
+        "model": "CTRModel",
         "params": {**manifest["params"], "hidden": list(manifest["params"]["hidden"]["__tuple__"])},
-        "history": manifest["state"]["history"], "best_epoch": manifest["state"]["best_epoch"],
-        "info": {}, "files": manifest["files"],
-    }  # fmt: skip
+        "history": manifest["state"]["history"],
+        "best_epoch": manifest["state"]["best_epoch"],
+        "info": {},
+        "files": manifest["files"],
+    }
     _write_manifest(path, old)
     loaded = CTRModel.load(path)
     assert loaded.get_params() == model.get_params() and loaded.best_epoch_ == model.best_epoch_

@@ -109,8 +109,15 @@ def test_a_bad_value_is_named(small_split):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_the_sampled_softmax_trains_the_attribute_rows(small_split, sparse):
     model = RecoNet(
-        dim=8, epochs=2, batch_size=256, lr=1e-2, loss="sampled", negatives=50, sparse_gradients=sparse, seed=0,
-    ).fit(small_split.train)  # fmt: skip
+        dim=8,
+        epochs=2,
+        batch_size=256,
+        lr=1e-2,
+        loss="sampled",
+        negatives=50,
+        sparse_gradients=sparse,
+        seed=0,
+    ).fit(small_split.train)
     rows = model.module_.attribute_rows
     assert rows.detach().abs().max() > 1e-4
     assert rows.grad is not None and rows.grad.is_sparse is sparse

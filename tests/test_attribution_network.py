@@ -135,7 +135,7 @@ def test_ctr_rows_become_group_inputs_with_ids_for_large_fields():
 
 
 def test_study_over_several_seeds_averages_and_keeps_each_seed(tmp_path):
-    from whyrec.studies.attribution import attribution_study
+    from benchmarks.attribution_network.study import attribution_study
 
     quiet = lambda *_: None  # noqa: E731
     results = attribution_study("synthetic", tmp_path, seed=[0, 1], implementations=("tower",), epochs=1, log=quiet)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from benchmarks.accuracy.table1 import accuracy_table
+from benchmarks.coldstart.figure4 import coldstart_study
 
 from whyrec.errors import DataError, ParameterError
 from whyrec.evaluate import evaluate
@@ -20,8 +22,8 @@ from whyrec.models.baselines import (
     Popularity,
     UserKNN,
 )
-from whyrec.studies.accuracy import accuracy_study, accuracy_table, coldstart_study
-from whyrec.studies.catalogue import CANDIDATES
+from whyrec.tuning import compare
+from whyrec.tuning.catalogue import CANDIDATES
 
 FAST = {
     "ItemKNN": lambda: ItemKNN(neighbours=30),
@@ -87,8 +89,8 @@ def test_attributes_change_the_rankings_of_attribute_models(fitted):
         assert list(a.items[0]) != list(b.items[0]), f"{name} ranks the same for {first} and {second}"
 
 
-def test_accuracy_study_tunes_refits_and_ranks(small_data):
-    results = accuracy_study(small_data.dataset, models=["popularity", "ease", "item_knn"], seeds=[0, 1], trials=3)
+def test_compare_tunes_refits_and_ranks(small_data):
+    results = compare(small_data.dataset, models=["popularity", "ease", "item_knn"], seeds=[0, 1], trials=3)
     assert set(results["models"]) == {"popularity", "ease", "item_knn"}
     ease = results["models"]["ease"]
     assert len(ease["trials"]) == 3 and [r["seed"] for r in ease["runs"]] == [0, 1]
@@ -97,7 +99,7 @@ def test_accuracy_study_tunes_refits_and_ranks(small_data):
     assert results["ranking_by_median_recall@50"][-1] == "popularity"
     assert "| ease |" in accuracy_table(results)
     with pytest.raises(ParameterError, match="unknown model"):
-        accuracy_study(small_data.dataset, models=["xgboost"])
+        compare(small_data.dataset, models=["xgboost"])
 
 
 def test_coldstart_study_compares_both_protocols_on_models_that_can(small_data):
@@ -106,8 +108,13 @@ def test_coldstart_study_compares_both_protocols_on_models_that_can(small_data):
     results = coldstart_study(small_data.dataset, models=models, params=params, seeds=(0, 1))
     new_users, attributes_only = results["new_users"]["curves"], results["attributes_only"]["curves"]
     assert results["cold_users"] > 0 and len(new_users["popularity"]) == 50
-    assert set(new_users) == {"popularity", "fm_attributes", "ease", "reconet_attributes",
-                              "reconet_attributes+cold_recipe"}  # fmt: skip
+    assert set(new_users) == {
+        "popularity",
+        "fm_attributes",
+        "ease",
+        "reconet_attributes",
+        "reconet_attributes+cold_recipe",
+    }
     assert set(attributes_only) == set(new_users) - {"ease"}  # EASE needs history
     for curves in (new_users, attributes_only):
         assert all(np.all(np.diff(c) >= -1e-12) for c in curves.values())  # recall@k grows with k

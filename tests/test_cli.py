@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import run_benchmark
 from conftest import run_cli as run
 from whyrec.cli import main
 from whyrec.metrics import evaluate
 from whyrec.models import Popularity, load_model, load_split
-from whyrec.studies.runs import evaluate_model
+from whyrec.runs import evaluate_model
 
 SMALL = "synthetic:n_users=300,n_items=60,seed=2"
 
@@ -31,10 +32,10 @@ def trained(tmp_path_factory):
                 SMALL,
                 "--out",
                 str(out),
-                "--epochs",
-                "3",
-                "--dim",
-                "16",
+                "--param",
+                "epochs=3",
+                "--param",
+                "dim=16",
                 "--quiet",
                 "--cold-start",
                 "0.1",
@@ -97,30 +98,34 @@ def test_bad_model_and_data(monkeypatch, capsys, tmp_path):
     assert code == 2 and "neither MovieLens" in err
     code, _, err = run(monkeypatch, capsys, "train", "--data", "mongo:x", "--out", tmp_path / "m")
     assert code == 2 and "unknown data spec" in err
-    code, _, err = run(monkeypatch, capsys, "train", "--data", SMALL, "--out", tmp_path / "m", "--dim", "0", "--quiet")
+    code, _, err = run(
+        monkeypatch, capsys, "train", "--data", SMALL, "--out", tmp_path / "m", "--param", "dim=0", "--quiet"
+    )
     assert code == 2 and "dim=0" in err
     assert not (tmp_path / "m").exists()  # nothing half-written
 
 
-def test_the_output_layer_is_attribute_aware_by_default_and_the_papers_is_one_flag_away(monkeypatch, capsys, tmp_path):
-    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet")
-    for flag, name, aware in ((), "default", True), (("--paper-output",), "paper", False):
+def test_the_output_layer_is_attribute_aware_by_default_and_the_papers_is_one_parameter_away(
+    monkeypatch, capsys, tmp_path
+):
+    args = ("train", "--data", SMALL, "--param", "epochs=2", "--param", "dim=8", "--quiet")
+    for flag, name, aware in ((), "default", True), (("--param", "attribute_output=false"), "paper", False):
         code, _, err = run(monkeypatch, capsys, *args, *flag, "--out", tmp_path / name)
         assert code == 0, err
         model = load_model(tmp_path / name)
         assert model.attribute_output is aware and (model.module_.attribute_rows is not None) is aware
-    code, _, err = run(monkeypatch, capsys, *args, "--pooling", "by_kind", "--out", tmp_path / "kind")
+    code, _, err = run(monkeypatch, capsys, *args, "--param", "pooling=by_kind", "--out", tmp_path / "kind")
     assert code == 0, err
     assert load_model(tmp_path / "kind").pooling == "by_kind"
-    code, _, err = run(monkeypatch, capsys, *args, "--pooling", "max", "--out", tmp_path / "bad")
+    code, _, err = run(monkeypatch, capsys, *args, "--param", "pooling=max", "--out", tmp_path / "bad")
     assert code == 2 and "pooling='max'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 
 
 def test_masked_sampling_is_a_training_option_saved_with_the_run(monkeypatch, capsys, tmp_path):
-    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet", "--batch-size", "32")
+    args = ("train", "--data", SMALL, "--param", "epochs=2", "--param", "dim=8", "--quiet", "--param", "batch_size=32")
     code, _, err = run(
-        monkeypatch, capsys, *args, "--sampling", "masked", "--mask-rate", "0.3", "--out", tmp_path / "m"
+        monkeypatch, capsys, *args, "--param", "sampling=masked", "--param", "mask_rate=0.3", "--out", tmp_path / "m"
     )
     assert code == 0, err
     model = load_model(tmp_path / "m")
@@ -128,7 +133,7 @@ def test_masked_sampling_is_a_training_option_saved_with_the_run(monkeypatch, ca
     code, _, err = run(monkeypatch, capsys, "train", "--config", tmp_path / "m", "--quiet", "--out", tmp_path / "again")
     assert code == 0, err
     assert np.array_equal(load_model(tmp_path / "again").score_users(np.arange(5)), model.score_users(np.arange(5)))
-    code, _, err = run(monkeypatch, capsys, *args, "--mask-rate", "1.5", "--out", tmp_path / "bad")
+    code, _, err = run(monkeypatch, capsys, *args, "--param", "mask_rate=1.5", "--out", tmp_path / "bad")
     assert code == 2 and "mask_rate=1.5" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 
@@ -153,7 +158,7 @@ def test_saved_config_reproduces_the_run(monkeypatch, capsys, trained, tmp_path)
 
 
 def test_the_training_precision_is_saved_and_repeated_from_the_config(monkeypatch, capsys, tmp_path):
-    args = ("train", "--data", SMALL, "--epochs", "2", "--dim", "8", "--quiet")
+    args = ("train", "--data", SMALL, "--param", "epochs=2", "--param", "dim=8", "--quiet")
     code, _, err = run(monkeypatch, capsys, *args, "--precision", "bfloat16", "--out", tmp_path / "half")
     assert code == 0, err
     first = load_model(tmp_path / "half")
@@ -186,22 +191,48 @@ def test_explain_counterfactual_and_why_not(monkeypatch, capsys, trained):
     fs = model.feature_space_
     user = next(fs.user_ids[u] for u in range(fs.n_users) if model.train_matrix_[u].nnz >= 5)
     ranked = model.recommend(user, k=30).item_ids[0]
-    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--item", ranked[0],
-                         "--counterfactual", "--n", "5", "--json")  # fmt: skip
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "explain",
+        "--model",
+        trained,
+        "--user",
+        user,
+        "--item",
+        ranked[0],
+        "--counterfactual",
+        "--n",
+        "5",
+        "--json",
+    )
     assert code == 0, err
     found = json.loads(out)["counterfactual"]
     expected = counterfactual(
         model, model.user_profiles(fs.user_index([user])), int(fs.item_index([ranked[0]])[0]), n=5
     )
     assert found["removed"] == expected.removed and found["verified"] == expected.verified
-    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--item", ranked[0],
-                         "--counterfactual", "--n", "5")  # fmt: skip
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "explain",
+        "--model",
+        trained,
+        "--user",
+        user,
+        "--item",
+        ranked[0],
+        "--counterfactual",
+        "--n",
+        "5",
+    )
     assert code == 0 and "What would change it:" in out
     if expected.found:
         assert f"drop from rank {expected.rank} to {expected.new_rank}" in " ".join(out.split())
 
-    code, out, err = run(monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--why-not", ranked[25],
-                         "--json")  # fmt: skip
+    code, out, err = run(
+        monkeypatch, capsys, "explain", "--model", trained, "--user", user, "--why-not", ranked[25], "--json"
+    )
     assert code == 0, err
     answer = json.loads(out)
     direct = why_not(model, user, ranked[25], top=10)
@@ -236,15 +267,28 @@ def test_explain_why_not_seen_item_is_an_error(monkeypatch, capsys, trained):
     assert code != 0 and "already in the user's history" in err
 
 
-def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_path):
+def test_the_explanation_benchmark_writes_json_and_html(monkeypatch, capsys, tmp_path):
     # the accuracy study's tuned values are in its search spaces' terms (iALS: Rendle et al.'s)
     tuned = {"ials": {"factors": 12, "unobserved_weight": 0.1, "relative_l2": 1.0, "iterations": 3}}
     document = {"results": {"models": {name: {"params": params} for name, params in tuned.items()}}}
     (tmp_path / "accuracy_tiny.json").write_text(json.dumps(document))
-    code, _, err = run(
-        monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--out", tmp_path,
-        "--pairs", "12", "--speed-pairs", "50", "--name", "tiny",
-    )  # fmt: skip
+    code, _, err = run_benchmark(
+        monkeypatch,
+        capsys,
+        "explanations.run",
+        "--data",
+        SMALL,
+        "--out",
+        tmp_path,
+        "--tuned",
+        tmp_path,
+        "--pairs",
+        "12",
+        "--speed-pairs",
+        "50",
+        "--name",
+        "tiny",
+    )
     assert code == 0, err
     results = json.loads((tmp_path / "explanations_tiny.json").read_text())["results"]
     assert set(results["methods"]) >= {"lrp", "shapley", "lime", "deeplift"}
@@ -265,5 +309,5 @@ def test_benchmark_explanations_writes_json_and_html(monkeypatch, capsys, tmp_pa
     page = (tmp_path / "explanations_tiny.html").read_text()
     assert "plotly.min.js" in page and "cdn" not in page.lower()
     assert "plotly.js v" in (tmp_path / "plotly.min.js").read_text()[:500]  # the package's own copy
-    code, _, err = run(monkeypatch, capsys, "benchmark", "explanations", "--data", SMALL, "--pairs", "1")
+    code, _, err = run_benchmark(monkeypatch, capsys, "explanations.run", "--data", SMALL, "--pairs", "1")
     assert code == 2 and "--pairs must be at least 2" in err

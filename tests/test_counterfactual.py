@@ -33,8 +33,9 @@ def _without(model, bag, tokens):
     user_tokens = [t for t in keep if fs.token_kinds[t] == "user_attribute"]
     bag_items = model.profile(items) if items else None
     n = fs.n_tokens
-    user = sp.csr_matrix((np.ones(len(user_tokens), np.float32), (np.zeros(len(user_tokens), int), user_tokens)),
-                         shape=(1, n))  # fmt: skip
+    user = sp.csr_matrix(
+        (np.ones(len(user_tokens), np.float32), (np.zeros(len(user_tokens), int), user_tokens)), shape=(1, n)
+    )
     out = bag_items + user if bag_items is not None else user
     out.data[:] = 1.0
     return sp.csr_matrix(out)
@@ -277,9 +278,13 @@ def test_fidelity_matches_hand_computed_values():
     assert out["DEL_auc"] == pytest.approx((3 + 1) / 2)
     # a worse explanation (the reverse order) scores worse on every metric
     reverse = explained.__class__(
-        explained.relevance.multiply(-1).tocsr(), explained.targets, explained.scores, explained.baselines,
-        explained.method, explained.vocabulary,
-    )  # fmt: skip
+        explained.relevance.multiply(-1).tocsr(),
+        explained.targets,
+        explained.scores,
+        explained.baselines,
+        explained.method,
+        explained.vocabulary,
+    )
     worse = fidelity(model, bag, reverse, steps=2, cutoffs=(1, 2))
     assert worse["POS@1_auc"] > out["POS@1_auc"] and worse["DEL_auc"] > out["DEL_auc"]
     assert worse["INS_auc"] < out["INS_auc"]

@@ -29,8 +29,9 @@ def store_url(request, tmp_path):
 
 def test_store_round_trip(store_url):
     store = EventStore(store_url)
-    assert store.add([Event(1, 10), Event(1, 11, 1_700_000_000.0, 2.5), Event("u2", 10)],
-                     {"u2": {"country": "FR"}}) == 3  # fmt: skip
+    assert (
+        store.add([Event(1, 10), Event(1, 11, 1_700_000_000.0, 2.5), Event("u2", 10)], {"u2": {"country": "FR"}}) == 3
+    )
     assert store.items_of(1) == ["10", "11"] and store.items_of("1") == ["10", "11"]  # IDs match on their text
     history = store.history(1)
     assert [h["weight"] for h in history] == [1.0, 2.5] and history[1]["timestamp"] == 1_700_000_000.0
@@ -83,8 +84,15 @@ def test_events_fold_into_the_next_training_run(small_split, tmp_path):
     seen = set(train.items[train.users == 0].tolist())
     unseen = [fs.item_ids[i] for i in range(fs.n_items) if i not in seen][:3]
     country = fs.field("user", "country").values[0]
-    store.add([Event(known_user, unseen[0]), Event(known_user, unseen[0]), Event(new_user, unseen[1]),
-               Event(new_user, unseen[2], 123.0)], {new_user: {"country": country}})  # fmt: skip
+    store.add(
+        [
+            Event(known_user, unseen[0]),
+            Event(known_user, unseen[0]),
+            Event(new_user, unseen[1]),
+            Event(new_user, unseen[2], 123.0),
+        ],
+        {new_user: {"country": country}},
+    )
     folded = with_events(train, store)
     assert folded.n_users == train.n_users + 1 and folded.n_interactions == train.n_interactions + 3
     new = folded.feature_space.user_index([new_user])[0]
@@ -102,16 +110,42 @@ def test_train_cli_folds_in_events(monkeypatch, capsys, tmp_path):
     spec = "synthetic:n_users=200,n_items=40,seed=4"
     store = EventStore(tmp_path / "events.db")
     store.add([Event("brand-new", 3), Event("brand-new", 5)])
-    code, out, err = run_cli(monkeypatch, capsys, "train", "--data", spec, "--events", tmp_path / "events.db",
-                             "--out", tmp_path / "model", "--epochs", "1", "--dim", "8", "--quiet")  # fmt: skip
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--data",
+        spec,
+        "--events",
+        tmp_path / "events.db",
+        "--out",
+        tmp_path / "model",
+        "--param",
+        "epochs=1",
+        "--param",
+        "dim=8",
+        "--quiet",
+    )
     assert code == 0, err
     assert "2 stored events" in out
     from whyrec.models import Recommender
 
     model = Recommender.load(tmp_path / "model")
     assert "brand-new" in [str(u) for u in model.feature_space_.user_ids]
-    code, _, err = run_cli(monkeypatch, capsys, "train", "--data", spec, "--events", tmp_path / "nope" / "e.db",
-                           "--out", tmp_path / "m2", "--epochs", "1", "--quiet")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--data",
+        spec,
+        "--events",
+        tmp_path / "nope" / "e.db",
+        "--out",
+        tmp_path / "m2",
+        "--param",
+        "epochs=1",
+        "--quiet",
+    )
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 
 
@@ -159,9 +193,13 @@ def test_a_user_first_seen_through_events(served):
     client, model = served
     fs = model.feature_space_
     country = fs.field("user", "country").values[0]
-    body = {"events": [{"user_id": "newcomer", "item_id": fs.item_ids[1], "timestamp": "2026-11-28T10:00:00"},
-                       {"user_id": "newcomer", "item_id": fs.item_ids[2], "timestamp": 1_764_324_000}],
-            "attributes": {"newcomer": {"country": country}}}  # fmt: skip
+    body = {
+        "events": [
+            {"user_id": "newcomer", "item_id": fs.item_ids[1], "timestamp": "2026-11-28T10:00:00"},
+            {"user_id": "newcomer", "item_id": fs.item_ids[2], "timestamp": 1_764_324_000},
+        ],
+        "attributes": {"newcomer": {"country": country}},
+    }
     assert client.post("/events", json=body).status_code == 201
     recs = client.post("/recommend", json={"user_id": "newcomer", "k": 5}).json()["items"]
     expected = model.recommend_profile([fs.item_ids[1], fs.item_ids[2]], {"country": country}, k=5).item_ids[0]
@@ -192,8 +230,9 @@ def test_bad_events_are_4xx_and_write_nothing(served, events, status, message):
     client, _ = served
     store = client.app.state.store
     before = store.count()
-    response = client.post("/events", json={"events": [{"user_id": 1, "item_id": 2}, *events]} if events else
-                           {"events": []})  # fmt: skip
+    response = client.post(
+        "/events", json={"events": [{"user_id": 1, "item_id": 2}, *events]} if events else {"events": []}
+    )
     assert response.status_code == status, response.text
     assert message in response.text
     assert store.count() == before
@@ -216,9 +255,12 @@ def test_api_key_is_enforced(small_model, tmp_path):
     app = create_app({"shop": small_model}, store=tmp_path / "e.db", api_key="s3cret", slow_workers=0)
     user = small_model.feature_space_.user_ids[0]
     with TestClient(app, raise_server_exceptions=False) as client:
-        for method, path, body in [("post", "/events", {"events": [{"user_id": 1, "item_id": 1}]}),
-                                   ("post", "/recommend", {"user_id": user}), ("get", f"/users/{user}/history", None),
-                                   ("delete", f"/users/{user}/events", None)]:  # fmt: skip
+        for method, path, body in [
+            ("post", "/events", {"events": [{"user_id": 1, "item_id": 1}]}),
+            ("post", "/recommend", {"user_id": user}),
+            ("get", f"/users/{user}/history", None),
+            ("delete", f"/users/{user}/events", None),
+        ]:
             call = getattr(client, method)
             kwargs = {"json": body} if body else {}
             missing = call(path, **kwargs)

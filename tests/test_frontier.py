@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from benchmarks.cost_frontier.frontier import best_within, cost_frontier, cost_frontier_figure
 
 from whyrec.errors import ParameterError
-from whyrec.studies.frontier import best_within, cost_frontier
-from whyrec.viz.figures import cost_frontier_figure
 
 
 def _dominates(a, b):

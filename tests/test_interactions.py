@@ -14,10 +14,10 @@ from whyrec.data.ctr import ABSENT, split_rows
 from whyrec.data.synthetic_ctr import synthetic_ctr
 from whyrec.errors import DataError, ParameterError
 from whyrec.interactions.crosses import add_crosses, crossed_split, fit_crosses
+from whyrec.interactions.encoding import encode_study, planted_recovery
 from whyrec.interactions.glider import GliderSettings, glider
 from whyrec.interactions.nid import Interaction, higher_order, pairwise_strengths, prune_redundant, unit_importance
 from whyrec.models.ctr import CTRModel
-from whyrec.studies.interactions import encode_study, planted_recovery
 
 
 # -- NID ----------------------------------------------------------------------------------------
@@ -142,20 +142,45 @@ def test_encode_study_reports_every_model_and_seed(planted):
 def test_cli_trains_detects_and_encodes(monkeypatch, capsys, tmp_path):
     model = tmp_path / "ctr"
     data = "synthetic-ctr:n_rows=3000,seed=1"
-    code, out, err = run_cli(monkeypatch, capsys, "ctr", "train", "--data", data, "--architecture", "fm",
-                          "--out", model, "--epochs", "3")  # fmt: skip
+    code, out, err = run_cli(
+        monkeypatch, capsys, "ctr", "train", "--data", data, "--architecture", "fm", "--out", model, "--epochs", "3"
+    )
     assert code == 0, err
     assert "test AUC" in out
-    code, out, err = run_cli(monkeypatch, capsys, "interactions", "detect", "--model", model, "--instances", "12",
-                          "--samples", "100", "--jobs", "2")  # fmt: skip
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "interactions",
+        "detect",
+        "--model",
+        model,
+        "--instances",
+        "12",
+        "--samples",
+        "100",
+        "--jobs",
+        "2",
+    )
     assert code == 0, err
     report = json.loads((model / "interactions.json").read_text())
     assert report["settings"]["instances"] == 12 and report["settings"]["n_jobs"] == 2
     assert "recovery" in report and (model / "interactions.html").exists()
     assert (model / "plotly.min.js").exists()  # served beside the page, never from a CDN
     detected = model / "interactions.json"
-    code, out, err = run_cli(monkeypatch, capsys, "interactions", "encode", "--interactions", detected,
-                          "--top", "2", "--architectures", "lr", "--seeds", "0")  # fmt: skip
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "interactions",
+        "encode",
+        "--interactions",
+        detected,
+        "--top",
+        "2",
+        "--architectures",
+        "lr",
+        "--seeds",
+        "0",
+    )
     assert code == 0, err
     result = json.loads((model / "interactions-encode.json").read_text())
     assert list(result["models"]) == ["lr"] and len(result["interactions"]) == 2

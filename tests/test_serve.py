@@ -71,8 +71,9 @@ def test_explain_with_a_verified_counterfactual(client, small_model):
     body = client.post("/explain", json={"user_id": user, "item_id": first, "method": "counterfactual", "n": 5})
     assert body.status_code == 200, body.text
     found = body.json()["counterfactual"]
-    expected = counterfactual(small_model, small_model.user_profiles(fs.user_index([user])),
-                              int(fs.item_index([first])[0]), n=5)  # fmt: skip
+    expected = counterfactual(
+        small_model, small_model.user_profiles(fs.user_index([user])), int(fs.item_index([first])[0]), n=5
+    )
     assert found["found"] == expected.found and found["removed"] == expected.removed
     if found["found"]:
         assert found["verified"] and found["new_rank"] > 5

@@ -47,8 +47,10 @@ def _start(model_dir, port, *extra) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "whyrec", "serve", "-m", f"shop={model_dir}", "--port", str(port), *map(str, extra)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:

@@ -16,7 +16,7 @@ from whyrec.data.stream import stream_dataset, write_shards
 from whyrec.data.synthetic_catalogue import write_synthetic_catalogue
 from whyrec.errors import DataError, ParameterError
 from whyrec.explain import explain
-from whyrec.studies.batch import read_job, run_job
+from whyrec.jobs.batch import read_job, run_job
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,16 @@ def catalogue(tmp_path_factory):
 
 
 def test_streamed_shards_give_the_same_dataset_as_reading_the_whole_table(catalogue):
-    streamed = stream_dataset(catalogue / "interactions", catalogue / "users.parquet", catalogue / "items.parquet",
-                              batch_rows=1000)  # fmt: skip
+    streamed = stream_dataset(
+        catalogue / "interactions", catalogue / "users.parquet", catalogue / "items.parquet", batch_rows=1000
+    )
     frames = [pd.read_parquet(p) for p in sorted((catalogue / "interactions").glob("*.parquet"))]
     whole = Dataset.from_frames(
-        pd.concat(frames), pd.read_parquet(catalogue / "users.parquet"), pd.read_parquet(catalogue / "items.parquet"),
+        pd.concat(frames),
+        pd.read_parquet(catalogue / "users.parquet"),
+        pd.read_parquet(catalogue / "items.parquet"),
         on_duplicate="drop",
-    )  # fmt: skip
+    )
     assert streamed.feature_space.user_ids == whole.feature_space.user_ids
     assert streamed.feature_space.token_names.tolist() == whole.feature_space.token_names.tolist()
     assert (streamed.matrix() != whole.matrix()).nnz == 0
@@ -51,8 +54,9 @@ def test_missing_truncated_and_mismatched_shards_are_named(tmp_path):
     with pytest.raises(DataError, match=r"part-00001\.parquet"):
         stream_dataset(tmp_path / "ok")
     write_shards(frames, tmp_path / "short")
-    pq.write_table(pq.read_table(tmp_path / "short" / "part-00000.parquet").slice(0, 1),
-                   tmp_path / "short" / "part-00000.parquet")  # fmt: skip
+    pq.write_table(
+        pq.read_table(tmp_path / "short" / "part-00000.parquet").slice(0, 1), tmp_path / "short" / "part-00000.parquet"
+    )
     with pytest.raises(DataError, match="truncated"):
         stream_dataset(tmp_path / "short")
     mixed = [frames[0], pd.DataFrame({"user": ["a"], "item": [12]})]
@@ -69,17 +73,20 @@ def test_missing_truncated_and_mismatched_shards_are_named(tmp_path):
 def test_explain_all_writes_resumable_parts_that_agree_with_explain(small_model, tmp_path):
     small_model.save(tmp_path / "model")
     out = tmp_path / "explained"
-    first = run_job(small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150,
-                    worker=0, n_workers=2)  # fmt: skip
+    first = run_job(
+        small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150, worker=0, n_workers=2
+    )
     assert not first["complete"] and first["parts_written"] == 2  # 400 users: parts 0 and 2
     with pytest.raises(DataError, match="unfinished"):
         read_job(out)
     (out / "part-000000.parquet").unlink()  # a part lost to a crash is redone, the others are kept
-    again = run_job(small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150,
-                    worker=0, n_workers=2)  # fmt: skip
+    again = run_job(
+        small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150, worker=0, n_workers=2
+    )
     assert again["parts_written"] == 1 and again["parts_skipped"] == 1
-    last = run_job(small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150,
-                   worker=1, n_workers=2)  # fmt: skip
+    last = run_job(
+        small_model, tmp_path / "model", out, kind="explain", k=4, reasons=2, users_per_part=150, worker=1, n_workers=2
+    )
     assert last["complete"]
     table = read_job(out).to_pandas()
     fs = small_model.feature_space_
@@ -96,13 +103,34 @@ def test_explain_all_writes_resumable_parts_that_agree_with_explain(small_model,
 
 def test_recommend_all_cli_completes_and_reports_bad_input(small_model, tmp_path, monkeypatch, capsys):
     small_model.save(tmp_path / "model")
-    code, out, _ = run_cli(monkeypatch, capsys, "recommend-all", "--model", tmp_path / "model", "--out",
-                           tmp_path / "recs", "-k", 3, "--quiet")  # fmt: skip
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "recommend-all",
+        "--model",
+        tmp_path / "model",
+        "--out",
+        tmp_path / "recs",
+        "-k",
+        3,
+        "--quiet",
+    )
     assert code == 0 and "job complete: True" in out
     assert json.loads((tmp_path / "recs" / "_SUCCESS").read_text())["parts"] == ["part-000000.parquet"]
     assert len(read_job(tmp_path / "recs")) == 3 * small_model.feature_space_.n_users
-    code, _, err = run_cli(monkeypatch, capsys, "explain-all", "--model", tmp_path / "model", "--out",
-                           tmp_path / "x", "--worker", 3, "--workers", 2)  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "explain-all",
+        "--model",
+        tmp_path / "model",
+        "--out",
+        tmp_path / "x",
+        "--worker",
+        3,
+        "--workers",
+        2,
+    )
     assert code == 2 and "worker must lie in 0..n_workers-1" in err
 
 

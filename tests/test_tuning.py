@@ -13,13 +13,15 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from benchmarks.accuracy.restore_studies import restore_study
+from benchmarks.accuracy.table1 import accuracy_table, add_to_study
 
-from conftest import run_cli
+from conftest import run_benchmark, run_cli
 from whyrec.errors import DataError, ParameterError, TrainingDivergedError, first_line
 from whyrec.metrics import evaluate
-from whyrec.studies.accuracy import accuracy_table, add_to_study, score_on_seeds
-from whyrec.studies.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
-from whyrec.studies.tuning import next_growth, on_boundary, restore_study, stored_best, tune
+from whyrec.tuning import score_on_seeds
+from whyrec.tuning.catalogue import CANDIDATES, Candidate, Choice, FloatRange, IntRange, build, check_space
+from whyrec.tuning.search import next_growth, on_boundary, stored_best, tune
 
 
 def test_tune_is_seeded_and_keeps_the_best(small_split):
@@ -62,8 +64,10 @@ def test_stored_best_reads_a_finished_study_without_running_trials(small_split, 
 def test_a_storage_that_is_not_a_study_database_is_named(small_split, tmp_path):
     storage = tmp_path / "notes.db"
     storage.write_text("these are my notes, not an optuna study\n")
-    for call in (lambda: tune("ease", small_split, trials=1, storage=storage),
-                 lambda: stored_best("ease", small_split, storage=storage)):  # fmt: skip
+    for call in (
+        lambda: tune("ease", small_split, trials=1, storage=storage),
+        lambda: stored_best("ease", small_split, storage=storage),
+    ):
         with pytest.raises(DataError, match=f"cannot open the tuning storage {re.escape(str(storage))}: .+"):
             call()
     assert storage.read_text() == "these are my notes, not an optuna study\n"  # left as it was
@@ -80,7 +84,7 @@ KILLED_RUN = textwrap.dedent(
     import os, signal, sys
     from whyrec.data.splits import split
     from whyrec.data.synthetic import synthetic
-    from whyrec.studies.tuning import tune
+    from whyrec.tuning.search import tune
 
     parts = split(synthetic(n_users=400, n_items=80, seed=3).dataset, seed=1, cold_start=0.1)
     seen = []
@@ -167,8 +171,21 @@ def test_diverged_trials_are_recorded_and_the_search_goes_on(small_split, monkey
 
 def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     spec = "synthetic:n_users=200,n_items=60,seed=4"
-    code, out, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "3",
-                             "--out", tmp_path / "best", "--storage", tmp_path / "t.db")  # fmt: skip
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "tune",
+        "--data",
+        spec,
+        "--model",
+        "ease",
+        "--trials",
+        "3",
+        "--out",
+        tmp_path / "best",
+        "--storage",
+        tmp_path / "t.db",
+    )
     assert code == 0, err
     assert "Best of 3 trials" in out
     from whyrec.models import Recommender
@@ -177,11 +194,25 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     assert model.manifest_["info"]["tuning"]["params"]["l2"] == model.l2
     code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "xgboost", "--out", tmp_path / "x")
     assert code == 2 and "unknown model 'xgboost'" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0",
-                           "--out", tmp_path / "x")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0", "--out", tmp_path / "x"
+    )
     assert code == 2 and "trials must be a positive integer" in err
-    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "fm", "--trials", "1",
-                           "--precision", "bfloat16", "--out", tmp_path / "half")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "tune",
+        "--data",
+        spec,
+        "--model",
+        "fm",
+        "--trials",
+        "1",
+        "--precision",
+        "bfloat16",
+        "--out",
+        tmp_path / "half",
+    )
     assert code == 0, err
     assert Recommender.load(tmp_path / "half").manifest_["info"]["tuning"]["precision"] == "bfloat16"
 
@@ -189,8 +220,12 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
 @pytest.fixture
 def ials_small(monkeypatch):
     """iALS registered as "ials_small" with a search space small enough for 13 quick trials."""
-    space = {"factors": IntRange(2, 8), "unobserved_weight": FloatRange(0.01, 1.0, log=True),
-             "relative_l2": FloatRange(0.01, 10.0, log=True), "iterations": IntRange(1, 3)}  # fmt: skip
+    space = {
+        "factors": IntRange(2, 8),
+        "unobserved_weight": FloatRange(0.01, 1.0, log=True),
+        "relative_l2": FloatRange(0.01, 10.0, log=True),
+        "iterations": IntRange(1, 3),
+    }
     monkeypatch.setitem(CANDIDATES, "ials_small", dataclasses.replace(CANDIDATES["ials"], space=space))
     return space
 
@@ -230,10 +265,12 @@ def _frozen(number, value, factors, stage=None, state="COMPLETE"):
         "iterations": optuna.distributions.IntDistribution(1, 3),
     }
     trial = optuna.trial.create_trial(
-        state=optuna.trial.TrialState[state], value=value if state == "COMPLETE" else None,
-        params={"factors": factors, "iterations": 2}, distributions=dist,
+        state=optuna.trial.TrialState[state],
+        value=value if state == "COMPLETE" else None,
+        params={"factors": factors, "iterations": 2},
+        distributions=dist,
         user_attrs={"stage": stage} if stage else None,
-    )  # fmt: skip
+    )
     trial.number = number
     return trial
 
@@ -288,8 +325,17 @@ def test_a_study_restored_from_its_result_json_resumes_as_the_original(small_spl
     records = json.loads(json.dumps(original["trials"]))  # as a result JSON keeps them
     source = {"command": "whyrec benchmark accuracy", "git_revision": "abc1234"}
     running = {**records[0], "state": "running", "validation": None}  # left by a killed run: skipped
-    assert restore_study("ials_small", small_split, [running, *records], storage=tmp_path / "b.db", search_seconds=12.5,
-                         source=source) == 6  # fmt: skip
+    assert (
+        restore_study(
+            "ials_small",
+            small_split,
+            [running, *records],
+            storage=tmp_path / "b.db",
+            search_seconds=12.5,
+            source=source,
+        )
+        == 6
+    )
     restored = tune("ials_small", small_split, trials=6, seed=0, storage=tmp_path / "b.db")
     assert restored["trials_run_now"] == 0 and restored["trials"] == original["trials"]
     assert restored["params"] == original["params"] and restored["search_seconds"] == 12.5
@@ -329,15 +375,41 @@ def test_a_table_with_growth_trials_takes_only_rows_with_the_same(monkeypatch, c
     with pytest.raises(ParameterError, match="grow 0 there, 4 here"):
         add_to_study(stored, rows, "d")
     assert add_to_study({**stored, "results": {**stored["results"], "grow": 4}}, rows, "d")["grow"] == 4
-    row = {"recall@50_median": 0.4, "recall@50_mean": 0.4, "recall@50_std": 0.0, "recall@20_median": 0.3,
-           "ndcg@50_median": 0.2, "fit_seconds_mean": 1.0, "trials": [{}] * 6, "boundary": ["factors"]}  # fmt: skip
-    table = accuracy_table({**rows, "ranking_by_median_recall@50": ["ials", "ease"], "models": {
-        "ials": {**row, "params": {"factors": 1024, "iterations": 8}, "best_stage": "grow"},
-        "ease": {**row, "params": {"l2": 500.0}, "boundary": [], "best_stage": "search"}}})  # fmt: skip
+    row = {
+        "recall@50_median": 0.4,
+        "recall@50_mean": 0.4,
+        "recall@50_std": 0.0,
+        "recall@20_median": 0.3,
+        "ndcg@50_median": 0.2,
+        "fit_seconds_mean": 1.0,
+        "trials": [{}] * 6,
+        "boundary": ["factors"],
+    }
+    table = accuracy_table(
+        {
+            **rows,
+            "ranking_by_median_recall@50": ["ials", "ease"],
+            "models": {
+                "ials": {**row, "params": {"factors": 1024, "iterations": 8}, "best_stage": "grow"},
+                "ease": {**row, "params": {"l2": 500.0}, "boundary": [], "best_stage": "search"},
+            },
+        }
+    )
     assert "factors=1024 (grown) (edge!), iterations=8 |" in table and "l2=500 |" in table
     assert "2 sampler trials and 4 growth trials" in table
-    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", "synthetic:n_users=200,n_items=60,seed=4",
-                           "--model", "ease", "--grow", "-1", "--out", tmp_path / "x")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "tune",
+        "--data",
+        "synthetic:n_users=200,n_items=60,seed=4",
+        "--model",
+        "ease",
+        "--grow",
+        "-1",
+        "--out",
+        tmp_path / "x",
+    )
     assert code == 2 and "grow must be a non-negative integer" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
 
@@ -362,19 +434,57 @@ def test_an_unknown_sampler_is_named(small_split, tmp_path, monkeypatch, capsys)
     ):
         with pytest.raises(ParameterError, match="unknown sampler 'grid'; known samplers: tpe, tpe_multivariate, gp"):
             call()
-    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", "synthetic:n_users=200,n_items=60,seed=4",
-                           "--model", "ease", "--sampler", "grid", "--out", tmp_path / "x")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "tune",
+        "--data",
+        "synthetic:n_users=200,n_items=60,seed=4",
+        "--model",
+        "ease",
+        "--sampler",
+        "grid",
+        "--out",
+        tmp_path / "x",
+    )
     assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
-    code, _, err = run_cli(monkeypatch, capsys, "benchmark", "accuracy", "--data", "synthetic:n_users=200,n_items=60",
-                           "--models", "ease", "--sampler", "grid", "--out", tmp_path / "table")  # fmt: skip
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "compare",
+        "--data",
+        "synthetic:n_users=200,n_items=60",
+        "--models",
+        "ease",
+        "--sampler",
+        "grid",
+        "--out",
+        tmp_path / "table.json",
+    )
+    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "table.json").exists()
+    code, _, err = run_benchmark(
+        monkeypatch,
+        capsys,
+        "accuracy.run",
+        "--data",
+        "synthetic:n_users=200,n_items=60",
+        "--models",
+        "ease",
+        "--sampler",
+        "grid",
+        "--out",
+        tmp_path / "table",
+    )
     assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "table").exists() or not any((tmp_path / "table").iterdir())
 
 
 def test_ials_is_searched_in_unobserved_weight_and_relative_l2(small_split):
-    model = build("ials", {"factors": 8, "unobserved_weight": 0.05, "relative_l2": 5.0, "iterations": 2}, 0,
-                  small_split.train)  # fmt: skip
+    model = build(
+        "ials", {"factors": 8, "unobserved_weight": 0.05, "relative_l2": 5.0, "iterations": 2}, 0, small_split.train
+    )
     assert model.alpha == pytest.approx(20.0) and model.regularization == pytest.approx(100.0)
     plain = build("ials", {"factors": 8, "alpha": 3.0, "regularization": 1.0}, 0, small_split.train)
     assert (plain.alpha, plain.regularization) == (3.0, 1.0)  # implicit's own coordinates still work
@@ -404,11 +514,11 @@ def test_parallel_trials_share_the_cores(small_split, monkeypatch):
 def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monkeypatch, capsys):
     data = "synthetic:n_users=200,n_items=60,seed=4"
     out = tmp_path / "table"
-    base = ("benchmark", "accuracy", "--data", data, "--name", "t", "--out", out, "--seeds", "2", "--trials", "2")
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "popularity,item_knn")
+    base = ("accuracy.run", "--data", data, "--name", "t", "--out", out, "--seeds", "2", "--trials", "2")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--models", "popularity,item_knn")
     assert code == 0, err
     first = json.loads((out / "accuracy_t.json").read_text())
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "ease", "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--models", "ease", "--add")
     assert code == 0, err
     merged = json.loads((out / "accuracy_t.json").read_text())
     results = merged["results"]
@@ -420,13 +530,17 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
     )
     assert "--add" in merged["command"]
     assert results["earlier_runs"] == [
-        {"command": first["command"], "git_revision": first["git_revision"], "date": first["date"],
-         "models": ["popularity", "item_knn"]}
-    ]  # fmt: skip
+        {
+            "command": first["command"],
+            "git_revision": first["git_revision"],
+            "date": first["date"],
+            "models": ["popularity", "item_knn"],
+        }
+    ]
     assert "| ease |" in (out / "accuracy_t.md").read_text()
     assert (out / "tuning_t_ease.html").exists()
     # a second addition, which also replaces a row: every row stays attributed to the run that made it
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "user_knn,item_knn", "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--models", "user_knn,item_knn", "--add")
     assert code == 0, err
     again = json.loads((out / "accuracy_t.json").read_text())["results"]
     assert set(again["models"]) == {"popularity", "item_knn", "ease", "user_knn"}
@@ -437,14 +551,14 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
     for extra, named in ((("--trials", "3"), "trials 2 there, 3 here"), (("--seeds", "1"), "seeds [0, 1] there")):
         args = [*base, "--models", "bpr", "--add"]
         args[args.index(extra[0]) + 1] = extra[1]
-        code, _, err = run_cli(monkeypatch, capsys, *args)
+        code, _, err = run_benchmark(monkeypatch, capsys, *args)
         assert code == 2 and named in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--add")
     assert code == 2 and "--add needs --models" in err
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "none", "--models", "ease", "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--name", "none", "--models", "ease", "--add")
     assert code == 2 and "does not exist" in err
     (out / "accuracy_broken.json").write_text("{not json")
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--name", "broken", "--models", "ease", "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--name", "broken", "--models", "ease", "--add")
     assert code == 2 and "is not an accuracy study's result JSON" in err and len(err.strip().splitlines()) == 1
     assert json.loads((out / "accuracy_t.json").read_text()) == merged
 
@@ -452,11 +566,11 @@ def test_rows_are_added_to_a_stored_table_only_under_its_settings(tmp_path, monk
 def test_curves_are_added_to_a_stored_coldstart_study_only_under_its_settings(tmp_path, monkeypatch, capsys):
     data = "synthetic:n_users=300,n_items=60,seed=4"
     out = tmp_path / "cold"
-    base = ("benchmark", "coldstart", "--data", data, "--name", "c", "--out", out, "--seeds", "2")
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "popularity,ease")
+    base = ("coldstart.run", "--data", data, "--name", "c", "--out", out, "--tuned", tmp_path, "--seeds", "2")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--models", "popularity,ease")
     assert code == 0, err
     first = json.loads((out / "coldstart_c.json").read_text())
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--models", "item_knn,ease", "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--models", "item_knn,ease", "--add")
     assert code == 0, err
     merged = json.loads((out / "coldstart_c.json").read_text())
     results = merged["results"]
@@ -470,12 +584,18 @@ def test_curves_are_added_to_a_stored_coldstart_study_only_under_its_settings(tm
     ratio = results["new_users"]["recall@50_over_popularity"]["item_knn"]
     assert ratio == pytest.approx(curves["item_knn"][-1] / curves["popularity"][-1])
     assert results["earlier_runs"] == [
-        {"command": first["command"], "git_revision": first["git_revision"], "date": first["date"],
-         "models": ["popularity"]}
-    ]  # fmt: skip
-    code, _, err = run_cli(monkeypatch, capsys, *[a if a != "2" else "1" for a in base], "--models", "ease", "--add")
+        {
+            "command": first["command"],
+            "git_revision": first["git_revision"],
+            "date": first["date"],
+            "models": ["popularity"],
+        }
+    ]
+    code, _, err = run_benchmark(
+        monkeypatch, capsys, *[a if a != "2" else "1" for a in base], "--models", "ease", "--add"
+    )
     assert code == 2 and "seeds [0, 1] there, [0] here" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(monkeypatch, capsys, *base, "--add")
+    code, _, err = run_benchmark(monkeypatch, capsys, *base, "--add")
     assert code == 2 and "--add needs --models" in err
     assert json.loads((out / "coldstart_c.json").read_text()) == merged
 

@@ -81,7 +81,7 @@ def test_a_csv_release_loads_with_titles_genres_years_and_frequent_tags(tmp_path
 
 def test_train_on_a_csv_release_unchanged_and_through_a_mapped_csv_spec(monkeypatch, capsys, tmp_path):
     path = _release(tmp_path / "ml-25m")
-    common = ["--epochs", "2", "--dim", "8", "--quiet"]
+    common = ["--param", "epochs=2", "--param", "dim=8", "--quiet"]
     code, _, err = run_cli(
         monkeypatch, capsys, "train", "--data", f"movielens:{path}", "--out", tmp_path / "a", *common
     )
@@ -108,24 +108,41 @@ def _csv(tmp_path, name, text):
 @pytest.mark.parametrize(
     ("files", "spec", "message"),
     [
-        ({"r.csv": "userId,movieId,rating\n1,2,4\n"}, "csv:{d}/r.csv?item=movieId",
-         r"r\.csv: has no column 'user'; its columns are \['userId', 'movieId', 'rating'\]; "
-         r"perhaps 'user' -> 'userId'"),
-        ({"r.csv": "user,item\n1,2\n"}, "csv:{d}/r.csv?min_rating=3",
-         r"r\.csv: min_rating=3 needs a rating column 'rating', and there is none"),
-        ({"r.csv": "user,item\n1,2\n1,3\n", "m.csv": "item,genres\n2,Drama|War\n3,Comedy\n"},
-         "csv:{d}/r.csv,,{d}/m.csv?multi=genres:;",
-         r"m\.csv: the separator ';' of multi-valued column 'genres' splits none of its values, but '\|' would"),
-        ({"r.csv": "user,item\n1,2\n1,9\n", "m.csv": "item,title\n2,A\n3,B\n"}, "csv:{d}/r.csv,,{d}/m.csv",
-         r"m\.csv: 1 item ID\(s\) in the interactions are not in the items table, e.g. 9"),
-        ({"r.csv": "user,item,rating\n1,2,4\n1,3,five\n"}, "csv:{d}/r.csv",
-         r"r\.csv line 3: rating column 'rating' has a missing or non-numeric value 'five'"),
+        (
+            {"r.csv": "userId,movieId,rating\n1,2,4\n"},
+            "csv:{d}/r.csv?item=movieId",
+            r"r\.csv: has no column 'user'; its columns are \['userId', 'movieId', 'rating'\]; "
+            r"perhaps 'user' -> 'userId'",
+        ),
+        (
+            {"r.csv": "user,item\n1,2\n"},
+            "csv:{d}/r.csv?min_rating=3",
+            r"r\.csv: min_rating=3 needs a rating column 'rating', and there is none",
+        ),
+        (
+            {"r.csv": "user,item\n1,2\n1,3\n", "m.csv": "item,genres\n2,Drama|War\n3,Comedy\n"},
+            "csv:{d}/r.csv,,{d}/m.csv?multi=genres:;",
+            r"m\.csv: the separator ';' of multi-valued column 'genres' splits none of its values, but '\|' would",
+        ),
+        (
+            {"r.csv": "user,item\n1,2\n1,9\n", "m.csv": "item,title\n2,A\n3,B\n"},
+            "csv:{d}/r.csv,,{d}/m.csv",
+            r"m\.csv: 1 item ID\(s\) in the interactions are not in the items table, e.g. 9",
+        ),
+        (
+            {"r.csv": "user,item,rating\n1,2,4\n1,3,five\n"},
+            "csv:{d}/r.csv",
+            r"r\.csv line 3: rating column 'rating' has a missing or non-numeric value 'five'",
+        ),
         ({"r.csv": ""}, "csv:{d}/r.csv", r"r\.csv is empty"),
         ({"r.csv": "user;item\n1;2\n"}, "csv:{d}/r.csv", r"is its separator ';'\? pass --sep ';'"),
-        ({"r.csv": "user,item\n1,2\n1,2\n"}, "csv:{d}/r.csv",
-         r"r\.csv line 3: 1 duplicate .*--on-duplicate drop\|count"),
+        (
+            {"r.csv": "user,item\n1,2\n1,2\n"},
+            "csv:{d}/r.csv",
+            r"r\.csv line 3: 1 duplicate .*--on-duplicate drop\|count",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_files_get_one_line_errors_naming_the_file_row_and_fix(monkeypatch, capsys, tmp_path, files, spec, message):
     for name, text in files.items():
         _csv(tmp_path, name, text)
@@ -152,8 +169,10 @@ def test_a_truncated_gzip_and_a_bad_movielens_csv_are_named(tmp_path):
 def test_repeated_events_can_be_counted_and_ials_reads_them_as_confidence(tmp_path):
     events = pd.DataFrame({"user": [1, 1, 1, 2, 2, 3, 3, 3, 3], "item": [10, 10, 11, 10, 12, 12, 12, 12, 11]})
     counted = Dataset.from_frames(events, on_duplicate="count")
-    pairs = {(counted.feature_space.user_ids[u], counted.feature_space.item_ids[i]): w
-             for u, i, w in zip(counted.users, counted.items, counted.weights, strict=True)}  # fmt: skip
+    pairs = {
+        (counted.feature_space.user_ids[u], counted.feature_space.item_ids[i]): w
+        for u, i, w in zip(counted.users, counted.items, counted.weights, strict=True)
+    }
     assert pairs == {(1, 10): 2, (1, 11): 1, (2, 10): 1, (2, 12): 1, (3, 12): 3, (3, 11): 1}
     assert counted.stats["repeated_rows"] == 3 and counted.weighted_matrix().sum() == len(events)
     assert np.array_equal(counted.matrix().toarray(), counted.weighted_matrix().toarray() > 0)
@@ -191,9 +210,14 @@ def test_options_survive_the_spec_round_trip(values):
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("colour=red", "unknown data spec option 'colour'"), ("min_rating=lots", "takes a number"),
-     ("on_duplicate=merge", "on_duplicate must be one of"), ("multi=genres", "FIELD:SEP"), ("user=", "column name")],
-)  # fmt: skip
+    [
+        ("colour=red", "unknown data spec option 'colour'"),
+        ("min_rating=lots", "takes a number"),
+        ("on_duplicate=merge", "on_duplicate must be one of"),
+        ("multi=genres", "FIELD:SEP"),
+        ("user=", "column name"),
+    ],
+)
 def test_bad_spec_options_are_parameter_errors(query, message):
     with pytest.raises(ParameterError, match=message):
         load_spec(f"csv:r.csv?{query}")
@@ -210,8 +234,13 @@ def test_inspect_reports_what_the_data_and_the_split_hold(monkeypatch, capsys, t
     assert (report["users"], report["items"], report["interactions"]) == (12, 8, positives)
     assert report["density"] == pytest.approx(positives / 96)
     below = len(frame) - positives - 1
-    assert report["loading"] == {"rows": len(frame), "on_duplicate": "drop", "below_min_rating": below,
-                                 "min_rating": 3, "repeated_rows": 1}  # fmt: skip
+    assert report["loading"] == {
+        "rows": len(frame),
+        "on_duplicate": "drop",
+        "below_min_rating": below,
+        "min_rating": 3,
+        "repeated_rows": 1,
+    }
     per_user = np.bincount(ds.users, minlength=12)
     assert report["activity_quantiles"]["p50"] == float(np.median(per_user))
     assert report["items_without_interactions"] == int((np.bincount(ds.items, minlength=8) == 0).sum())
@@ -227,8 +256,9 @@ def test_inspect_reports_what_the_data_and_the_split_hold(monkeypatch, capsys, t
     page = (tmp_path / "r.html").read_text()
     assert "Plotly" in page and "src='http" not in page and 'src="http' not in page
     assert f"{positives} interactions" in page
-    code, out, _ = run_cli(monkeypatch, capsys, "data", "inspect", f"csv:{path}", "--min-rating", "3",
-                           "--on-duplicate", "drop")  # fmt: skip
+    code, out, _ = run_cli(
+        monkeypatch, capsys, "data", "inspect", f"csv:{path}", "--min-rating", "3", "--on-duplicate", "drop"
+    )
     assert code == 0 and f"{positives} interactions" in out and "below min_rating 3" in out
 
 
@@ -256,8 +286,13 @@ def test_every_column_option_and_the_separator(tmp_path):
             "when": [1_600_000_000 + 3600 * n for n in range(40)],
         }
     ).drop_duplicates(["who", "what"])
-    products = pd.DataFrame({"what": [f"p{n}" for n in range(11)], "name": [f"Product {n}" for n in range(11)],
-                             "tags": ["red;big" if n % 2 else "blue" for n in range(11)]})  # fmt: skip
+    products = pd.DataFrame(
+        {
+            "what": [f"p{n}" for n in range(11)],
+            "name": [f"Product {n}" for n in range(11)],
+            "tags": ["red;big" if n % 2 else "blue" for n in range(11)],
+        }
+    )
     events.to_csv(tmp_path / "events.txt", sep=";", index=False)
     products.to_csv(tmp_path / "products.txt", sep=";", index=False)
     query = "user=who&item=what&rating=stars&timestamp=when&title=name&min_rating=3&multi=tags:;&sep=;"

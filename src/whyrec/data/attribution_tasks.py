@@ -51,10 +51,14 @@ def synthetic_attribution(n: int = 20000, seed: int = 0, *, noise: float = 0.01)
 
 
 MOVIELENS_SUBSETS = [
-    ("user_content",), ("item_content",), ("user_embedding",), ("item_embedding",),
-    ("item_content", "user_content"), ("item_embedding", "user_embedding"),
+    ("user_content",),
+    ("item_content",),
+    ("user_embedding",),
+    ("item_embedding",),
+    ("item_content", "user_content"),
+    ("item_embedding", "user_embedding"),
     ("item_content", "item_embedding", "user_content", "user_embedding"),
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -130,9 +134,15 @@ def leave_last_out_task(dataset, *, negatives: int = 1, seed: int = 0) -> PairTa
         return all_u[shuffle], all_i[shuffle], labels[shuffle]
 
     return PairTask(
-        groups, user_content, item_content, with_negatives(users[train], items[train]),
-        with_negatives(users[val], items[val]), users[test], items[test], task.seen,
-    )  # fmt: skip
+        groups,
+        user_content,
+        item_content,
+        with_negatives(users[train], items[train]),
+        with_negatives(users[val], items[val]),
+        users[test],
+        items[test],
+        task.seen,
+    )
 
 
 FRAPPE_GROUPS = {
@@ -141,9 +151,14 @@ FRAPPE_GROUPS = {
     "context": ["daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"],
 }
 FRAPPE_SUBSETS = [
-    ("user",), ("item",), ("context",), ("item", "user"), ("context", "user"), ("context", "item"),
+    ("user",),
+    ("item",),
+    ("context",),
+    ("item", "user"),
+    ("context", "user"),
+    ("context", "item"),
     ("context", "item", "user"),
-]  # fmt: skip
+]
 ID_GROUP_MIN_VALUES = 64  # a one-field group with at least this many values is embedded, not one-hot
 
 

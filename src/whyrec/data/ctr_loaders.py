@@ -31,10 +31,31 @@ CRITEO_INTEGER = [f"I{i}" for i in range(1, 14)]
 CRITEO_CATEGORICAL = [f"C{i}" for i in range(1, 27)]
 CRITEO_COLUMNS = [LABEL, *CRITEO_INTEGER, *CRITEO_CATEGORICAL]
 AVAZU_COLUMNS = [
-    "id", "click", "hour", "C1", "banner_pos", "site_id", "site_domain", "site_category", "app_id", "app_domain",
-    "app_category", "device_id", "device_ip", "device_model", "device_type", "device_conn_type",
-    "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21",
-]  # fmt: skip
+    "id",
+    "click",
+    "hour",
+    "C1",
+    "banner_pos",
+    "site_id",
+    "site_domain",
+    "site_category",
+    "app_id",
+    "app_domain",
+    "app_category",
+    "device_id",
+    "device_ip",
+    "device_model",
+    "device_type",
+    "device_conn_type",
+    "C14",
+    "C15",
+    "C16",
+    "C17",
+    "C18",
+    "C19",
+    "C20",
+    "C21",
+]
 FRAPPE_FIELDS = ["user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
 
 
@@ -266,8 +287,10 @@ def load_ctr(spec: str, *, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str,
         data = synthetic_ctr(**options)
         return data.frame, data.interactions
     readers: dict[str, Callable[[Path], pd.DataFrame]] = {
-        "criteo": read_criteo, "avazu": read_avazu, "movielens-ctr": read_movielens_ctr,
-    }  # fmt: skip
+        "criteo": read_criteo,
+        "avazu": read_avazu,
+        "movielens-ctr": read_movielens_ctr,
+    }
     if kind == "frappe":
         if not rest:
             raise DataError("frappe needs a path: frappe:PATH")

@@ -147,8 +147,9 @@ class Dataset:
             if ratings.isna().any():
                 row = int(np.flatnonzero(ratings.isna().to_numpy())[0])
                 raw = frame[rating_col].iloc[row]
-                raise TableError(f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}",
-                                 "interactions", row)  # fmt: skip
+                raise TableError(
+                    f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}", "interactions", row
+                )
         multi_valued = dict(multi_valued or {})
 
         users_frame = entity_frame(users, user_col, "users")
@@ -210,9 +211,12 @@ class Dataset:
         kwargs = {**frame_options_of(options), **frame_options}
         try:
             return cls.from_frames(
-                frames["interactions"], frames["users"], frames["items"],
-                name=kwargs.pop("name", Path(interactions).stem), **kwargs,
-            )  # fmt: skip
+                frames["interactions"],
+                frames["users"],
+                frames["items"],
+                name=kwargs.pop("name", Path(interactions).stem),
+                **kwargs,
+            )
         except TableError as exc:
             path = Path(paths[exc.table] or exc.table)
             csv = not "".join(path.suffixes).lower().endswith((".parquet", ".pq"))
@@ -265,10 +269,15 @@ def _check_separator(frame: pd.DataFrame, path: Path, separator: str) -> None:
 def frame_options_of(options: DataOptions) -> dict[str, Any]:
     """The :meth:`Dataset.from_frames` keyword arguments that `options` set."""
     return {
-        "user_col": options.user_col, "item_col": options.item_col, "rating_col": options.rating_col,
-        "timestamp_col": options.timestamp_col, "title_col": options.title_col, "min_rating": options.min_rating,
-        "multi_valued": dict(options.multi_valued), "on_duplicate": options.on_duplicate,
-    }  # fmt: skip
+        "user_col": options.user_col,
+        "item_col": options.item_col,
+        "rating_col": options.rating_col,
+        "timestamp_col": options.timestamp_col,
+        "title_col": options.title_col,
+        "min_rating": options.min_rating,
+        "multi_valued": dict(options.multi_valued),
+        "on_duplicate": options.on_duplicate,
+    }
 
 
 def interaction_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -421,8 +430,9 @@ def _deduplicate(
             f"{len(key) - len(first)} duplicate (user, item) interaction(s), e.g. user {fs.user_ids[u[row]]!r} and "
             f"item {fs.item_ids[i[row]]!r}; keep one with on_duplicate='drop' or count them with 'count' "
             "(--on-duplicate drop|count on the command line)",
-            "interactions", row,
-        )  # fmt: skip
+            "interactions",
+            row,
+        )
     order = np.argsort(first)  # keep the pairs in the order of their first row
     first, counts = first[order], counts[order]
     weights = counts.astype(np.float32) if policy == "count" else None

@@ -159,8 +159,9 @@ class EventStore:
 
     def frame(self) -> pd.DataFrame:
         """Every stored event as a frame: user, item, timestamp, weight (strings for the IDs)."""
-        query = select(_events.c.user_id, _events.c.item_id, _events.c.timestamp, _events.c.weight,
-                       _events.c.received).order_by(_events.c.id)  # fmt: skip
+        query = select(
+            _events.c.user_id, _events.c.item_id, _events.c.timestamp, _events.c.weight, _events.c.received
+        ).order_by(_events.c.id)
         with self._connection() as connection:
             rows = connection.execute(query).fetchall()
         frame = pd.DataFrame(rows, columns=["user", "item", "timestamp", "weight", "received"])
@@ -202,19 +203,26 @@ def with_events(dataset: Dataset, store: EventStore) -> Dataset:
     lookup = {**known, **{u: fs.n_users + j for j, u in enumerate(new_users)}}
     users = np.array([lookup[u] for u in events["user"]], dtype=np.int64)
     stored = store.all_attributes()
-    rows = [space.encode_attributes("user", stored[u]) if u in stored and fs.user_fields else np.zeros(0, np.int64)
-            for u in new_users]  # fmt: skip
+    rows = [
+        space.encode_attributes("user", stored[u]) if u in stored and fs.user_fields else np.zeros(0, np.int64)
+        for u in new_users
+    ]
     extra = sp.csr_matrix(
-        (np.ones(sum(len(r) for r in rows), np.float32), np.concatenate([np.zeros(0, np.int64), *rows]),
-         np.concatenate([[0], np.cumsum([len(r) for r in rows])])),
+        (
+            np.ones(sum(len(r) for r in rows), np.float32),
+            np.concatenate([np.zeros(0, np.int64), *rows]),
+            np.concatenate([[0], np.cumsum([len(r) for r in rows])]),
+        ),
         shape=(len(new_users), space.n_tokens),
-    )  # fmt: skip
+    )
     all_users = np.concatenate([dataset.users, users])
     all_items = np.concatenate([dataset.items, items])
-    weights = np.concatenate([
-        dataset.weights if dataset.weights is not None else np.ones(dataset.n_interactions, np.float32),
-        events["weight"].to_numpy(np.float32),
-    ])  # fmt: skip
+    weights = np.concatenate(
+        [
+            dataset.weights if dataset.weights is not None else np.ones(dataset.n_interactions, np.float32),
+            events["weight"].to_numpy(np.float32),
+        ]
+    )
     when = events["timestamp"].fillna(events["received"]).to_numpy(np.float64)
     stamps = np.concatenate([dataset.timestamps, when]) if dataset.timestamps is not None else None
     pairs = all_users * space.n_items + all_items
@@ -251,8 +259,12 @@ def _row(e: Event, position: int) -> dict[str, Any]:
         isinstance(stamp, bool) or not isinstance(stamp, int | float) or not math.isfinite(stamp)
     ):
         raise DataError(f"{where}: timestamp must be seconds since the epoch, got {stamp!r}")
-    return {"user_id": _key(e.user_id, "user_id", where), "item_id": _key(e.item_id, "item_id", where),
-            "timestamp": None if stamp is None else float(stamp), "weight": float(weight)}  # fmt: skip
+    return {
+        "user_id": _key(e.user_id, "user_id", where),
+        "item_id": _key(e.item_id, "item_id", where),
+        "timestamp": None if stamp is None else float(stamp),
+        "weight": float(weight),
+    }
 
 
 def _finite(value: Any) -> bool:

@@ -46,16 +46,49 @@ _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
 
 ML1M_AGES = {1: "Under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49", 50: "50-55", 56: "56+"}
 ML1M_OCCUPATIONS = (
-    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
-    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
-    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
-    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
-)  # fmt: skip
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
+)
 ML100K_GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
-)  # fmt: skip
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
@@ -127,9 +160,14 @@ def load_movielens(
         files, name = {}, found
     try:
         return Dataset.from_frames(
-            interactions, users if attributes else None, items if attributes else None, min_rating=min_rating,
-            multi_valued={"genre": "|"} if found != "csv" else {}, on_duplicate=on_duplicate, name=name,
-        )  # fmt: skip
+            interactions,
+            users if attributes else None,
+            items if attributes else None,
+            min_rating=min_rating,
+            multi_valued={"genre": "|"} if found != "csv" else {},
+            on_duplicate=on_duplicate,
+            name=name,
+        )
     except TableError as exc:
         file = files.get(exc.table)
         if file is None:

@@ -24,8 +24,13 @@ from whyrec.errors import ParameterError
 
 OnDuplicate = Literal["error", "drop", "count"]
 ON_DUPLICATE = ("error", "drop", "count")
-_COLUMNS = {"user": "user_col", "item": "item_col", "rating": "rating_col", "timestamp": "timestamp_col",
-            "title": "title_col"}  # fmt: skip
+_COLUMNS = {
+    "user": "user_col",
+    "item": "item_col",
+    "rating": "rating_col",
+    "timestamp": "timestamp_col",
+    "title": "title_col",
+}
 _SEPARATORS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 
 

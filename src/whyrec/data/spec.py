@@ -46,9 +46,12 @@ def load_spec(spec: str, *, attributes: bool = True, seed: int = 0, **overrides:
             raise DataError("movielens needs a directory: movielens:PATH")
         _refuse(options, _MOVIELENS_OPTIONS, "movielens (it knows GroupLens' columns)")
         return load_movielens(
-            rest, attributes=attributes, min_rating=3 if options.min_rating is None else options.min_rating,
-            on_duplicate=options.on_duplicate, min_tag_count=options.min_tag_count,
-        )  # fmt: skip
+            rest,
+            attributes=attributes,
+            min_rating=3 if options.min_rating is None else options.min_rating,
+            on_duplicate=options.on_duplicate,
+            min_tag_count=options.min_tag_count,
+        )
     if kind in ("csv", "parquet", "files", "shards"):
         paths = [p.strip() for p in rest.split(",")] if rest else []
         if not paths or not paths[0] or len(paths) > 3:

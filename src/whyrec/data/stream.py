@@ -163,8 +163,10 @@ def _vocabulary(shards: Sequence[Path], column: str, table: pd.DataFrame | None,
     known = table[column].to_numpy()  # the table's order, as Dataset.from_frames keeps it
     absent = ~np.isin(seen, known)
     if absent.any():
-        raise DataError(f"{int(absent.sum())} {column} ID(s) in the interactions are not in the {column}s table, "
-                        f"e.g. {seen[absent][0]!r}")  # fmt: skip
+        raise DataError(
+            f"{int(absent.sum())} {column} ID(s) in the interactions are not in the {column}s table, "
+            f"e.g. {seen[absent][0]!r}"
+        )
     return known
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from whyrec.choices import METHODS
 from whyrec.data.ctr import CTRData
 from whyrec.data.profiles import Profile, check_nonempty
 from whyrec.errors import ParameterError
@@ -43,6 +44,10 @@ class Explainer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
+            if cls.__module__.startswith("whyrec.") and cls.name not in METHODS:
+                raise TypeError(
+                    f"whyrec's explainer {cls.__name__} registers as {cls.name!r}: add it to choices.METHODS"
+                )
             EXPLAINERS[cls.name] = cls
 
     def supports(self, model: Any) -> bool:
@@ -82,6 +87,18 @@ def get_explainer(method: str, **options: Any) -> Explainer:
     return cls(**options)
 
 
+def explainer_for(model: Any, method: str | None = None, **options: Any) -> Explainer:
+    """The explainer of `method` (default: the model's exact one) with `options`, if it can explain `model`."""
+    method = method or default_method(model)
+    explainer = get_explainer(method, **options)
+    if not explainer.supports(model):
+        raise ParameterError(
+            f"method {method!r} cannot explain a {type(model).__name__} model; "
+            f"methods that can: {', '.join(methods_for(model)) or 'none'}"
+        )
+    return explainer
+
+
 def methods_for(model: Any) -> list[str]:
     """The names of every method that can explain `model`, sorted."""
     return sorted(name for name, cls in EXPLAINERS.items() if cls().supports(model))
@@ -106,13 +123,7 @@ def explain_pairs(model: Any, bags: Any, targets: np.ndarray, *, method: str | N
     `bags` is a CSR batch of bags over the model's tokens and `targets` one dense item index per
     bag (0, the click, for CTR models).
     """
-    method = method or default_method(model)
-    explainer = get_explainer(method)
-    if not explainer.supports(model):
-        raise ParameterError(
-            f"method {method!r} cannot explain a {type(model).__name__} model; "
-            f"methods that can: {', '.join(methods_for(model)) or 'none'}"
-        )
+    explainer = explainer_for(model, method)
     targets = np.asarray(targets, dtype=np.int64)
     if bags.shape[0] != len(targets):
         raise ParameterError(f"{bags.shape[0]} profiles but {len(targets)} targets")
@@ -154,10 +165,7 @@ def explain(model: Estimator, who: Any, items: Any = None, *, method: str | None
             raise ParameterError("a CTR model explains CTRData rows, a DataFrame or a token matrix")
         bags = model.bags(who)
         return explain_pairs(model, bags, np.zeros(bags.shape[0], np.int64), method=method)
-    explainer = get_explainer(method)
-    if not explainer.supports(model):
-        raise ParameterError(f"method {method!r} cannot explain a {type(model).__name__} model")
-    return explainer.attribute(model, who, np.zeros(0, np.int64))
+    return explainer_for(model, method).attribute(model, who, np.zeros(0, np.int64))
 
 
 def _recommender_pairs(model: Recommender, who: Any, items: Any) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -122,12 +122,14 @@ def counterfactual(
         rank_all = int(edits.ranks(edits.removal_scores(everything), target)[0])
         what = "history items" if kinds == ("item",) else "removable tokens"
         if rank_all <= n:
-            message = (f"no set found: even without all {len(candidates)} {what} it stays in the top {n} "
-                       f"(rank {rank_all})")  # fmt: skip
+            message = (
+                f"no set found: even without all {len(candidates)} {what} it stays in the top {n} (rank {rank_all})"
+            )
         else:
             message = f"no set of at most {max_steps} tokens found drops it out of the top {n}"
-        return Counterfactual(**base, found=False, verified=False, steps=steps, search=search, message=message,
-                              rank_without_all=rank_all)  # fmt: skip
+        return Counterfactual(
+            **base, found=False, verified=False, steps=steps, search=search, message=message, rank_without_all=rank_all
+        )
     chosen = _one_minimal(edits, chosen, target, n)
     bag_after = edits.removal_bags(edits.mask(chosen))
     scores_after = model.score(bag_after)  # the public scorer, on the rebuilt bag: the verification
@@ -136,12 +138,18 @@ def counterfactual(
     entering = [int(i) for i in after if i not in set(before.tolist())]
     replaced = entering[0] if entering else None
     return Counterfactual(
-        **base, found=True, verified=new_rank > n, removed=[str(names[t]) for t in chosen],
-        removed_tokens=[int(t) for t in chosen], new_rank=new_rank, steps=steps, search=search,
+        **base,
+        found=True,
+        verified=new_rank > n,
+        removed=[str(names[t]) for t in chosen],
+        removed_tokens=[int(t) for t in chosen],
+        new_rank=new_rank,
+        steps=steps,
+        search=search,
         removed_items=[fs.item_ids[t] for t in chosen if t < fs.n_items],
         replaced_by=fs.item_ids[replaced] if replaced is not None else None,
         replaced_by_name=fs.item_names[replaced] if replaced is not None else None,
-    )  # fmt: skip
+    )
 
 
 def _margin_greedy(
@@ -211,15 +219,17 @@ class CounterfactualExplainer(Explainer):
         for p, target in enumerate(targets):
             start, end = bags.indptr[p], bags.indptr[p + 1]
             relevance = ordering.relevance[p].toarray().ravel()[bags.indices[start:end]]
-            found = counterfactual(model, bags[p], int(target), n=self.n, relevance=relevance, kinds=self.kinds,
-                                   max_steps=self.max_steps)  # fmt: skip
+            found = counterfactual(
+                model, bags[p], int(target), n=self.n, relevance=relevance, kinds=self.kinds, max_steps=self.max_steps
+            )
             details.append(found.to_dict())
             members = np.isin(bags.indices[start:end], found.removed_tokens)
             data[start:end] = np.where(members, relevance, 0.0)
         relevance_matrix = sp.csr_matrix((data, bags.indices, bags.indptr), shape=bags.shape)
         result = self._result(model, relevance_matrix, targets, ordering.scores, ordering.baselines)
-        return Explanations(result.relevance, result.targets, result.scores, result.baselines, result.method,
-                            result.vocabulary, details)  # fmt: skip
+        return Explanations(
+            result.relevance, result.targets, result.scores, result.baselines, result.method, result.vocabulary, details
+        )
 
 
 @dataclass(frozen=True)
@@ -277,8 +287,14 @@ def why_not(
     scores = edits.removal_scores(np.zeros((1, len(edits.tokens)), dtype=bool))
     rank = int(edits.ranks(scores, target)[0])
     ranked = edits.top(scores, n)
-    base = dict(item_id=fs.item_ids[target], item_name=fs.item_names[target], n=n, rank=rank,
-                score=float(scores[0, target]), nth_score=float(scores[0, ranked[-1]]))  # fmt: skip
+    base = dict(
+        item_id=fs.item_ids[target],
+        item_name=fs.item_names[target],
+        n=n,
+        rank=rank,
+        score=float(scores[0, target]),
+        nth_score=float(scores[0, ranked[-1]]),
+    )
     if rank <= n:
         return WhyNot(**base, recommended=True, message=f"it is already recommended, at rank {rank}")
     explained = explain_pairs(model, bag, np.array([target]), method=method)[0]
@@ -305,9 +321,14 @@ def why_not(
     verify = edits.ranks(model.score(edits.addition_bags(np.array([chosen]))), target, np.array([chosen]))[0]
     kind = str(fs.token_kinds[chosen])
     label = fs.item_names[chosen] if chosen < fs.n_items else str(fs.token_names[chosen])
-    addition = {"token": str(fs.token_names[chosen]), "kind": kind,
-                "item_id": fs.item_ids[chosen] if chosen < fs.n_items else None, "name": label,
-                "new_rank": int(verify), "verified": bool(verify <= n)}  # fmt: skip
+    addition = {
+        "token": str(fs.token_names[chosen]),
+        "kind": kind,
+        "item_id": fs.item_ids[chosen] if chosen < fs.n_items else None,
+        "name": label,
+        "new_rank": int(verify),
+        "verified": bool(verify <= n),
+    }
     where = "to the history" if chosen < fs.n_items else "to the profile"
     return WhyNot(
         **base,

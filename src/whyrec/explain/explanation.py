@@ -111,9 +111,12 @@ class Explanation:
         fs = self.vocabulary
         token = int(self.tokens[position])
         return Reason(
-            token, str(fs.token_names[token]), str(fs.token_kinds[token]), str(fs.token_fields[token]),
+            token,
+            str(fs.token_names[token]),
+            str(fs.token_kinds[token]),
+            str(fs.token_fields[token]),
             float(self.relevance[position]),
-        )  # fmt: skip
+        )
 
     @property
     def reasons(self) -> list[Reason]:

@@ -1,7 +1,7 @@
 """`whyrec insights`: every number of the report, and the findings in plain words.
 
 The HTML page is drawn by :mod:`whyrec.viz.insights`; retraining for the stability check is a
-training run (:func:`whyrec.studies.runs.retrain_for_stability`).
+training run (:func:`whyrec.runs.retrain_for_stability`).
 """
 
 from __future__ import annotations

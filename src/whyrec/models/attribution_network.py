@@ -308,17 +308,22 @@ class _GroupModel(Estimator):
 
         name = type(self).__name__
         result = Trainer(
-            epochs=int(self.epochs), seed=int(self.seed), name=name,
+            epochs=int(self.epochs),
+            seed=int(self.seed),
+            name=name,
             options=(options or TrainingOptions()).cpu_only(name),
             monitor=Monitor("log_loss", "min", int(self.patience)),
             fingerprint=self.fingerprint(rows=len(y), positives=float(y.sum())),
         ).fit(
             Objective(
-                module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(y) // size),
+                module=module,
+                batches=batches,
+                loss=loss,
+                batches_per_epoch=-(-len(y) // size),
                 optimizers=[adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
                 validate=validate if validation is not None else None,
             )
-        )  # fmt: skip
+        )
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.best_metric_ = result.best_metric
@@ -434,9 +439,14 @@ class AttributionNetwork(_GroupModel):
 
     def _build(self, widths: Mapping[str, int], vocab: Mapping[str, int]) -> nn.Module:
         return AttributionModule(
-            widths, vocab, int(self.embedding_dim), self._design(), tuple(int(h) for h in self.hidden),
-            self.implementation, self.confidence,
-        )  # fmt: skip
+            widths,
+            vocab,
+            int(self.embedding_dim),
+            self._design(),
+            tuple(int(h) for h in self.hidden),
+            self.implementation,
+            self.confidence,
+        )
 
     def _loss(self, outputs: tuple[torch.Tensor, ...], target: torch.Tensor) -> torch.Tensor:
         _, f, _, doubt = outputs

@@ -90,8 +90,11 @@ class Estimator:
         """What identifies a training run: the model, its parameters (but `epochs`, which a
         resumed run may extend) and a summary of the data; a checkpoint from another run is refused."""
         params = {k: v for k, v in self.get_params().items() if k != "epochs"}
-        return {"model": type(self).__name__, "params": json.loads(json.dumps(encode_params(params), default=str)),
-                "data": data}  # fmt: skip
+        return {
+            "model": type(self).__name__,
+            "params": json.loads(json.dumps(encode_params(params), default=str)),
+            "data": data,
+        }
 
     # -- fitted state -----------------------------------------------------------------------------
     def is_fitted(self) -> bool:
@@ -114,9 +117,15 @@ class Estimator:
     def _write(self, path: str | os.PathLike, content: Content, info: dict[str, Any] | None) -> Path:
         state = {k: getattr(self, f"{k}_") for k in TRAINING_STATE if hasattr(self, f"{k}_")} | content.state
         return write_artifact(
-            path, family=self.family, model=type(self).__name__, params=self.get_params(), state=state,
-            info=info, tensors=content.tensors, documents=content.documents,
-        )  # fmt: skip
+            path,
+            family=self.family,
+            model=type(self).__name__,
+            params=self.get_params(),
+            state=state,
+            info=info,
+            tensors=content.tensors,
+            documents=content.documents,
+        )
 
     @classmethod
     def load(cls: type[E], path: str | os.PathLike) -> E:

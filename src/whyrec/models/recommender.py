@@ -134,9 +134,13 @@ class Recommender(Estimator, abstract=True):
         eval_k = min(eval_k, self.feature_space_.n_items)
         name = type(self).__name__
         trainer = Trainer(
-            epochs=epochs, seed=seed, options=(options or TrainingOptions()).cpu_only(name), name=name,
-            monitor=Monitor(f"recall@{eval_k}", "max", patience), fingerprint=fingerprint,
-        )  # fmt: skip
+            epochs=epochs,
+            seed=seed,
+            options=(options or TrainingOptions()).cpu_only(name),
+            name=name,
+            monitor=Monitor(f"recall@{eval_k}", "max", patience),
+            fingerprint=fingerprint,
+        )
         validate = self._validator(validation, k=eval_k, max_users=VALIDATION_USERS, seed=seed)
         if validate is not None and export is not None:
             score_only = validate
@@ -147,10 +151,15 @@ class Recommender(Estimator, abstract=True):
 
         result = trainer.fit(
             Objective(
-                module=module, optimizers=[adam(module.parameters(), lr=lr)], batches=batches,
-                loss=loss, after_step=after_step, validate=validate, batches_per_epoch=batches_per_epoch,
+                module=module,
+                optimizers=[adam(module.parameters(), lr=lr)],
+                batches=batches,
+                loss=loss,
+                after_step=after_step,
+                validate=validate,
+                batches_per_epoch=batches_per_epoch,
             )
-        )  # fmt: skip
+        )
         if export is not None:
             export()
         self.history_ = result.history

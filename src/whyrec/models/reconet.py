@@ -159,9 +159,13 @@ class RecoNetModule(nn.Module):
             return nn.functional.embedding_bag(indices, self.embedding.weight, offsets, mode="mean", sparse=sparse)
         indptr = torch.cat([offsets, offsets.new_tensor([len(indices)])])
         return nn.functional.embedding_bag(
-            indices, self.embedding.weight, offsets, mode="sum", sparse=sparse,
+            indices,
+            self.embedding.weight,
+            offsets,
+            mode="sum",
+            sparse=sparse,
             per_sample_weights=self.pool_weights(indptr, indices),
-        )  # fmt: skip
+        )
 
     def presence_pooled(
         self, tokens: torch.Tensor, presence: torch.Tensor, valid: torch.Tensor, removal: bool
@@ -450,15 +454,22 @@ class RecoNet(Recommender):
         sampler: RemovalSampler | MaskingSampler
         if self.sampling == "masked":
             sampler = MaskingSampler(
-                self.train_matrix_, self.user_attributes_, self.item_attributes_,
-                rate=self.mask_rate, cold_rate=cold_rate,
-            )  # fmt: skip
+                self.train_matrix_,
+                self.user_attributes_,
+                self.item_attributes_,
+                rate=self.mask_rate,
+                cold_rate=cold_rate,
+            )
             positions = sampler.users[team.shard(sampler.users)]  # this rank's users
         else:
             sampler = RemovalSampler(
-                self.train_matrix_, self.user_attributes_, self.item_attributes_,
-                beta=self.beta, remove_attributes=self.remove_attributes, cold_rate=cold_rate,
-            )  # fmt: skip
+                self.train_matrix_,
+                self.user_attributes_,
+                self.item_attributes_,
+                beta=self.beta,
+                remove_attributes=self.remove_attributes,
+                cold_rate=cold_rate,
+            )
             positions = team.shard(sampler.row_of)  # this rank's users' interactions
         self.module_ = self._build().to(device)
         network: nn.Module = self.module_
@@ -472,10 +483,14 @@ class RecoNet(Recommender):
         per_rank = team.max(len(positions))  # ranks with fewer examples top up, so all run as many steps
         batch_size = math.ceil(self.batch_size / team.size)  # the global batch stays batch_size
         trainer = Trainer(
-            epochs=self.epochs, seed=self.seed, options=options, name="RecoNet", world=team,
+            epochs=self.epochs,
+            seed=self.seed,
+            options=options,
+            name="RecoNet",
+            world=team,
             monitor=Monitor(f"recall@{eval_k}", "max", self.patience, self.min_delta),
             fingerprint=self._fingerprint(team),
-        )  # fmt: skip
+        )
 
         def batches(epoch: int, rng: np.random.Generator) -> Iterator[tuple[Batch, torch.Generator]]:
             generator = torch.Generator().manual_seed(int(rng.integers(2**62)))

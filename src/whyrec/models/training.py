@@ -34,11 +34,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from whyrec._io import atomic_directory, write_json_atomic
+from whyrec.choices import PRECISIONS
 from whyrec.errors import ModelFormatError, ParameterError, TrainingDivergedError
 from whyrec.models.distributed import World
 
 CHECKPOINT_FORMAT = "whyrec.checkpoint"
-PRECISIONS = ("float32", "bfloat16")
 
 
 def adam(params: Iterable[torch.Tensor], lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
@@ -231,8 +231,9 @@ class Trainer:
         state = TrainingState()
         checkpoints = options.checkpoint_dir
         if checkpoints is not None:
-            resumed = load_checkpoint(checkpoints, self.fingerprint, objective.module, objective.optimizers,
-                                      objective.schedulers)  # fmt: skip
+            resumed = load_checkpoint(
+                checkpoints, self.fingerprint, objective.module, objective.optimizers, objective.schedulers
+            )
             state = resumed or state
         started = time.perf_counter() - (state.history[-1]["seconds"] if state.history else 0.0)
         remaining = self.epochs - state.epoch
@@ -287,8 +288,14 @@ class Trainer:
                 state.history.append(record)
                 state.epoch = epoch
                 if checkpoints is not None and world.is_main:
-                    save_checkpoint(checkpoints, self.fingerprint, objective.module, objective.optimizers,
-                                    objective.schedulers, state)  # fmt: skip
+                    save_checkpoint(
+                        checkpoints,
+                        self.fingerprint,
+                        objective.module,
+                        objective.optimizers,
+                        objective.schedulers,
+                        state,
+                    )
                 world.barrier()  # no rank runs ahead of rank 0's checkpoint
                 for callback in options.callbacks:
                     callback(EpochRecord(epoch, record, state.best_metric, state.best_epoch))
@@ -407,8 +414,9 @@ def load_checkpoint(
         raise ModelFormatError(f"{path} is not a whyrec training checkpoint")
     current = json.loads(json.dumps(dict(fingerprint), default=str))
     if meta["fingerprint"] != current:
-        changed = sorted(k for k in meta["fingerprint"].keys() | current.keys()
-                         if meta["fingerprint"].get(k) != current.get(k))  # fmt: skip
+        changed = sorted(
+            k for k in meta["fingerprint"].keys() | current.keys() if meta["fingerprint"].get(k) != current.get(k)
+        )
         raise ParameterError(
             f"the checkpoint in {path} was written by a different run (differs in {', '.join(changed) or 'keys'}); "
             "use another checkpoint directory or the same configuration and data"

@@ -31,29 +31,43 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.pool: Any = None
         self.requests = Counter(
-            "whyrec_requests", "HTTP requests by endpoint, method and status.", ["endpoint", "method", "status"],
+            "whyrec_requests",
+            "HTTP requests by endpoint, method and status.",
+            ["endpoint", "method", "status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.errors = Counter(
-            "whyrec_request_errors", "HTTP responses with a 4xx or 5xx status.", ["endpoint", "method", "status"],
+            "whyrec_request_errors",
+            "HTTP responses with a 4xx or 5xx status.",
+            ["endpoint", "method", "status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.latency = Histogram(
-            "whyrec_request_seconds", "Time inside the app per request.", ["endpoint", "method"],
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "whyrec_request_seconds",
+            "Time inside the app per request.",
+            ["endpoint", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.explain = Histogram(
-            "whyrec_explain_seconds", "Time per explanation, by explanation method.", ["explanation_method"],
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "whyrec_explain_seconds",
+            "Time per explanation, by explanation method.",
+            ["explanation_method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.store_writes = Histogram(
-            "whyrec_event_store_write_seconds", "Time to commit one POST /events batch.",
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "whyrec_event_store_write_seconds",
+            "Time to commit one POST /events batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.slow = Gauge(
-            "whyrec_slow_in_flight", "Slow explanations running or queued in this process's pool.",
-            registry=self.registry, multiprocess_mode="livesum",
-        )  # fmt: skip
+            "whyrec_slow_in_flight",
+            "Slow explanations running or queued in this process's pool.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self.slow.set_function(lambda: float(self.pool.in_flight) if self.pool is not None else 0.0)
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 
 from whyrec.errors import ServiceBusyError, ServiceTimeoutError
 from whyrec.models.recommender import Recommender
-from whyrec.serve.work import explain_body, unpack, why_not_body
+from whyrec.serve.work import unpack
+from whyrec.service import explain_answer, why_not_answer
 
 _models: dict[str, Recommender] = {}
 
@@ -42,9 +43,8 @@ def _ping() -> bool:
 
 def _run(kind: str, name: str, packed: Any, options: dict[str, Any]) -> dict[str, Any]:
     model, bag = _models[name], unpack(packed)
-    if kind == "explain":
-        return explain_body(name, model, bag, **options)
-    return why_not_body(name, model, bag, **options)
+    answer = explain_answer if kind == "explain" else why_not_answer
+    return answer(model, bag, **options)
 
 
 class SlowPool:
@@ -148,8 +148,8 @@ class ThreadPool:
                 )
             self._in_flight += 1
         model, bag = self.models[name], unpack(packed)
-        body: Any = explain_body if kind == "explain" else why_not_body
-        future = self._executor.submit(body, name, model, bag, **options)
+        answer: Any = explain_answer if kind == "explain" else why_not_answer
+        future = self._executor.submit(answer, model, bag, **options)
         future.add_done_callback(self._done)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from whyrec.explain import method_enum, methods_for
+from whyrec.explain import method_enum
 
 Id = int | str
 Method = method_enum()  # the registered explanation methods, an enum in the OpenAPI schema
@@ -290,25 +288,3 @@ class HistoryResponse(BaseModel):
 class DeletedResponse(BaseModel):
     user_id: Id
     deleted: int = Field(description="Events deleted.")
-
-
-def request_models_for(models: Mapping[str, Any]) -> dict[str, Any]:
-    """Request schemas narrowed to what a server with these models accepts: the methods at least one
-    model supports, and list lengths n no longer than the smallest catalogue."""
-    names = sorted(set().union(*(methods_for(m) for m in models.values())))
-    served = StrEnum("ExplanationMethod", {name: name for name in names})  # type: ignore[misc]
-    limit = min(m.feature_space_.n_items for m in models.values())
-    n_field = Field(min(10, limit), ge=1, le=limit, description=f"The list length n (at most {limit}, the catalogue).")
-    method_type: Any = served | SkipJsonSchema[None]  # type: ignore[misc]
-    method_help = ExplainRequest.model_fields["method"].description
-    explain = create_model(
-        "ExplainRequest", __base__=ExplainRequest, method=(method_type, Field(None, description=method_help)),
-        n=(int, n_field),
-    )  # fmt: skip
-    why = create_model("WhyNotRequest", __base__=WhyNotRequest, n=(int, n_field))
-    # insights explain hundreds of users in one request: the batched, fast methods only (the CLI's
-    # `whyrec insights` runs any method offline)
-    from whyrec.serve.work import FAST_METHODS
-
-    insight = StrEnum("InsightMethod", {n: n for n in names if n in FAST_METHODS})  # type: ignore[misc]
-    return {"explain": explain, "why_not": why, "insight_method": insight}

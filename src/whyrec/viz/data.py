@@ -19,13 +19,21 @@ def write_data_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
         hist = report["histograms"][name]
         labels = [f"{int(e)}-{int(2 * e - 1)}" if e > 1 else "1" for e in hist["edges"]]
         figure = go.Figure(go.Bar(x=labels, y=hist["entities"]))
-        figure.update_layout(title=f"{what.capitalize()} (powers-of-two bins)", xaxis_title="interactions",
-                             yaxis_title=what.split()[0], template="plotly_white")  # fmt: skip
+        figure.update_layout(
+            title=f"{what.capitalize()} (powers-of-two bins)",
+            xaxis_title="interactions",
+            yaxis_title=what.split()[0],
+            template="plotly_white",
+        )
         blocks.append(figure)
     if report["fields"]:
         fields = report["fields"]
         coverage = go.Figure(go.Bar(x=[f["coverage"] for f in fields], y=[f["field"] for f in fields], orientation="h"))
-        coverage.update_layout(title="Attribute coverage: share of users (items) with a value", xaxis_tickformat=".0%",
-                               template="plotly_white", height=200 + 28 * len(fields))  # fmt: skip
+        coverage.update_layout(
+            title="Attribute coverage: share of users (items) with a value",
+            xaxis_tickformat=".0%",
+            template="plotly_white",
+            height=200 + 28 * len(fields),
+        )
         blocks.append(coverage)
     return write_page(path, f"whyrec data report: {report['name']}", blocks, plotly="inline")

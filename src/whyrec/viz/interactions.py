@@ -21,24 +21,36 @@ def interaction_graph(report: InteractionReport, *, top: int = 20) -> go.Figure:
         share = strength / strongest
         figure.add_trace(
             go.Scatter(
-                x=[x[i], x[j]], y=[y[i], y[j]], mode="lines", hoverinfo="text", showlegend=False,
+                x=[x[i], x[j]],
+                y=[y[i], y[j]],
+                mode="lines",
+                hoverinfo="text",
+                showlegend=False,
                 text=f"{a} × {b}: {strength:.3f}",
                 line={"width": 1 + 9 * share, "color": f"rgba(214,39,40,{0.25 + 0.75 * share:.2f})"},
             )
-        )  # fmt: skip
+        )
     degree = report.pairwise.sum(axis=1)
     figure.add_trace(
         go.Scatter(
-            x=x, y=y, mode="markers+text", text=fields, textposition="top center", showlegend=False,
+            x=x,
+            y=y,
+            mode="markers+text",
+            text=fields,
+            textposition="top center",
+            showlegend=False,
             marker={"size": 10 + 20 * degree / max(degree.max(), 1e-12), "color": "rgb(31,119,180)"},
             hovertext=[f"{f}: total pairwise strength {d:.3f}" for f, d in zip(fields, degree, strict=True)],
             hoverinfo="text",
         )
-    )  # fmt: skip
+    )
     figure.update_layout(
         title=f"Field interactions ({report.method}, top {len(pairs)} pairs)",
-        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"}, height=650, template="plotly_white",
-    )  # fmt: skip
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        height=650,
+        template="plotly_white",
+    )
     return figure
 
 
@@ -47,12 +59,17 @@ def interaction_bars(report: InteractionReport, *, top: int = 15) -> go.Figure:
     rows = report.ranking[:top][::-1]
     figure = go.Figure(
         go.Bar(
-            x=[r["share"] for r in rows], y=[" × ".join(r["fields"]) for r in rows], orientation="h",
+            x=[r["share"] for r in rows],
+            y=[" × ".join(r["fields"]) for r in rows],
+            orientation="h",
             hovertext=[f"{r['count']} instances, mean relative strength {r['strength']:.2f}" for r in rows],
         )
-    )  # fmt: skip
+    )
     figure.update_layout(
-        title="Global interaction ranking: share of instances", xaxis_title="share of instances",
-        height=200 + 28 * len(rows), template="plotly_white", margin={"l": 220},
-    )  # fmt: skip
+        title="Global interaction ranking: share of instances",
+        xaxis_title="share of instances",
+        height=200 + 28 * len(rows),
+        template="plotly_white",
+        margin={"l": 220},
+    )
     return figure

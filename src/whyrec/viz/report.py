@@ -44,10 +44,12 @@ def model_report(
     )
     method_name = drivers.explanations.method
     blocks: list[Any] = [
-        Html(f"<p>{fs.n_users} users, {fs.n_items} items, {fs.n_tokens} tokens; explanations by "
-             f"{html.escape(method_name)}.</p>"),
+        Html(
+            f"<p>{fs.n_users} users, {fs.n_items} items, {fs.n_tokens} tokens; explanations by "
+            f"{html.escape(method_name)}.</p>"
+        ),
         bars,
-    ]  # fmt: skip
+    ]
     for user in chosen:
         user_id = fs.user_ids[user]
         recs = model.recommend(user_id, k=k)

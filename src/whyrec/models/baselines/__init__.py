@@ -10,5 +10,14 @@ from whyrec.models.baselines.popularity import Popularity
 from whyrec.models.baselines.vae import MultVAE
 
 __all__ = [
-    "ALS", "BPR", "CML", "EASE", "FactorizationMachine", "ItemKNN", "MultVAE", "OCuLaR", "Popularity", "UserKNN",
-]  # fmt: skip
+    "ALS",
+    "BPR",
+    "CML",
+    "EASE",
+    "FactorizationMachine",
+    "ItemKNN",
+    "MultVAE",
+    "OCuLaR",
+    "Popularity",
+    "UserKNN",
+]

@@ -105,10 +105,20 @@ class CML(Recommender):
 
         batches, per_epoch = pair_batches(self.train_matrix_, int(self.batch_size), int(self.negatives))
         self._fit_module(
-            module, batches=batches, loss=loss, lr=float(self.lr), epochs=int(self.epochs),
-            patience=int(self.patience), eval_k=int(self.eval_k), seed=int(self.seed), validation=validation,
-            options=options, after_step=clip, batches_per_epoch=per_epoch, export=export,
-        )  # fmt: skip
+            module,
+            batches=batches,
+            loss=loss,
+            lr=float(self.lr),
+            epochs=int(self.epochs),
+            patience=int(self.patience),
+            eval_k=int(self.eval_k),
+            seed=int(self.seed),
+            validation=validation,
+            options=options,
+            after_step=clip,
+            batches_per_epoch=per_epoch,
+            export=export,
+        )
         return self
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:

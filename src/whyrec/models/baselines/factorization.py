@@ -80,9 +80,13 @@ class ALS(_Factors):
 
     def _make(self) -> AlternatingLeastSquares:
         return AlternatingLeastSquares(
-            factors=int(self.factors), regularization=float(self.regularization), alpha=float(self.alpha),
-            iterations=int(self.iterations), random_state=int(self.seed), calculate_training_loss=False,
-        )  # fmt: skip
+            factors=int(self.factors),
+            regularization=float(self.regularization),
+            alpha=float(self.alpha),
+            iterations=int(self.iterations),
+            random_state=int(self.seed),
+            calculate_training_loss=False,
+        )
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Fold-in: u = (YᵀY + α Y_pᵀY_p + λI)⁻¹ (1 + α) Y_pᵀ1 for each profile's items p."""
@@ -122,10 +126,13 @@ class BPR(_Factors):
         # one thread: implicit's multi-threaded SGD updates race (hogwild), so a seed would not
         # give the same model twice
         return BayesianPersonalizedRanking(
-            factors=int(self.factors), learning_rate=float(self.learning_rate),
-            regularization=float(self.regularization), iterations=int(self.iterations), random_state=int(self.seed),
+            factors=int(self.factors),
+            learning_rate=float(self.learning_rate),
+            regularization=float(self.regularization),
+            iterations=int(self.iterations),
+            random_state=int(self.seed),
             num_threads=1,
-        )  # fmt: skip
+        )
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         raise ParameterError("BPR scores known users only; a new profile needs retraining (use ALS or RecoNet)")

@@ -133,10 +133,19 @@ class FactorizationMachine(Recommender):
 
         batches, per_epoch = pair_batches(self.train_matrix_, int(self.batch_size), 1)
         self._fit_module(
-            m, batches=batches, loss=loss, lr=float(self.lr), epochs=int(self.epochs), patience=int(self.patience),
-            eval_k=int(self.eval_k), seed=int(self.seed), validation=validation, options=options,
-            batches_per_epoch=per_epoch, export=export,
-        )  # fmt: skip
+            m,
+            batches=batches,
+            loss=loss,
+            lr=float(self.lr),
+            epochs=int(self.epochs),
+            patience=int(self.patience),
+            eval_k=int(self.eval_k),
+            seed=int(self.seed),
+            validation=validation,
+            options=options,
+            batches_per_epoch=per_epoch,
+            export=export,
+        )
         return self
 
     def _item_features(self) -> sp.csr_matrix:

@@ -126,11 +126,13 @@ class OCuLaR(Recommender):
         cpu = (options or TrainingOptions()).cpu_only("OCuLaR")
         result = Trainer(epochs=steps, seed=int(self.seed), options=cpu, name=name).fit(
             Objective(
-                module=module, optimizers=[adam(module.parameters(), lr=float(self.lr))],
-                batches=lambda epoch, rng: (None,), loss=lambda _: (_nll(fu, fi, rows, cols, float(self.l2)), 1),
+                module=module,
+                optimizers=[adam(module.parameters(), lr=float(self.lr))],
+                batches=lambda epoch, rng: (None,),
+                loss=lambda _: (_nll(fu, fi, rows, cols, float(self.l2)), 1),
                 after_step=project,
             )
-        )  # fmt: skip
+        )
         return fu, result
 
     def _probabilities(self, users: np.ndarray) -> np.ndarray:

@@ -124,10 +124,18 @@ class MultVAE(Recommender):
             return nll + beta * kl, len(x)
 
         self._fit_module(
-            self.module_, batches=batches, loss=loss, lr=float(self.lr), epochs=int(self.epochs),
-            patience=int(self.patience), eval_k=int(self.eval_k), seed=int(self.seed), validation=validation,
-            options=options, batches_per_epoch=per_epoch,
-        )  # fmt: skip
+            self.module_,
+            batches=batches,
+            loss=loss,
+            lr=float(self.lr),
+            epochs=int(self.epochs),
+            patience=int(self.patience),
+            eval_k=int(self.eval_k),
+            seed=int(self.seed),
+            validation=validation,
+            options=options,
+            batches_per_epoch=per_epoch,
+        )
         return self
 
     @torch.no_grad()

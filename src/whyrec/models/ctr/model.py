@@ -112,10 +112,16 @@ class CTRModel(Estimator):
 
     def _build(self, space: FeatureSpace) -> CTRNet:
         return CTRNet(
-            self.architecture, space.n_tokens, len(space.context_fields), int(self.dim),
-            tuple(int(h) for h in self.hidden), float(self.dropout), int(self.cross_layers),
-            int(self.attention_layers), int(self.heads),
-        )  # fmt: skip
+            self.architecture,
+            space.n_tokens,
+            len(space.context_fields),
+            int(self.dim),
+            tuple(int(h) for h in self.hidden),
+            float(self.dropout),
+            int(self.cross_layers),
+            int(self.attention_layers),
+            int(self.heads),
+        )
 
     # -- training -------------------------------------------------------------------------------
     def fit(
@@ -147,17 +153,22 @@ class CTRModel(Estimator):
             return {k: v for k, v in self.evaluate(validation).items() if k != "rows"}
 
         result = Trainer(
-            epochs=int(self.epochs), seed=int(self.seed), options=(options or TrainingOptions()).cpu_only("CTRModel"),
+            epochs=int(self.epochs),
+            seed=int(self.seed),
+            options=(options or TrainingOptions()).cpu_only("CTRModel"),
             name=f"CTR {self.architecture}",
             monitor=Monitor("log_loss", "min", int(self.patience), 1e-5),
             fingerprint=self.fingerprint(rows=len(train), tokens=train.space.n_tokens, clicks=int(train.labels.sum())),
         ).fit(
             Objective(
-                module=module, batches=batches, loss=loss, batches_per_epoch=-(-len(train) // size),
+                module=module,
+                batches=batches,
+                loss=loss,
+                batches_per_epoch=-(-len(train) // size),
                 optimizers=[adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)],
                 validate=validate if validation is not None and len(validation) else None,
             )
-        )  # fmt: skip
+        )
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.best_metric_ = result.best_metric

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from whyrec.choices import CTR_ARCHITECTURES
+
 
 def mlp(width_in: int, hidden: Sequence[int], dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -117,4 +119,4 @@ class CTRNet(nn.Module):
         return self.head(h.flatten(1)).squeeze(-1)
 
 
-ARCHITECTURES = ("lr", "fm", "wide_deep", "deepfm", "dcn", "autoint")
+ARCHITECTURES = CTR_ARCHITECTURES

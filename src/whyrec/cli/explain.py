@@ -1,0 +1,126 @@
+"""``whyrec explain``: which tokens drove an item's score for a user, and what would change it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from whyrec.cli._common import AsJson, MethodOption, ModelDir, comma_list, console, dumps, method_name
+
+
+def explain(
+    model: ModelDir,
+    user: Annotated[str, typer.Option(help="External user ID.")],
+    item: Annotated[str | None, typer.Option(help="External item ID to explain.")] = None,
+    top: Annotated[int, typer.Option(help="Number of reasons to show.")] = 10,
+    method: MethodOption = None,
+    counterfactual: Annotated[
+        bool,
+        typer.Option("--counterfactual", help="Also find the smallest set whose removal drops ITEM from the top N."),
+    ] = False,
+    why_not: Annotated[
+        str | None, typer.Option("--why-not", help="Instead explain why this item is not in the top N.")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", help="The list length N for --counterfactual and --why-not.")] = 10,
+    kinds: Annotated[
+        str, typer.Option(help="Token kinds a counterfactual may remove / a why-not may add: item,user_attribute.")
+    ] = "",
+    as_json: AsJson = False,
+) -> None:
+    """Which profile tokens drove the score of ITEM for USER (signed relevance), and what would change it."""
+    from whyrec.errors import ParameterError
+    from whyrec.models import Recommender
+    from whyrec.service import user_bag
+
+    if top <= 0:
+        raise ParameterError(f"--top must be positive, got {top}")
+    if (item is None) == (why_not is None):
+        raise ParameterError("give exactly one of --item (explain it) and --why-not (explain its absence)")
+    if why_not is not None and counterfactual:
+        raise ParameterError("--counterfactual speaks about a recommended --item, not --why-not")
+    chosen_kinds = tuple(comma_list(kinds))
+    loaded = Recommender.load(model)
+    bag = user_bag(loaded, user)
+    if why_not is not None:
+        _why_not(loaded, bag, user, why_not, n, top, method_name(method), chosen_kinds or None, as_json)
+        return
+    assert item is not None
+    _explain(loaded, bag, user, item, top, method_name(method), n if counterfactual else None, chosen_kinds, as_json)
+
+
+def _explain(
+    model: Any,
+    bag: Any,
+    user: str,
+    item: str,
+    top: int,
+    method: str | None,
+    counterfactual_n: int | None,
+    kinds: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    import numpy as np
+
+    from whyrec.explain import counterfactual as search
+    from whyrec.service import explanation
+
+    e = explanation(model, bag, item, method=method)
+    found = None
+    if counterfactual_n is not None:
+        relevance = e.relevance_by_token(np.sort(bag.indices))
+        target = int(model.feature_space_.item_index([item])[0])
+        found = search(model, bag, target, n=counterfactual_n, relevance=relevance, kinds=kinds or ("item",))
+    if as_json:
+        extra = {"counterfactual": found.to_dict()} if found is not None else {}
+        typer.echo(dumps({"user": user, **e.to_dict(top=top), **extra}))
+        return
+    console.print(
+        f"[bold]{e.item_name}[/bold] for user {user}: score {e.score:.3f} (bias {e.baseline:+.3f}, method {e.method})"
+    )
+    console.print(e.sentence())
+    for reason in e.top(top):
+        colour = "green" if reason.relevance > 0 else "red"
+        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.name}")
+    if found is not None:
+        console.print(_counterfactual_line(found))
+
+
+def _counterfactual_line(found: Any) -> str:
+    if not found.found:
+        return f"What would change it: {found.message}."
+    names = ", ".join(found.removed)
+    instead = f"; {found.replaced_by_name} takes its place" if found.replaced_by_name else ""
+    check = "verified by re-scoring" if found.verified else "NOT verified"
+    return (
+        f"What would change it: without {names}, it would drop from rank {found.rank} to {found.new_rank} "
+        f"(out of the top {found.n}){instead} [{check}]."
+    )
+
+
+def _why_not(
+    model: Any,
+    bag: Any,
+    user: str,
+    item: str,
+    n: int,
+    top: int,
+    method: str | None,
+    kinds: tuple[str, ...] | None,
+    as_json: bool,
+) -> None:
+    from whyrec.explain import why_not
+
+    answer = why_not(model, bag, item, n=n, top=top, method=method, **({"kinds": kinds} if kinds else {}))
+    if as_json:
+        typer.echo(dumps({"user": user, **answer.to_dict()}))
+        return
+    console.print(f"[bold]{answer.item_name}[/bold] for user {user}: rank {answer.rank}, {answer.message}.")
+    if answer.recommended:
+        return
+    console.print(f"Its score {answer.score:.3f} is {answer.nth_score - answer.score:.3f} below the item at rank {n}.")
+    for reason in answer.holding_back:
+        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.name}")
+    if answer.addition is not None:
+        check = "verified by re-scoring" if answer.addition["verified"] else "NOT verified"
+        console.print(f"Add {answer.addition['token']}: rank {answer.addition['new_rank']} [{check}].")

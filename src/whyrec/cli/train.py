@@ -1,0 +1,138 @@
+"""``whyrec train``: train RecoNet on your data and save it with its split and config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from whyrec.cli import _params
+from whyrec.cli._common import DATA_HELP, Precision, Quiet, SplitKind, console, with_data_options
+
+# set by the run's own options, not by --param
+RESERVED = {"seed": "--seed", "use_attributes": "--attributes/--no-attributes"}
+EPILOG = _params.help_text("reconet", skip=tuple(RESERVED))
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", metavar="NAME=VALUE", help="A model parameter (repeatable); the list is below."),
+]
+ParamsFile = Annotated[
+    list[Path] | None,
+    typer.Option("--params", metavar="FILE", help="A TOML file of parameters, NAME = VALUE lines (repeatable)."),
+]
+
+
+@with_data_options
+def train(
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
+    out: Annotated[Path, typer.Option(help="Model directory to write.")] = Path("runs/model"),
+    config: Annotated[
+        Path | None, typer.Option(help="Repeat a saved run: a model directory or its whyrec.json.")
+    ] = None,
+    attributes: Annotated[
+        bool, typer.Option("--attributes/--no-attributes", help="Use user and item attributes.")
+    ] = True,
+    split: Annotated[SplitKind, typer.Option(help="How to split the interactions.")] = SplitKind.random,
+    cold_start: Annotated[float, typer.Option(help="Share of test users made cold-start.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for split and training.")] = 0,
+    param: ParamOption = None,
+    params: ParamsFile = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option(help="Training passes in float32 or bfloat16 (autocast; faster where the hardware has it)."),
+    ] = None,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option(help="Checkpoint after every epoch; a rerun with the same settings resumes.")
+    ] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Data-parallel training; launch with: torchrun --nproc-per-node N -m whyrec train --distributed ...",
+        ),
+    ] = False,
+    events: Annotated[
+        str | None,
+        typer.Option(help="Fold the events of this store (a SQLite file or postgresql:// URL) into the data."),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train RecoNet and save it, with its split and config, to OUT.
+
+    Distributed (DistributedDataParallel; gloo on CPU, NCCL on CUDA): start one process per
+    worker with torchrun, as in: torchrun --standalone --nproc-per-node 2 -m whyrec train
+    --distributed --data ... --checkpoint-dir ckpt. Rank 0 evaluates, checkpoints and saves.
+    """
+    import os
+
+    from whyrec.errors import ParameterError
+
+    if distributed and "WORLD_SIZE" not in os.environ:
+        raise ParameterError(
+            "--distributed needs torchrun to start the workers: torchrun --standalone --nproc-per-node 2 "
+            "-m whyrec train --distributed ..."
+        )
+    overrides = _params.parse("reconet", param, params, reserved=RESERVED)
+    run = _run_config(data, config, attributes, split, cold_start, seed, overrides, events, precision)
+    _train(run, out, device, checkpoint_dir, distributed, quiet)
+
+
+def _run_config(
+    data: str,
+    config: Path | None,
+    attributes: bool,
+    split: SplitKind,
+    cold_start: float,
+    seed: int,
+    overrides: dict[str, Any],
+    events: str | None,
+    precision: Precision | None,
+) -> Any:
+    """The run to train: a saved run with this command's parameters laid over it, or a new one."""
+    from dataclasses import replace
+
+    from whyrec.runs import RunConfig
+
+    if config is None:
+        return RunConfig(
+            data=data,
+            attributes=attributes,
+            split=split.value,
+            cold_start=cold_start,
+            seed=seed,
+            params=overrides,
+            events=str(events) if events is not None else None,
+            precision=precision.value if precision else RunConfig.precision,
+        )
+    run = RunConfig.from_manifest(config)
+    run = replace(run, params={**(run.params or {}), **overrides})
+    if events is not None:
+        run = replace(run, events=str(events))
+    if precision is not None:
+        run = replace(run, precision=precision.value)
+    return run
+
+
+def _train(
+    run: Any, out: Path, device: str | None, checkpoint_dir: Path | None, distributed: bool, quiet: bool
+) -> None:
+    from whyrec.models.training import TrainingOptions
+    from whyrec.runs import train_run
+
+    options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
+    model, _, metrics = train_run(run, out, options=options)
+    if distributed:
+        from whyrec.models.distributed import leave
+
+        leave()  # every rank, once rank 0 has saved
+    if not metrics:  # a distributed worker other than rank 0
+        return
+    cutoff = max((key for key in metrics if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
+    if run.events:
+        console.print(f"Folded {metrics['events_folded_in']} stored events from {run.events} into the training data")
+    console.print(
+        f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
+        f"test {cutoff} {metrics[cutoff]:.4f}"
+    )

@@ -1,0 +1,1 @@
+"""One router per resource; :func:`whyrec.serve.create_app` assembles them."""
