@@ -121,3 +121,47 @@ def test_any_model_resumes_a_killed_run_exactly(small_split, tmp_path, monkeypat
     half = replace(options, precision="bfloat16")
     with pytest.raises(ParameterError, match=r"different run \(differs in precision\)"):
         MultVAE(**settings).fit(small_split.train, small_split.validation, options=half)
+
+
+def _steps(small_split, **params):
+    """RecoNet's trainer for `params`, on the model as fit leaves it before the epoch loop."""
+    from whyrec.models.reconet_training import RecoNetTrainer
+
+    model = RecoNet(dim=8, seed=0, **params)
+    model._check_params()
+    model._remember(small_split.train, model.use_attributes)
+    return model, RecoNetTrainer(model, TrainingOptions())
+
+
+@pytest.mark.parametrize("params", [{}, {"sampling": "masked", "batch_size": 16}])
+def test_reconet_batches_and_loss_are_steps_a_test_can_call(small_split, params):
+    model, steps = _steps(small_split, **params)
+    epoch = list(steps.batches(0, np.random.default_rng(0)))
+    labels = np.concatenate([batch.labels for batch, _ in epoch])
+    if "sampling" in params:  # one example per masked item of every training user
+        assert len(epoch[0][0].rows) == len(epoch[0][0].labels) > len(epoch[0][0].offsets)
+    else:  # one example per training interaction, each labelled by its item
+        assert sorted(labels) == sorted(small_split.train.items)
+    batch, generator = epoch[0]
+    value, count = steps.loss(epoch[0])
+    assert count == len(batch.labels) and value.requires_grad
+    # the loss is the cross-entropy of the module's own logits at the batch's labels
+    indices, offsets = torch.from_numpy(batch.indices), torch.from_numpy(batch.offsets)
+    logits = model.module_(indices, offsets, csr=True)
+    rows = np.arange(len(batch.labels)) if batch.rows is None else batch.rows
+    expected = -torch.log_softmax(logits, dim=-1)[torch.from_numpy(rows), torch.from_numpy(batch.labels)].mean()
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    # one optimizer step on that batch lowers its loss
+    value.backward()
+    for optimizer in steps.optimizers:
+        optimizer.step()
+    assert steps.loss((batch, generator))[0].item() < value.item()
+
+
+def test_reconet_sampled_softmax_steps_refuse_weight_decay_with_sparse_gradients(small_split):
+    _, steps = _steps(small_split, loss="sampled", negatives=10)
+    assert steps.sparse and steps.negatives is not None and len(steps.optimizers) == 2
+    value, _ = steps.loss(next(steps.batches(0, np.random.default_rng(0))))
+    assert torch.isfinite(value)
+    with pytest.raises(ParameterError, match="takes no weight_decay"):
+        _steps(small_split, loss="sampled", weight_decay=1e-4)

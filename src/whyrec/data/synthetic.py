@@ -117,6 +117,65 @@ def synthetic(
     country x category (no device effect), in the south by device x price (no country effect);
     popularity, bundles and the noise attributes are planted equal in both regions.
     """
+    weights = _mixture_weights(n_users, n_items, affinity, mixture)
+    rng = np.random.default_rng(seed)
+    items = _draw_items(rng, n_items, bundle_size, popularity_exponent)
+    users = _draw_users(rng, n_users)
+    favourite = rng.permutation(np.arange(len(COUNTRIES)) % len(CATEGORIES))
+    country_category = _peaked(len(COUNTRIES), len(CATEGORIES), favourite, affinity)
+    device_band = _peaked(len(DEVICES), len(PRICE_BANDS), np.arange(len(DEVICES)) % len(PRICE_BANDS), affinity)
+    user_mixture = np.tile(weights, (n_users, 1))
+    north = users.country < len(COUNTRIES) // 2
+    if segment_drivers:
+        attribute_mass = weights[1] + weights[2]
+        user_mixture[north, 1], user_mixture[north, 2] = attribute_mass, 0.0
+        user_mixture[~north, 1], user_mixture[~north, 2] = 0.0, attribute_mass
+    lengths = np.clip(rng.lognormal(np.log(mean_interactions) - 0.32, 0.8, n_users).astype(int), 5, n_items // 3)
+    table = _draw_interactions(rng, items, users, lengths, user_mixture, country_category, device_band)
+    interactions, user_frame, item_frame = _frames(rng, table, items, users, north if segment_drivers else None)
+    dataset = Dataset.from_frames(interactions, user_frame, item_frame, n_bins=len(PRICE_BANDS), name="synthetic")
+    interactions["mechanism"] = np.array(MECHANISMS, dtype=object)[table[:, 2]]
+    interactions["driver"] = _drivers(table, users, list(item_frame["title"]))
+    return SyntheticData(
+        dataset=dataset,
+        interactions=interactions.drop(columns="timestamp"),
+        mixture=weights,
+        country_category=country_category,
+        device_band=device_band,
+        popularity=items.popularity,
+        item_category=items.category,
+        item_band=items.band,
+        item_bundle=items.bundle,
+        user_country=users.country,
+        user_device=users.device,
+        user_mixture=user_mixture,
+    )
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The drawn catalogue: category, price band and price, brand (nested in category), bundle, popularity."""
+
+    category: np.ndarray
+    band: np.ndarray
+    price: np.ndarray
+    brand: np.ndarray
+    bundle: np.ndarray
+    popularity: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Users:
+    """The drawn users: country and device matter; age band and gender are noise."""
+
+    country: np.ndarray
+    device: np.ndarray
+    age: np.ndarray
+    gender: np.ndarray
+
+
+def _mixture_weights(n_users: int, n_items: int, affinity: float, mixture: tuple[float, ...]) -> np.ndarray:
+    """The mechanisms' weights, normalised, once the sizes and the affinity are checked."""
     if n_users < 10 or n_items < 2 * len(CATEGORIES):
         raise ParameterError(f"synthetic data needs n_users >= 10 and n_items >= {2 * len(CATEGORIES)}")
     if not 0 < affinity < 1:
@@ -124,71 +183,76 @@ def synthetic(
     weights = np.asarray(mixture, dtype=float)
     if weights.shape != (4,) or (weights < 0).any() or weights.sum() <= 0:
         raise ParameterError("mixture needs four non-negative weights")
-    weights = weights / weights.sum()
-    rng = np.random.default_rng(seed)
+    return weights / weights.sum()
 
-    # items: category, price band, brand (nested in category), bundle, popularity
-    item_category = rng.integers(0, len(CATEGORIES), n_items)
-    item_band = rng.integers(0, len(PRICE_BANDS), n_items)
+
+def _draw_items(rng: np.random.Generator, n_items: int, bundle_size: int, popularity_exponent: float) -> _Items:
+    category = rng.integers(0, len(CATEGORIES), n_items)
+    band = rng.integers(0, len(PRICE_BANDS), n_items)
     lo, hi = np.array(PRICE_BANDS).T
-    price = np.round(rng.uniform(lo[item_band], hi[item_band]), 2)
-    brand = item_category * 3 + rng.integers(0, 3, n_items)
-    item_bundle = rng.permutation(n_items) // bundle_size
+    price = np.round(rng.uniform(lo[band], hi[band]), 2)
+    brand = category * 3 + rng.integers(0, 3, n_items)
+    bundle = rng.permutation(n_items) // bundle_size
     popularity = 1.0 / np.arange(1, n_items + 1) ** popularity_exponent
     popularity = rng.permutation(popularity / popularity.sum())
+    return _Items(category, band, price, brand, bundle, popularity)
 
-    # users: country and device matter; age band and gender are noise
-    user_country = rng.integers(0, len(COUNTRIES), n_users)
-    user_device = rng.choice(len(DEVICES), n_users, p=[0.55, 0.35, 0.10])
-    user_age = rng.integers(0, len(AGE_BANDS), n_users)
-    user_gender = rng.integers(0, 2, n_users)
 
-    favourite = rng.permutation(np.arange(len(COUNTRIES)) % len(CATEGORIES))
-    country_category = _peaked(len(COUNTRIES), len(CATEGORIES), favourite, affinity)
-    device_band = _peaked(len(DEVICES), len(PRICE_BANDS), np.arange(len(DEVICES)) % len(PRICE_BANDS), affinity)
-    cat_members = [np.flatnonzero(item_category == c) for c in range(len(CATEGORIES))]
-    band_members = [np.flatnonzero(item_band == b) for b in range(len(PRICE_BANDS))]
-    bundles = [np.flatnonzero(item_bundle == b) for b in range(item_bundle.max() + 1)]
+def _draw_users(rng: np.random.Generator, n_users: int) -> _Users:
+    country = rng.integers(0, len(COUNTRIES), n_users)
+    device = rng.choice(len(DEVICES), n_users, p=[0.55, 0.35, 0.10])
+    return _Users(country, device, rng.integers(0, len(AGE_BANDS), n_users), rng.integers(0, 2, n_users))
 
-    user_mixture = np.tile(weights, (n_users, 1))
-    north = user_country < len(COUNTRIES) // 2
-    if segment_drivers:
-        attribute_mass = weights[1] + weights[2]
-        user_mixture[north, 1], user_mixture[north, 2] = attribute_mass, 0.0
-        user_mixture[~north, 1], user_mixture[~north, 2] = 0.0, attribute_mass
-    lengths = np.clip(rng.lognormal(np.log(mean_interactions) - 0.32, 0.8, n_users).astype(int), 5, n_items // 3)
-    rows: list[tuple[int, int, int, int]] = []  # user, item, mechanism, anchor (-1 = none)
-    for u in range(n_users):
+
+def _draw_interactions(
+    rng: np.random.Generator,
+    items: _Items,
+    users: _Users,
+    lengths: np.ndarray,
+    user_mixture: np.ndarray,
+    country_category: np.ndarray,
+    device_band: np.ndarray,
+) -> np.ndarray:
+    """Each user's history, one mechanism per draw: rows of (user, item, mechanism, anchor or -1)."""
+    n_items = len(items.category)
+    cat_members = [np.flatnonzero(items.category == c) for c in range(len(CATEGORIES))]
+    band_members = [np.flatnonzero(items.band == b) for b in range(len(PRICE_BANDS))]
+    bundles = [np.flatnonzero(items.bundle == b) for b in range(items.bundle.max() + 1)]
+    rows: list[tuple[int, int, int, int]] = []
+    for u in range(len(lengths)):
         chosen: list[int] = []
         taken = set()
-        mechanisms = rng.choice(4, size=lengths[u] * 2, p=user_mixture[u])
-        for m in mechanisms:
+        for m in rng.choice(4, size=lengths[u] * 2, p=user_mixture[u]):
             if len(chosen) >= lengths[u]:
                 break
             anchor = -1
             if m == 3 and chosen:
                 anchor = chosen[rng.integers(len(chosen))]
-                mates = bundles[item_bundle[anchor]]
+                mates = bundles[items.bundle[anchor]]
                 item = int(mates[rng.integers(len(mates))])
             elif m == 1:
-                members = cat_members[rng.choice(len(CATEGORIES), p=country_category[user_country[u]])]
-                item = _by_popularity(rng, members, popularity)
+                members = cat_members[rng.choice(len(CATEGORIES), p=country_category[users.country[u]])]
+                item = _by_popularity(rng, members, items.popularity)
             elif m == 2:
-                members = band_members[rng.choice(len(PRICE_BANDS), p=device_band[user_device[u]])]
-                item = _by_popularity(rng, members, popularity)
+                members = band_members[rng.choice(len(PRICE_BANDS), p=device_band[users.device[u]])]
+                item = _by_popularity(rng, members, items.popularity)
             else:
                 m = 0
-                item = _by_popularity(rng, np.arange(n_items), popularity)
+                item = _by_popularity(rng, np.arange(n_items), items.popularity)
             if item in taken:
                 continue
             taken.add(item)
             chosen.append(item)
             rows.append((u, item, int(m), anchor))
+    return np.array(rows, dtype=np.int64)
 
-    table = np.array(rows, dtype=np.int64)
-    user_ids = np.arange(1, n_users + 1)
-    item_ids = np.arange(1, n_items + 1)
-    titles = [f"{CATEGORIES[c]}-{i:04d}" for i, c in zip(item_ids, item_category, strict=True)]
+
+def _frames(
+    rng: np.random.Generator, table: np.ndarray, items: _Items, users: _Users, north: np.ndarray | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The interactions, users and items as the tables a user would load (``region`` with segment drivers)."""
+    user_ids = np.arange(1, len(users.country) + 1)
+    item_ids = np.arange(1, len(items.category) + 1)
     interactions = pd.DataFrame(
         {
             "user": user_ids[table[:, 0]],
@@ -196,48 +260,37 @@ def synthetic(
             "timestamp": 1_600_000_000 + np.arange(len(table)) * 60 + rng.integers(0, 60, len(table)),
         }
     )
-    users = pd.DataFrame(
+    user_frame = pd.DataFrame(
         {
             "user": user_ids,
-            "age": np.array(AGE_BANDS)[user_age],
-            "gender": np.array(["F", "M"])[user_gender],
-            "country": np.array(COUNTRIES)[user_country],
-            "device": np.array(DEVICES)[user_device],
+            "age": np.array(AGE_BANDS)[users.age],
+            "gender": np.array(["F", "M"])[users.gender],
+            "country": np.array(COUNTRIES)[users.country],
+            "device": np.array(DEVICES)[users.device],
         }
     )
-    if segment_drivers:
-        users["region"] = np.where(north, "north", "south")
-    items = pd.DataFrame(
+    if north is not None:
+        user_frame["region"] = np.where(north, "north", "south")
+    item_frame = pd.DataFrame(
         {
             "item": item_ids,
-            "title": titles,
-            "category": np.array(CATEGORIES)[item_category],
-            "brand": [f"brand-{b:02d}" for b in brand],
-            "price": price,
+            "title": [f"{CATEGORIES[c]}-{i:04d}" for i, c in zip(item_ids, items.category, strict=True)],
+            "category": np.array(CATEGORIES)[items.category],
+            "brand": [f"brand-{b:02d}" for b in items.brand],
+            "price": items.price,
         }
     )
-    dataset = Dataset.from_frames(interactions, users, items, n_bins=len(PRICE_BANDS), name="synthetic")
+    return interactions, user_frame, item_frame
+
+
+def _drivers(table: np.ndarray, users: _Users, titles: list[str]) -> np.ndarray:
+    """The planted driver token of each drawn interaction (None for popularity)."""
     driver = np.full(len(table), None, dtype=object)
     mech = table[:, 2]
-    driver[mech == 1] = [f"user.country={COUNTRIES[c]}" for c in user_country[table[mech == 1, 0]]]
-    driver[mech == 2] = [f"user.device={DEVICES[d]}" for d in user_device[table[mech == 2, 0]]]
+    driver[mech == 1] = [f"user.country={COUNTRIES[c]}" for c in users.country[table[mech == 1, 0]]]
+    driver[mech == 2] = [f"user.device={DEVICES[d]}" for d in users.device[table[mech == 2, 0]]]
     driver[mech == 3] = [f"item:{titles[a]}" for a in table[mech == 3, 3]]
-    interactions["mechanism"] = np.array(MECHANISMS, dtype=object)[mech]
-    interactions["driver"] = driver
-    return SyntheticData(
-        dataset=dataset,
-        interactions=interactions.drop(columns="timestamp"),
-        mixture=weights,
-        country_category=country_category,
-        device_band=device_band,
-        popularity=popularity,
-        item_category=item_category,
-        item_band=item_band,
-        item_bundle=item_bundle,
-        user_country=user_country,
-        user_device=user_device,
-        user_mixture=user_mixture,
-    )
+    return driver
 
 
 def _peaked(n_rows: int, n_cols: int, favourite: np.ndarray, mass: float) -> np.ndarray:

@@ -30,7 +30,6 @@ def demo(
 ) -> dict[str, Any]:
     """The main job on built-in synthetic data: train, evaluate, explain, save."""
     from rich.console import Console
-    from rich.table import Table
 
     console = console or Console()
     out = Path(out)
@@ -48,32 +47,55 @@ def demo(
     model = RecoNet(seed=seed).fit(data_split.train, data_split.validation, options=options)
     popularity = Popularity().fit(data_split.train)
     results = {"RecoNet": evaluate_model(model, data_split), "Popularity": evaluate_model(popularity, data_split)}
+    console.print(_metrics_table(results))
+    # does LRP find the planted driver? (ground truth known only for synthetic data)
+    recovery = planted_driver_recovery(model, data, np.unique(data_split.test.users)[:1000])
+    console.print(
+        f"LRP ranks the planted driver in its top 3 for {recovery['share']:.1%} of {recovery['pairs_with_driver']} "
+        "recommended (user, item) pairs that have one."
+    )
+    lines = _reasons(model, console)
+    test_metrics = {k: v for k, v in results["RecoNet"].items() if k != "cold_start"}
+    model.save(out / "model", split=data_split, info={**run_info(config, model), "test_metrics": test_metrics})
+    metrics = {
+        "data": spec,
+        "seed": seed,
+        "models": {
+            name: {k: v for k, v in m.items() if k != "cold_start"}
+            | {"cold_start_recall@50": m["cold_start"]["recall@50"]}
+            for name, m in results.items()
+        },
+        "lrp_planted_driver_top3": recovery["share"],
+        "pairs_with_driver": recovery["pairs_with_driver"],
+        "lrp_planted_driver_top3_by_driver": recovery["by_driver"],
+        "best_epoch": model.best_epoch_,
+        "seconds_to_best_epoch": model.time_to_best_,
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    write_text_atomic(out / "summary.md", _summary(spec, seed, results, recovery, lines))
+    console.print(f"\nSaved the model, metrics.json and summary.md in {out}/")
+    return metrics
+
+
+def _metrics_table(results: dict[str, dict[str, Any]]) -> Any:
+    """The test metrics of each model as a rich table."""
+    from rich.table import Table
 
     table = Table(title="Test metrics (known positives excluded)")
     for column in ("model", "recall@20", "recall@50", "ndcg@50", "cold-start recall@50"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for name, m in results.items():
-        table.add_row(
-            name,
-            f"{m['recall@20']:.4f}",
-            f"{m['recall@50']:.4f}",
-            f"{m['ndcg@50']:.4f}",
-            f"{m['cold_start']['recall@50']:.4f}",
-        )
-    console.print(table)
+        cells = (m["recall@20"], m["recall@50"], m["ndcg@50"], m["cold_start"]["recall@50"])
+        table.add_row(name, *(f"{v:.4f}" for v in cells))
+    return table
 
-    # does LRP find the planted driver? (ground truth known only for synthetic data)
-    fs = data.dataset.feature_space
-    recovery = planted_driver_recovery(model, data, np.unique(data_split.test.users)[:1000])
-    driver_share, n_with_driver = recovery["share"], recovery["pairs_with_driver"]
-    console.print(
-        f"LRP ranks the planted driver in its top 3 for {driver_share:.1%} of {n_with_driver} "
-        "recommended (user, item) pairs that have one."
-    )
 
+def _reasons(model: RecoNet, console: Any, users: int = 3, k: int = 5) -> list[str]:
+    """The top `k` of the first `users` users with their top reasons, printed and as Markdown lines."""
+    fs = model.feature_space_
     lines = []
-    for user in fs.user_ids[:3]:
-        recommendations = model.recommend(user, k=5)
+    for user in fs.user_ids[:users]:
+        recommendations = model.recommend(user, k=k)
         explained = explain(model, user, list(recommendations.item_ids.ravel()))
         attrs = [
             fs.token_names[t].removeprefix("user.") for t in model.user_attributes_[fs.user_index(user)[0]].indices
@@ -85,24 +107,11 @@ def demo(
             console.print(f"[bold]{rank}. {e.item_name}[/bold] (score {e.score:.2f})\n   because {reasons}")
             lines.append(f"{rank}. **{e.item_name}** (score {e.score:.2f}): {reasons}")
         lines.append("")
+    return lines
 
-    test_metrics = {k: v for k, v in results["RecoNet"].items() if k != "cold_start"}
-    model.save(out / "model", split=data_split, info={**run_info(config, model), "test_metrics": test_metrics})
-    metrics = {
-        "data": spec,
-        "seed": seed,
-        "models": {
-            name: {k: v for k, v in m.items() if k != "cold_start"}
-            | {"cold_start_recall@50": m["cold_start"]["recall@50"]}
-            for name, m in results.items()
-        },
-        "lrp_planted_driver_top3": driver_share,
-        "pairs_with_driver": n_with_driver,
-        "lrp_planted_driver_top3_by_driver": recovery["by_driver"],
-        "best_epoch": model.best_epoch_,
-        "seconds_to_best_epoch": model.time_to_best_,
-    }
-    write_json_atomic(out / "metrics.json", metrics)
+
+def _summary(spec: str, seed: int, results: dict[str, Any], recovery: dict[str, Any], lines: list[str]) -> str:
+    """summary.md: the data, the metrics table, the planted-driver check and the reasons."""
     summary = [
         "# whyrec demo",
         "",
@@ -116,13 +125,11 @@ def demo(
             for n, m in results.items()
         ),
         "",
-        f"LRP ranks the planted driver among its top-3 tokens for {driver_share:.1%} of "
-        f"{n_with_driver} recommended pairs that have one.",
+        f"LRP ranks the planted driver among its top-3 tokens for {recovery['share']:.1%} of "
+        f"{recovery['pairs_with_driver']} recommended pairs that have one.",
         "",
         "## Recommendations with reasons",
         "",
         *lines,
     ]
-    write_text_atomic(out / "summary.md", "\n".join(summary) + "\n")
-    console.print(f"\nSaved the model, metrics.json and summary.md in {out}/")
-    return metrics
+    return "\n".join(summary) + "\n"

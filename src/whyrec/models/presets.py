@@ -1,4 +1,4 @@
-"""RecoNet settings by data size, chosen on validation splits (see benchmarks/results)."""
+"""RecoNet settings by data size, chosen on validation splits of data sets of each size."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from whyrec.data.dataset import Dataset
 
-# Up to ~150k training interactions small steps converge well (ML-100K, synthetic); above that,
-# large batches with a decaying learning rate reach the best epoch in a few epochs (ml-1m-half).
+# Up to ~150k training interactions small steps converge well (MovieLens 100K, the synthetic shop);
+# above that, large batches with a decaying learning rate reach the best epoch in a few epochs.
 SMALL = {"batch_size": 512, "lr": 5e-3}
 LARGE = {"batch_size": 2048, "lr": 5e-2, "lr_decay": 0.4}
 LARGE_FROM = 150_000

@@ -9,9 +9,8 @@ and a softmax, trained with categorical cross-entropy on examples made by the re
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,11 +20,11 @@ from torch import nn
 
 from whyrec.data.dataset import Dataset
 from whyrec.errors import DataError, ParameterError
-from whyrec.models.distributed import World, local_device, world
+from whyrec.models.distributed import World
 from whyrec.models.recommender import Recommender
-from whyrec.models.sampled_softmax import PROPOSALS, NegativeSampler, proposal
-from whyrec.models.sampler import Batch, MaskingSampler, RemovalSampler, prefetched_batches
-from whyrec.models.training import Monitor, Objective, Trainer, TrainingOptions, adam
+from whyrec.models.reconet_training import RecoNetTrainer
+from whyrec.models.sampled_softmax import PROPOSALS
+from whyrec.models.training import Monitor, Trainer, TrainingOptions
 
 POOLINGS = ("mean", "by_kind")
 SAMPLINGS = ("removal", "masked")
@@ -211,9 +210,8 @@ class RecoNetModule(nn.Module):
         For a small batch the attribute part is the mean of the attribute rows' logits, the same
         sum in another order. That order costs bags x attribute rows x (dim + items) products;
         building the (items x dim) matrix of :meth:`output_layer` costs items x attribute rows x
-        dim, with its gradient, so the head takes the first while bags x (dim + items) < items x dim
-        (ml-1m-half at dim 512: under about 450 bags). On a 32-bag training step there it saves about
-        a quarter of the step (profiled).
+        dim, with its gradient, so the head takes the first while bags x (dim + items) < items x dim:
+        small training batches on large catalogues.
         """
         h = self.features(x)
         spread = self.attribute_spread
@@ -267,10 +265,8 @@ class RecoNet(Recommender):
         β. ``"masked"`` is whyrec's faster objective: once an epoch, each user's history items are
         masked with probability ``mask_rate`` (at least one), and the user's one bag without them
         predicts every masked item, so one softmax row serves several labels
-        (:class:`whyrec.models.sampler.MaskingSampler`). On ml-1m-half, tuned (Table 1's
-        ``reconet_masked``), it fits in 90 s against the default's 221 s at 0.002 lower recall@50;
-        tuned in a space bounded for cost (``reconet_masked_fast``), in 7.3 s (iALS: 6.8 s) at
-        0.017 lower (README, "Scale").
+        (:class:`whyrec.models.sampler.MaskingSampler`). An epoch then costs one softmax row per
+        user instead of one per interaction (the training-speed benchmark measures both).
     mask_rate : float
         ``sampling="masked"``: the probability that a history item is masked in an epoch.
     beta : float
@@ -300,17 +296,16 @@ class RecoNet(Recommender):
         Sampled softmax: the distribution negatives are drawn from.
     sparse_gradients : bool
         Sampled softmax: update only the embedding and output rows a batch touches (SparseAdam).
-        That is what makes catalogues of millions of items trainable; on a small one, dense
-        gradients are faster an epoch (ml-1m-half, 3,883 items, 256 negatives: 7.4 s dense,
-        21.9 s sparse, 19.3 s for the full softmax; `benchmarks/training_speed.py --sampled 256`)
-        and take weight decay.
+        That is what makes catalogues of millions of items trainable; on a catalogue of thousands,
+        dense gradients are faster an epoch (the training-speed benchmark measures both) and take
+        weight decay.
     output_bias : bool
         Give the output layer a bias (the explanation's baseline).
     attribute_output : bool
         The attribute-aware output layer (the default): an item's output vector (and bias) is its
-        own plus the mean of its attribute values' (:class:`RecoNetModule`). It ranks first of the
-        tuned models on ML-100K and second, behind iALS, on ml-1m-half (README, Table 1). ``False`` is the
-        paper's output layer. Without ``use_attributes`` (or item attributes) there is nothing to
+        own plus the mean of its attribute values' (:class:`RecoNetModule`), so that items that
+        share attributes share evidence (the accuracy benchmark compares it with the paper's).
+        ``False`` is the paper's output layer. Without ``use_attributes`` (or item attributes) there is nothing to
         add, and the layer is the paper's.
     pooling : {"mean", "by_kind"}
         How a bag becomes the user vector. ``"mean"`` is the paper's: one mean over every token.
@@ -429,123 +424,36 @@ class RecoNet(Recommender):
     ) -> RecoNet:
         """Train on `train`; early-stop on recall@eval_k over `validation` when given.
 
-        Under `torchrun` this is data-parallel (DistributedDataParallel): each rank trains on the
-        examples of its users (user index mod world size) in batches of batch_size / world size
-        (so the global batch is unchanged), draws its own removals (seeded by seed and rank),
-        and all ranks run as many steps per epoch. Validation and the early-stopping decision
-        happen on rank 0 and are broadcast. With ``options.checkpoint_dir``, rank 0 writes a
-        checkpoint after every epoch and a restarted run resumes from it.
+        The steps of a fit (data, module, batches, loss) are those of
+        :class:`~whyrec.models.reconet_training.RecoNetTrainer`; the epoch loop is the one
+        :class:`~whyrec.models.training.Trainer`. Under `torchrun` this is data-parallel
+        (DistributedDataParallel): each rank draws its own removals (seeded by seed and rank);
+        validation and the early-stopping decision happen on rank 0 and are broadcast. With
+        ``options.checkpoint_dir``, rank 0 writes a checkpoint after every epoch and a restarted
+        run resumes from it.
         """
         self._check_params()
         options = options or TrainingOptions()
         self._remember(train, self.use_attributes)
         eval_k = min(int(self.eval_k), self.feature_space_.n_items)  # a tiny catalogue ranks all its items
         validate = self._validator(validation, k=eval_k, max_users=self.max_eval_users, seed=self.seed)
-        device = local_device(options.torch_device())
-        team = world(device)
-        # DDP cannot reduce sparse gradients
-        sparse = self.loss == "sampled" and self.sparse_gradients and not team.distributed
-        if sparse and self.weight_decay > 0:
-            raise ParameterError(
-                "loss='sampled' with sparse gradients takes no weight_decay; set it to 0 or sparse_gradients=False"
-            )
-        torch.manual_seed(self.seed)  # the same initial weights on every rank
-        cold_rate = self.cold_rate if self.use_attributes else 0.0
-        sampler: RemovalSampler | MaskingSampler
-        if self.sampling == "masked":
-            sampler = MaskingSampler(
-                self.train_matrix_,
-                self.user_attributes_,
-                self.item_attributes_,
-                rate=self.mask_rate,
-                cold_rate=cold_rate,
-            )
-            positions = sampler.users[team.shard(sampler.users)]  # this rank's users
-        else:
-            sampler = RemovalSampler(
-                self.train_matrix_,
-                self.user_attributes_,
-                self.item_attributes_,
-                beta=self.beta,
-                remove_attributes=self.remove_attributes,
-                cold_rate=cold_rate,
-            )
-            positions = team.shard(sampler.row_of)  # this rank's users' interactions
-        self.module_ = self._build().to(device)
-        network: nn.Module = self.module_
-        if team.distributed:
-            network = nn.parallel.DistributedDataParallel(self.module_)  # broadcasts rank 0's weights
-        optimizers = self._optimizers(sparse)
-        negatives = None
-        if self.loss == "sampled":
-            counts = np.bincount(self.train_matrix_.indices, minlength=self.feature_space_.n_items)
-            negatives = NegativeSampler(proposal(counts, self.proposal), min(self.negatives, counts.size))
-        per_rank = team.max(len(positions))  # ranks with fewer examples top up, so all run as many steps
-        batch_size = math.ceil(self.batch_size / team.size)  # the global batch stays batch_size
-        trainer = Trainer(
+        steps = RecoNetTrainer(self, options)
+        loop = Trainer(
             epochs=self.epochs,
             seed=self.seed,
             options=options,
             name="RecoNet",
-            world=team,
+            world=steps.team,
             monitor=Monitor(f"recall@{eval_k}", "max", self.patience, self.min_delta),
-            fingerprint=self._fingerprint(team),
+            fingerprint=self._fingerprint(steps.team),
         )
-
-        def batches(epoch: int, rng: np.random.Generator) -> Iterator[tuple[Batch, torch.Generator]]:
-            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            order = _epoch_order(rng, positions, per_rank)
-            for batch in prefetched_batches(sampler, rng, order, batch_size):
-                yield batch, generator
-
-        def loss(item: tuple[Batch, torch.Generator]) -> tuple[torch.Tensor, int]:
-            batch, generator = item
-            indices, offsets, labels = (trainer.to_device(torch.from_numpy(a)) for a in batch.arrays())
-            bag_of = None if batch.rows is None else trainer.to_device(torch.from_numpy(batch.rows))
-            if negatives is None:  # through the wrapper, so DDP sees the forward pass
-                logits = network(indices, offsets, csr=True)
-                if bag_of is None:
-                    value = nn.functional.cross_entropy(logits, labels)
-                else:  # one softmax per bag, read at each of its labels
-                    value = -torch.log_softmax(logits, dim=-1)[bag_of, labels].mean()
-            else:
-                m = self.module_
-                pooled = m.pooled(indices, offsets, sparse)
-                pooled = pooled if bag_of is None else pooled[bag_of]
-                drawn = negatives.draw(generator).to(labels.device)
-                candidates = torch.cat([labels, drawn])  # only these output rows are computed, and learn
-                rows, bias = m.output_layer(candidates, sparse)
-                value = negatives.loss(m.features(pooled), rows, bias, labels, drawn)
-            return value, len(batch.labels)
-
-        result = trainer.fit(
-            Objective(
-                module=self.module_,
-                network=network,
-                optimizers=optimizers,
-                schedulers=[torch.optim.lr_scheduler.ExponentialLR(o, gamma=self.lr_decay) for o in optimizers],
-                batches=batches,
-                loss=loss,
-                validate=validate,
-                batches_per_epoch=math.ceil(per_rank / batch_size),
-            )
-        )
+        result = loop.fit(steps.objective(validate))
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.best_metric_ = result.best_metric
         self.time_to_best_ = result.time_to_best
-        self.world_size_ = team.size
+        self.world_size_ = steps.team.size
         return self
-
-    def _optimizers(self, sparse: bool) -> list[torch.optim.Optimizer]:
-        m = self.module_
-        if not sparse:
-            return [adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
-        tables = [m.embedding.weight, m.output.weight]  # sparse gradients: only touched rows move
-        if m.attribute_rows is not None:
-            tables.append(m.attribute_rows)
-        rest = [p for p in m.parameters() if all(p is not t for t in tables)]
-        return [torch.optim.SparseAdam(tables, lr=self.lr), adam(rest, lr=self.lr)]
 
     def _fingerprint(self, team: World) -> dict[str, Any]:
         data = {"n_tokens": self.feature_space_.n_tokens, "nnz": int(self.train_matrix_.nnz)}
@@ -631,11 +539,3 @@ def bag_tensors(bags: sp.csr_matrix, device: torch.device | str = "cpu") -> tupl
     indices = torch.from_numpy(bags.indices.astype(np.int64)).to(device)
     offsets = torch.from_numpy(bags.indptr[:-1].astype(np.int64)).to(device)
     return indices, offsets
-
-
-def _epoch_order(rng: np.random.Generator, positions: np.ndarray, length: int) -> np.ndarray:
-    """This rank's examples in random order, topped up with random repeats to `length` examples."""
-    order = rng.permutation(positions)
-    if len(order) < length and len(positions):
-        order = np.concatenate([order, rng.choice(positions, length - len(order))])
-    return order

@@ -44,9 +44,8 @@ CHECKPOINT_FORMAT = "whyrec.checkpoint"
 def adam(params: Iterable[torch.Tensor], lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam as every epoch-trained model uses it: PyTorch's fused kernel, one pass over each
     parameter a step. On the CPU, PyTorch's default updates a tensor through a chain of separate
-    operations; on RecoNet's ml-1m-half tables (about 8,000 x 512 floats) a step takes 15.7 ms that
-    way and 1.2 ms fused, and the unfused step was about half of a 32-bag epoch there (profiled).
-    The update is Adam's, equal to the unfused one up to float rounding."""
+    operations, each one a pass over the embedding tables; with small batches those passes can cost
+    more than the batch itself. The update is Adam's, equal to the unfused one up to float rounding."""
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
 
 
@@ -85,10 +84,9 @@ class TrainingOptions:
     precision : {"float32", "bfloat16"}
         ``"bfloat16"`` runs the training forward and backward passes under ``torch.autocast``
         (bfloat16 matrix products, float32 weights, optimizer state, loss and validation). On a
-        CPU with AVX512-BF16 or AMX, or a GPU, the products run about twice as fast (RecoNet's fit at
-        the same recall@50: 1.7x faster on ml-1m-half, 1.2x on ML-100K, whose output layer is
-        smaller; `benchmarks/training_speed.py --bfloat16`); the result differs from a float32 fit
-        by rounding. The trained weights, saved
+        CPU with AVX512-BF16 or AMX, or a GPU, the products run faster, most where the output
+        layer is large (the training-speed benchmark measures it); the result differs from a float32
+        fit by rounding. The trained weights, saved
         models and explanations stay float32. A checkpoint resumes only at its own precision.
     """
 
@@ -319,9 +317,14 @@ class Trainer:
 
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """`tensor` on the training device (through pinned memory on CUDA)."""
-        if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor.to(self.device)
+        return to_device(tensor, self.device)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` on `device`, through pinned memory (and without blocking) on CUDA."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 class _Progress:

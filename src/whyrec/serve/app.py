@@ -94,23 +94,28 @@ def create_app(
     )
     app.add_exception_handler(WhyrecError, _whyrec_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    # when a key is configured, these routes require it and say so in the schema; otherwise they don't
-    private: dict[str, Any] = {"dependencies": [Depends(check_key)], "responses": AUTH_ERRORS} if api_key else {}
-    app.include_router(service.router)
-    app.include_router(recommendations.router, **private)
-    app.include_router(explanations.router, **private)
-    app.include_router(events.router, **private)
-    app.include_router(catalogue.router)
-    app.include_router(catalogue.users, **private)
-    app.include_router(insights.router)
-    app.include_router(service.dashboard)
-    app.mount("/static", StaticFiles(directory=service.STATIC), name="static")
+    _include_routes(app, private=api_key is not None)
     app.add_middleware(ServerTiming, metrics=state.metrics)
     app.openapi = lambda: narrowed_openapi(app, state.limits)  # type: ignore[method-assign]
     app.state.service = state
     app.state.models = state.models
     app.state.store = state.events
     return app
+
+
+def _include_routes(app: FastAPI, *, private: bool) -> None:
+    """One router per resource, and the dashboard's files. With an API key, the routes that read or
+    write a user's data require it and say so in the schema."""
+    guarded: dict[str, Any] = {"dependencies": [Depends(check_key)], "responses": AUTH_ERRORS} if private else {}
+    app.include_router(service.router)
+    app.include_router(recommendations.router, **guarded)
+    app.include_router(explanations.router, **guarded)
+    app.include_router(events.router, **guarded)
+    app.include_router(catalogue.router)
+    app.include_router(catalogue.users, **guarded)
+    app.include_router(insights.router)
+    app.include_router(service.dashboard)
+    app.mount("/static", StaticFiles(directory=service.STATIC), name="static")
 
 
 def _service(

@@ -21,10 +21,9 @@ choice, is flagged: that search has not found the model's optimum yet.
 
 ``grow`` > 0 adds that many trials after the sampler's, the capacity stage of Rendle et al. (2022),
 who tune iALS at a small size and then grow it: a sampler that met large sizes only with poor
-regularisation learns that large is bad, and settles on a size far below the best one (measured in
-``benchmarks/tuning_budget``). Each growth trial takes
-the best configuration so far and doubles its capacity (the candidate's ``capacity`` parameter,
-capped at its range's top), run to the end without pruning. Growth stops at the first doubling that
+regularisation learns that large is bad, and settles on a size far below the best one. Each growth
+trial takes the best configuration so far and doubles its capacity (the candidate's ``capacity``
+parameter, capped at its range's top), run to the end without pruning. Growth stops at the first doubling that
 does not beat the best, or at the top; the slots left, and all of them for a model without a
 capacity parameter, go to the sampler, so every model still gets the same number of trials. Growth
 trials carry ``stage="grow"`` among their user attributes, and a killed growth stage resumes.
@@ -161,30 +160,7 @@ def tune(
     study = model_study(name, settings, seed, storage, pruning=candidate.epochs, sampler=sampler)
     done = [t for t in study.trials if t.state in _ENDED]
     remaining = max(0, trials - len(done)) if candidate.space else 0
-    known = parts.train.matrix()
-
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, candidate.space)
-        grown = trial.user_attrs.get("stage") == "grow"  # a growth trial runs to the end: it is not pruned
-        pruning = (_pruning(trial),) if candidate.epochs and not grown else ()
-        options = TrainingOptions(callbacks=pruning, precision=precision)  # type: ignore[arg-type]
-        start = time.perf_counter()
-        try:
-            model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
-            score = float(evaluate(model, parts.validation, exclude=known, k=50)[METRIC])
-            if not math.isfinite(score):
-                raise TrainingDivergedError(f"{name} scored {score} on validation")
-        except TrainingDivergedError as exc:
-            if log:
-                log(f"  {name} trial {trial.number}: {describe(params)} -> failed: {exc}")
-            raise
-        seconds = time.perf_counter() - start
-        trial.set_user_attr("fit_seconds", seconds)
-        if log:
-            trial_name = f"{name} trial {trial.number}{' (growth)' if grown else ''}"
-            log(f"  {trial_name}: {describe(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
-        return score
-
+    objective = _objective(name, parts, seed, precision, log)
     before = float(study.user_attrs.get("search_seconds", 0.0))
     started = time.perf_counter()
 
@@ -210,6 +186,45 @@ def tune(
     if grow and candidate.space:
         ran_now += _growth_stage(study, candidate.space, candidate.capacity, trials, grow, run, jobs)
     seconds = before + time.perf_counter() - started if ran_now else before
+    return {**_outcome(name, study), "search_seconds": seconds, "trials_run_now": ran_now, "precision": precision}
+
+
+def _objective(
+    name: str, parts: Split, seed: int, precision: str, log: Callable[[str], None] | None
+) -> Callable[[optuna.Trial], float]:
+    """One trial of model `name`: a configuration drawn from its space, fitted on the training split
+    (pruned on validation recall while it trails, unless a growth trial) and scored on validation."""
+    candidate = CANDIDATES[name]
+    known = parts.train.matrix()
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, candidate.space)
+        grown = trial.user_attrs.get("stage") == "grow"  # a growth trial runs to the end: it is not pruned
+        pruning = (_pruning(trial),) if candidate.epochs and not grown else ()
+        options = TrainingOptions(callbacks=pruning, precision=precision)  # type: ignore[arg-type]
+        start = time.perf_counter()
+        try:
+            model = build(name, params, seed, parts.train).fit(parts.train, parts.validation, options=options)
+            score = float(evaluate(model, parts.validation, exclude=known, k=50)[METRIC])
+            if not math.isfinite(score):
+                raise TrainingDivergedError(f"{name} scored {score} on validation")
+        except TrainingDivergedError as exc:
+            if log:
+                log(f"  {name} trial {trial.number}: {describe(params)} -> failed: {exc}")
+            raise
+        seconds = time.perf_counter() - start
+        trial.set_user_attr("fit_seconds", seconds)
+        if log:
+            trial_name = f"{name} trial {trial.number}{' (growth)' if grown else ''}"
+            log(f"  {trial_name}: {describe(params)} -> validation {METRIC} {score:.4f} ({seconds:.1f} s)")
+        return score
+
+    return objective
+
+
+def _outcome(name: str, study: Any) -> dict[str, Any]:
+    """What a finished search found: the best parameters and score, every trial, the boundary flags."""
+    candidate = CANDIDATES[name]
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if candidate.space and not finished:
         raise TrainingDivergedError(
@@ -222,12 +237,9 @@ def tune(
         "best_stage": study.best_trial.user_attrs.get("stage", "search") if finished else None,
         "trials": [_trial(t) for t in study.trials],
         "restored": study.user_attrs.get("restored"),
-        "search_seconds": seconds,
-        "trials_run_now": ran_now,
         "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
         "boundary": on_boundary(candidate.space, best_params),
-        "precision": precision,
         "study": study,
     }
 
