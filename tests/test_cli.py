@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 
@@ -311,3 +312,94 @@ def test_the_explanation_benchmark_writes_json_and_html(monkeypatch, capsys, tmp
     assert "plotly.js v" in (tmp_path / "plotly.min.js").read_text()[:500]  # the package's own copy
     code, _, err = run_benchmark(monkeypatch, capsys, "explanations.run", "--data", SMALL, "--pairs", "1")
     assert code == 2 and "--pairs must be at least 2" in err
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    import subprocess
+
+    for args in (["--help"], ["train", "--help"], ["train", "--no-such-option"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "whyrec", *args], capture_output=True, text=True, check=False
+        )
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+        assert "whyrec.cli" in imported, done.stderr[-500:]  # the command line itself did load
+        assert not {m for m in imported if m.split(".")[0] in ("torch", "pandas", "plotly", "sklearn")}, args
+    assert (
+        "dim=64"
+        in subprocess.run(
+            [sys.executable, "-m", "whyrec", "train", "--help"], capture_output=True, text=True, check=True
+        ).stdout
+    )  # the model's own parameters, with their defaults
+
+
+def test_model_parameters_come_from_its_signature(monkeypatch, capsys, tmp_path):
+    from whyrec.cli._params import parameters
+    from whyrec.models import RecoNet
+
+    documented = parameters("reconet")
+    assert list(documented) == [p for p in inspect.signature(RecoNet).parameters]
+    assert documented["dim"].default == "64" and documented["dim"].summary.startswith("Embedding size")
+    assert all(p.summary for p in documented.values())  # every parameter is documented
+    (tmp_path / "model.toml").write_text('dim = 8\nhidden = [4]\nsampling = "masked"\n')
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "train",
+        "--data",
+        SMALL,
+        "--params",
+        tmp_path / "model.toml",
+        "-p",
+        "epochs=2",
+        "-p",
+        "batch_size=32",
+        "--quiet",
+        "--out",
+        tmp_path / "m",
+    )
+    assert code == 0, err
+    model = load_model(tmp_path / "m")
+    assert (model.dim, tuple(model.hidden), model.sampling, model.epochs) == (8, (4,), "masked", 2)
+    for args, message in (
+        (("-p", "size=3"), "RecoNet has no parameter 'size'; it takes: dim, hidden"),
+        (("-p", "dim"), "--param takes NAME=VALUE"),
+        (("-p", "seed=3"), "seed is set by --seed"),
+        (("--params", tmp_path / "nowhere.toml"), "cannot read --params"),
+    ):
+        code, _, err = run(monkeypatch, capsys, "train", "--data", SMALL, *args, "--out", tmp_path / "bad")
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    (tmp_path / "broken.toml").write_text("dim = = 3\n")
+    code, _, err = run(monkeypatch, capsys, "train", "--params", tmp_path / "broken.toml", "--out", tmp_path / "bad")
+    assert code == 2 and "is not a TOML file of parameters" in err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_every_shipped_method_is_a_cli_choice():
+    from whyrec.choices import METHODS
+    from whyrec.explain import EXPLAINERS
+
+    assert sorted(EXPLAINERS) == sorted(METHODS)
+
+
+def test_compare_ranks_models_under_one_budget(monkeypatch, capsys, tmp_path):
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "compare",
+        "--data",
+        SMALL,
+        "--models",
+        "popularity,ease",
+        "--trials",
+        "2",
+        "--seeds",
+        "1",
+        "--out",
+        tmp_path / "board.json",
+    )
+    assert code == 0, err
+    board = json.loads((tmp_path / "board.json").read_text())
+    assert board["ranking_by_median_recall@50"] == ["ease", "popularity"] and board["data"] == SMALL
+    assert len(board["models"]["ease"]["trials"]) == 2 and "ease" in out
+    code, out, _ = run(monkeypatch, capsys, "compare", "--list")
+    assert code == 0 and "ials" in out and "reconet_masked_fast" in out
