@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs clean
+.PHONY: demo test lint docs screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d runs/site
+
+# The guide's screenshots, taken by the browser tests (Debian's chromium) into docs/images/.
+screenshots: $(VENV)/.installed-dev
+	WHYREC_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .import_linter_cache

@@ -74,6 +74,13 @@ def _browser(p):
     )
 
 
+def _screenshot(page, name: str) -> None:
+    """Save the page as docs/images/NAME.png when WHYREC_SCREENSHOTS names the folder (`make screenshots`)."""
+    folder = os.environ.get("WHYREC_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"))
+
+
 def _user_with_a_counterfactual(model):
     """A user whose top recommendation has a counterfactual set of history items (n = 10)."""
     from whyrec.explain import counterfactual
@@ -104,7 +111,7 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
             executable_path=executable,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         # the browser's speech engine, replaced by a recorder (headless chromium has no voices)
         page.add_init_script(
             "window.__spoken = []; Object.defineProperty(window, 'speechSynthesis', {configurable: true, "
@@ -137,6 +144,7 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
         # what would change it: the verified set, and the list without it
         page.wait_for_selector("#toggle-counterfactual:not([hidden])")
         assert f"would drop from rank {found.rank} to {found.new_rank}" in page.text_content("#counterfactual")
+        _screenshot(page, "dashboard")
         before = page.locator("#recs li").evaluate_all("items => items.map(i => i.dataset.item)")
         page.click("#toggle-counterfactual")
         page.wait_for_function(
@@ -165,7 +173,7 @@ def test_pick_an_item_and_watch_the_list_change(server_with_store, small_model):
     history = [fs.item_names[i] for i in small_model.train_matrix_[fs.user_index([user])[0]].indices]
     with playwright_api.sync_playwright() as p:
         browser = _browser(p)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server_with_store + "/")
         page.wait_for_selector("#api-key-box:not([hidden])")  # the server requires a key: it is asked for
         page.fill("#api-key", "k3y")
@@ -200,6 +208,7 @@ def test_pick_an_item_and_watch_the_list_change(server_with_store, small_model):
         )
         page.wait_for_selector("#history li.event")
         assert picked_name in page.text_content("#history li.event")
+        _screenshot(page, "dashboard-events")
         # the explanation of the item in view refreshes; reasons it did not have before are named
         new = explain_pairs(small_model, bag, fs.item_index([viewed]))[0]
         page.wait_for_function("s => document.getElementById('sentence').textContent === s", arg=new.sentence())

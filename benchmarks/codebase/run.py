@@ -93,9 +93,7 @@ def imports_torch(python: str, root: Path) -> bool:
 def commit_subjects(root: Path, since: str | None) -> dict[str, Any]:
     """The lengths of the commit subjects after `since` (all commits when None)."""
     span = [f"{since}..HEAD"] if since else []
-    done = subprocess.run(
-        ["git", "log", "--format=%s", *span], cwd=root, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run(["git", "log", "--format=%s", *span], cwd=root, capture_output=True, text=True, check=True)
     lengths = [len(line) for line in done.stdout.splitlines()]
     if not lengths:
         return {"commits": 0}
@@ -133,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
     path = write_result(
-        RESULTS / f"codebase_{args.name}.json", data=str(root), seed=None, results=results,
+        RESULTS / f"codebase_{args.name}.json",
+        data=str(root),
+        seed=None,
+        results=results,
         measured_revision=revision.stdout.strip(),
     )
     cli = results["cli"]
