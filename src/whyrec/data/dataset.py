@@ -123,33 +123,8 @@ class Dataset:
         (``"drop"``), or becomes one interaction whose count is kept in :attr:`weights`
         (``"count"``: iALS reads it as confidence; the other models see one interaction).
         """
-        if not isinstance(interactions, pd.DataFrame):
-            raise DataError("interactions must be a pandas DataFrame")
-        if on_duplicate not in ON_DUPLICATE:
-            raise DataError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
-        _require_columns(interactions, [user_col, item_col], "interactions")
-        if interactions.empty:
-            raise TableError("it is empty", "interactions")
-        for col in (user_col, item_col):
-            if interactions[col].isna().any():
-                row = int(np.flatnonzero(interactions[col].isna().to_numpy())[0])
-                raise TableError(f"column '{col}' has a missing value", "interactions", row)
+        has_rating = _check_interactions(interactions, user_col, item_col, rating_col, min_rating, on_duplicate)
         frame = interactions
-        has_rating = rating_col is not None and rating_col in frame.columns
-        if min_rating is not None and not has_rating:
-            raise TableError(
-                f"min_rating={min_rating:g} needs a rating column '{rating_col}', and there is none; its columns "
-                f"are {list(map(str, frame.columns))} (name the ratings with --rating-col, or drop --min-rating)",
-                "interactions",
-            )
-        if has_rating:
-            ratings = pd.to_numeric(frame[rating_col], errors="coerce")
-            if ratings.isna().any():
-                row = int(np.flatnonzero(ratings.isna().to_numpy())[0])
-                raw = frame[rating_col].iloc[row]
-                raise TableError(
-                    f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}", "interactions", row
-                )
         multi_valued = dict(multi_valued or {})
 
         users_frame = entity_frame(users, user_col, "users")
@@ -157,11 +132,7 @@ class Dataset:
         user_ids = _universe(frame[user_col], users_frame, user_col, "user")
         item_ids = _universe(frame[item_col], items_frame, item_col, "item")
 
-        if items_frame is not None and title_col and title_col in items_frame.columns:
-            titles = dict(zip(items_frame[item_col].map(id_key), items_frame[title_col].astype(str), strict=True))
-            item_names = [titles.get(id_key(i), str(i)) for i in item_ids]
-        else:
-            item_names = [str(i) for i in item_ids]
+        item_names = _item_names(item_ids, items_frame, item_col, title_col)
 
         fields = [
             *entity_fields("user", users_frame, user_col, user_fields, n_bins=n_bins, multi_valued=multi_valued),
@@ -222,6 +193,52 @@ class Dataset:
             csv = not "".join(path.suffixes).lower().endswith((".parquet", ".pq"))
             where = "" if exc.row is None else (f" line {exc.row + 2}" if csv else f" row {exc.row}")
             raise DataError(f"{path.name}{where}: {exc.message}") from None
+
+
+def _check_interactions(
+    interactions: Any,
+    user_col: str,
+    item_col: str,
+    rating_col: str | None,
+    min_rating: float | None,
+    on_duplicate: str,
+) -> bool:
+    """Refuse an interactions table whyrec cannot read, naming the column and row; whether it has ratings."""
+    if not isinstance(interactions, pd.DataFrame):
+        raise DataError("interactions must be a pandas DataFrame")
+    if on_duplicate not in ON_DUPLICATE:
+        raise DataError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
+    _require_columns(interactions, [user_col, item_col], "interactions")
+    if interactions.empty:
+        raise TableError("it is empty", "interactions")
+    for col in (user_col, item_col):
+        if interactions[col].isna().any():
+            row = int(np.flatnonzero(interactions[col].isna().to_numpy())[0])
+            raise TableError(f"column '{col}' has a missing value", "interactions", row)
+    has_rating = rating_col is not None and rating_col in interactions.columns
+    if min_rating is not None and not has_rating:
+        raise TableError(
+            f"min_rating={min_rating:g} needs a rating column '{rating_col}', and there is none; its columns "
+            f"are {list(map(str, interactions.columns))} (name the ratings with --rating-col, or drop --min-rating)",
+            "interactions",
+        )
+    if has_rating:
+        ratings = pd.to_numeric(interactions[rating_col], errors="coerce")
+        if ratings.isna().any():
+            row = int(np.flatnonzero(ratings.isna().to_numpy())[0])
+            raw = interactions[rating_col].iloc[row]
+            raise TableError(
+                f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}", "interactions", row
+            )
+    return has_rating
+
+
+def _item_names(item_ids: Any, items_frame: pd.DataFrame | None, item_col: str, title_col: str | None) -> list[str]:
+    """Each item's title from the items table's `title_col`, else its ID."""
+    if items_frame is not None and title_col and title_col in items_frame.columns:
+        titles = dict(zip(items_frame[item_col].map(id_key), items_frame[title_col].astype(str), strict=True))
+        return [titles.get(id_key(i), str(i)) for i in item_ids]
+    return [str(i) for i in item_ids]
 
 
 def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:

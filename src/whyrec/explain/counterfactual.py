@@ -88,7 +88,6 @@ def counterfactual(
         relevance = explain_pairs(model, bag, np.array([target]), method=default_method(model))[0].relevance_by_token(
             edits.tokens
         )
-    names = fs.token_names
     base_scores = edits.removal_scores(np.zeros((1, len(edits.tokens)), dtype=bool))
     rank = int(edits.ranks(base_scores, target)[0])
     base = dict(item_id=fs.item_ids[target], item_name=fs.item_names[target], n=n, rank=rank)
@@ -102,37 +101,73 @@ def counterfactual(
     candidates = edits.tokens[allowed[edits.tokens]]
     if not len(candidates):
         return Counterfactual(**base, found=False, verified=False, message="the profile has no token of those kinds")
-    positive = (relevance > 0) & allowed[edits.tokens]
-    order = edits.tokens[positive][np.argsort(-relevance[positive], kind="stable")][:max_steps]
-    chosen, search, steps = None, "attribution", len(order)
-    if len(order):
-        removals = np.zeros((steps, len(edits.tokens)), dtype=bool)  # row s removes the first s+1
-        positions = np.searchsorted(edits.tokens, order)
-        removals[:, positions] = np.tril(np.ones((steps, steps), dtype=bool))
-        flipped = np.flatnonzero(edits.ranks(edits.removal_scores(removals), target) > n)
-        if len(flipped):
-            chosen, steps = [int(t) for t in order[: flipped[0] + 1]], int(flipped[0]) + 1
+    chosen, steps = _attribution_greedy(edits, relevance, allowed, target, n, max_steps)
+    search = "attribution"
     if chosen is None:
         chosen, search = _margin_greedy(edits, candidates, target, n, max_steps), "margin"
         steps = len(chosen) if chosen is not None else min(max_steps, len(candidates))
     if chosen is None:
-        # the exact rank with every candidate removed: when even that keeps the item in, no removal of
-        # these kinds is likely to flip it (a subset can, in principle, where removals interact)
-        everything = edits.mask(candidates)
-        rank_all = int(edits.ranks(edits.removal_scores(everything), target)[0])
-        what = "history items" if kinds == ("item",) else "removable tokens"
-        if rank_all <= n:
-            message = (
-                f"no set found: even without all {len(candidates)} {what} it stays in the top {n} (rank {rank_all})"
-            )
-        else:
-            message = f"no set of at most {max_steps} tokens found drops it out of the top {n}"
-        return Counterfactual(
-            **base, found=False, verified=False, steps=steps, search=search, message=message, rank_without_all=rank_all
-        )
-    chosen = _one_minimal(edits, chosen, target, n)
-    bag_after = edits.removal_bags(edits.mask(chosen))
-    scores_after = model.score(bag_after)  # the public scorer, on the rebuilt bag: the verification
+        return _not_found(edits, candidates, target, base, kinds, steps, search, max_steps)
+    return _verified(model, edits, _one_minimal(edits, chosen, target, n), target, base, base_scores, steps, search)
+
+
+def _attribution_greedy(
+    edits: ProfileEdits, relevance: np.ndarray, allowed: np.ndarray, target: int, n: int, max_steps: int
+) -> tuple[list[int] | None, int]:
+    """The shortest prefix of the allowed tokens, most relevant first, whose removal drops the target
+    out of the top `n` (every prefix re-scored at once), and the steps searched; None if none does."""
+    positive = (relevance > 0) & allowed[edits.tokens]
+    order = edits.tokens[positive][np.argsort(-relevance[positive], kind="stable")][:max_steps]
+    steps = len(order)
+    if not steps:
+        return None, 0
+    removals = np.zeros((steps, len(edits.tokens)), dtype=bool)  # row s removes the first s+1
+    removals[:, np.searchsorted(edits.tokens, order)] = np.tril(np.ones((steps, steps), dtype=bool))
+    flipped = np.flatnonzero(edits.ranks(edits.removal_scores(removals), target) > n)
+    if not len(flipped):
+        return None, steps
+    return [int(t) for t in order[: flipped[0] + 1]], int(flipped[0]) + 1
+
+
+def _not_found(
+    edits: ProfileEdits,
+    candidates: np.ndarray,
+    target: int,
+    base: dict[str, Any],
+    kinds: tuple[str, ...],
+    steps: int,
+    search: str,
+    max_steps: int,
+) -> Counterfactual:
+    """No set within the budget: said as such, with the rank the item keeps without every candidate."""
+    # when even removing every candidate keeps the item in, no removal of these kinds is likely to
+    # flip it (a subset can, in principle, where removals interact)
+    rank_all = int(edits.ranks(edits.removal_scores(edits.mask(candidates)), target)[0])
+    what = "history items" if kinds == ("item",) else "removable tokens"
+    n = base["n"]
+    if rank_all <= n:
+        message = f"no set found: even without all {len(candidates)} {what} it stays in the top {n} (rank {rank_all})"
+    else:
+        message = f"no set of at most {max_steps} tokens found drops it out of the top {n}"
+    return Counterfactual(
+        **base, found=False, verified=False, steps=steps, search=search, message=message, rank_without_all=rank_all
+    )
+
+
+def _verified(
+    model: Recommender,
+    edits: ProfileEdits,
+    chosen: list[int],
+    target: int,
+    base: dict[str, Any],
+    base_scores: np.ndarray,
+    steps: int,
+    search: str,
+) -> Counterfactual:
+    """The found set, re-scored through the model's public scorer on the rebuilt bag: the verification."""
+    fs = model.feature_space_
+    n = base["n"]
+    scores_after = model.score(edits.removal_bags(edits.mask(chosen)))
     new_rank = int(edits.ranks(scores_after, target)[0])
     before, after = edits.top(base_scores, n), edits.top(scores_after, n)
     entering = [int(i) for i in after if i not in set(before.tolist())]
@@ -141,7 +176,7 @@ def counterfactual(
         **base,
         found=True,
         verified=new_rank > n,
-        removed=[str(names[t]) for t in chosen],
+        removed=[str(fs.token_names[t]) for t in chosen],
         removed_tokens=[int(t) for t in chosen],
         new_rank=new_rank,
         steps=steps,
@@ -273,14 +308,10 @@ def why_not(
     fs = model.feature_space_
     n = _check_n(n, fs.n_items)
     target = int(fs.item_index([item])[0])
-    if isinstance(who, Profile):
-        bag = model.profile(who.items, who.attributes)
-    elif sp.issparse(who):  # a bag already built (a served user with new events)
-        bag = sp.csr_matrix(who, dtype=np.float32)
-        check_nonempty(bag)
-    else:
-        bag = model.user_profiles(fs.user_index([who]))
-        check_nonempty(bag, [who])
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ParameterError(f"'why not' addition kinds are {', '.join(KINDS)}, not {', '.join(unknown) or 'none'}")
+    bag = _bag_of(model, who)
     edits = ProfileEdits(model, bag)
     if target in set(edits.history.tolist()):
         raise ParameterError(f"item {item!r} is already in the user's history; 'why not' asks about new items")
@@ -297,11 +328,7 @@ def why_not(
     )
     if rank <= n:
         return WhyNot(**base, recommended=True, message=f"it is already recommended, at rank {rank}")
-    explained = explain_pairs(model, bag, np.array([target]), method=method)[0]
-    holding = explained.bottom(top)
-    unknown = sorted(set(kinds) - set(KINDS))
-    if unknown or not kinds:
-        raise ParameterError(f"'why not' addition kinds are {', '.join(KINDS)}, not {', '.join(unknown) or 'none'}")
+    holding = explain_pairs(model, bag, np.array([target]), method=method)[0].bottom(top)
     candidates = edits.addition_candidates(tuple(kinds))
     candidates = candidates[candidates != target]
     if not len(candidates):
@@ -311,32 +338,41 @@ def why_not(
     # the smallest addition: the best rank, ties broken by the larger margin
     best = int(np.lexsort((-scores_added[:, target], ranks))[0])
     if ranks[best] > n:
-        return WhyNot(
-            **base,
-            recommended=False,
-            holding_back=holding,
-            message=f"no single addition brings it into the top {n} (the best reaches rank {ranks[best]})",
-        )
-    chosen = int(candidates[best])
+        message = f"no single addition brings it into the top {n} (the best reaches rank {ranks[best]})"
+        return WhyNot(**base, recommended=False, holding_back=holding, message=message)
+    addition = _verified_addition(model, edits, int(candidates[best]), target, n)
+    where = "to the history" if addition["item_id"] is not None else "to the profile"
+    message = f"adding {addition['name']} {where} brings it to rank {addition['new_rank']}"
+    return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)
+
+
+def _bag_of(model: Recommender, who: Any) -> sp.csr_matrix:
+    """The bag of `who`: a Profile, a bag already built (a served user with new events), or a user ID."""
+    fs = model.feature_space_
+    if isinstance(who, Profile):
+        return model.profile(who.items, who.attributes)
+    if sp.issparse(who):
+        bag = sp.csr_matrix(who, dtype=np.float32)
+        check_nonempty(bag)
+        return bag
+    bag = model.user_profiles(fs.user_index([who]))
+    check_nonempty(bag, [who])
+    return bag
+
+
+def _verified_addition(model: Recommender, edits: ProfileEdits, chosen: int, target: int, n: int) -> dict[str, Any]:
+    """The chosen token, its kind and name, and the target's rank once it is added, re-scored through
+    the model's public scorer on the rebuilt bag."""
+    fs = model.feature_space_
     verify = edits.ranks(model.score(edits.addition_bags(np.array([chosen]))), target, np.array([chosen]))[0]
-    kind = str(fs.token_kinds[chosen])
-    label = fs.item_names[chosen] if chosen < fs.n_items else str(fs.token_names[chosen])
-    addition = {
+    return {
         "token": str(fs.token_names[chosen]),
-        "kind": kind,
+        "kind": str(fs.token_kinds[chosen]),
         "item_id": fs.item_ids[chosen] if chosen < fs.n_items else None,
-        "name": label,
+        "name": fs.item_names[chosen] if chosen < fs.n_items else str(fs.token_names[chosen]),
         "new_rank": int(verify),
         "verified": bool(verify <= n),
     }
-    where = "to the history" if chosen < fs.n_items else "to the profile"
-    return WhyNot(
-        **base,
-        recommended=False,
-        holding_back=holding,
-        addition=addition,
-        message=f"adding {label} {where} brings it to rank {int(verify)}",
-    )
 
 
 def _check_n(n: Any, n_items: int) -> int:

@@ -223,82 +223,99 @@ class Trainer:
 
     def fit(self, objective: Objective) -> TrainingResult:
         """Run the epochs of `objective`; the module ends in eval mode with the best weights."""
-        world, monitor, options = self.world, self.monitor, self.options
         network = objective.network or objective.module
-        validating = objective.validate is not None and monitor is not None
+        validating = objective.validate is not None and self.monitor is not None
         state = TrainingState()
-        checkpoints = options.checkpoint_dir
-        if checkpoints is not None:
+        if self.options.checkpoint_dir is not None:
             resumed = load_checkpoint(
-                checkpoints, self.fingerprint, objective.module, objective.optimizers, objective.schedulers
+                self.options.checkpoint_dir,
+                self.fingerprint,
+                objective.module,
+                objective.optimizers,
+                objective.schedulers,
             )
             state = resumed or state
         started = time.perf_counter() - (state.history[-1]["seconds"] if state.history else 0.0)
         remaining = self.epochs - state.epoch
         total = remaining * objective.batches_per_epoch if objective.batches_per_epoch else None
-        with _Progress(options.progress and world.is_main, total, self.name) as bar:
+        with _Progress(self.options.progress and self.world.is_main, total, self.name) as bar:
             for epoch in range(state.epoch + 1, self.epochs + 1):
-                rng = np.random.default_rng([self.seed, world.rank, epoch])
-                self._reseed(int(np.random.default_rng([self.seed, world.rank, epoch, 1]).integers(2**62)))
                 network.train()
-                total_loss, seen = 0.0, 0
-                for batch in objective.batches(epoch, rng):
-                    with torch.autocast(self.device.type, torch.bfloat16, enabled=options.precision == "bfloat16"):
-                        loss, examples = objective.loss(batch)
-                    for optimizer in objective.optimizers:
-                        optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    for optimizer in objective.optimizers:
-                        optimizer.step()
-                    if objective.after_step is not None:
-                        objective.after_step()
-                    total_loss += float(loss.detach()) * examples
-                    seen += examples
-                    bar.advance(f"epoch {epoch} loss {total_loss / max(seen, 1):.4f}")
-                if not math.isfinite(total_loss):
-                    raise TrainingDivergedError(
-                        f"{self.name} diverged at epoch {epoch}: the training loss is {total_loss}; "
-                        "use a smaller learning rate"
-                    )
+                mean_loss, seen = self._epoch(objective, epoch, bar)
                 for scheduler in objective.schedulers:
                     scheduler.step()
-                record: dict[str, Any] = {
-                    "epoch": epoch,
-                    "loss": total_loss / max(seen, 1),
-                    "seconds": time.perf_counter() - started,
-                }
-                if world.distributed:
+                record: dict[str, Any] = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - started}
+                if self.world.distributed:
                     record["examples_per_rank"] = seen
                 if validating:
-                    assert objective.validate is not None and monitor is not None
                     network.eval()
-                    metrics = dict(objective.validate()) if world.is_main else {}
-                    value = world.broadcast(float(metrics.get(monitor.metric, 0.0)))
-                    metrics[monitor.metric] = value
-                    record.update({f"val_{k}": float(v) for k, v in metrics.items()})
-                    bar.note(f"epoch {epoch}: loss {record['loss']:.4f}, val {monitor.metric} {value:.4f}")
-                    if state.best_metric is None or monitor.improved(value, state.best_metric):
-                        state.best_metric, state.best_epoch, state.waited = value, epoch, 0
-                        state.best_state = copy.deepcopy(objective.module.state_dict())
-                        record["best"] = True
-                    else:
-                        state.waited += 1
+                    self._validate(objective, state, record, bar)
                 state.history.append(record)
                 state.epoch = epoch
-                if checkpoints is not None and world.is_main:
-                    save_checkpoint(
-                        checkpoints,
-                        self.fingerprint,
-                        objective.module,
-                        objective.optimizers,
-                        objective.schedulers,
-                        state,
-                    )
-                world.barrier()  # no rank runs ahead of rank 0's checkpoint
-                for callback in options.callbacks:
+                self._checkpoint(objective, state)
+                for callback in self.options.callbacks:
                     callback(EpochRecord(epoch, record, state.best_metric, state.best_epoch))
-                if validating and monitor is not None and state.waited >= monitor.patience:
+                if validating and self.monitor is not None and state.waited >= self.monitor.patience:
                     break
+        return self._result(objective, state)
+
+    def _epoch(self, objective: Objective, epoch: int, bar: _Progress) -> tuple[float, int]:
+        """One epoch's steps; its mean training loss and the examples seen. Its randomness derives
+        from (seed, rank, epoch), so a resumed run draws what an uninterrupted one would."""
+        rng = np.random.default_rng([self.seed, self.world.rank, epoch])
+        self._reseed(int(np.random.default_rng([self.seed, self.world.rank, epoch, 1]).integers(2**62)))
+        bfloat16 = self.options.precision == "bfloat16"
+        total_loss, seen = 0.0, 0
+        for batch in objective.batches(epoch, rng):
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=bfloat16):
+                loss, examples = objective.loss(batch)
+            for optimizer in objective.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for optimizer in objective.optimizers:
+                optimizer.step()
+            if objective.after_step is not None:
+                objective.after_step()
+            total_loss += float(loss.detach()) * examples
+            seen += examples
+            bar.advance(f"epoch {epoch} loss {total_loss / max(seen, 1):.4f}")
+        if not math.isfinite(total_loss):
+            raise TrainingDivergedError(
+                f"{self.name} diverged at epoch {epoch}: the training loss is {total_loss}; use a smaller learning rate"
+            )
+        return total_loss / max(seen, 1), seen
+
+    def _validate(self, objective: Objective, state: TrainingState, record: dict[str, Any], bar: _Progress) -> None:
+        """Validation metrics into `record` (computed on rank 0, broadcast), and the best epoch kept."""
+        assert objective.validate is not None and self.monitor is not None
+        monitor = self.monitor
+        metrics = dict(objective.validate()) if self.world.is_main else {}
+        value = self.world.broadcast(float(metrics.get(monitor.metric, 0.0)))
+        metrics[monitor.metric] = value
+        record.update({f"val_{k}": float(v) for k, v in metrics.items()})
+        bar.note(f"epoch {record['epoch']}: loss {record['loss']:.4f}, val {monitor.metric} {value:.4f}")
+        if state.best_metric is None or monitor.improved(value, state.best_metric):
+            state.best_metric, state.best_epoch, state.waited = value, record["epoch"], 0
+            state.best_state = copy.deepcopy(objective.module.state_dict())
+            record["best"] = True
+        else:
+            state.waited += 1
+
+    def _checkpoint(self, objective: Objective, state: TrainingState) -> None:
+        """Rank 0 writes the epoch's checkpoint, when asked; no rank runs ahead of it."""
+        if self.options.checkpoint_dir is not None and self.world.is_main:
+            save_checkpoint(
+                self.options.checkpoint_dir,
+                self.fingerprint,
+                objective.module,
+                objective.optimizers,
+                objective.schedulers,
+                state,
+            )
+        self.world.barrier()
+
+    def _result(self, objective: Objective, state: TrainingState) -> TrainingResult:
+        """The best epoch's weights back in the module (the last epoch's without validation)."""
         if state.best_state is not None:
             objective.module.load_state_dict(state.best_state)
             best_epoch = state.best_epoch
