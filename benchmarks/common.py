@@ -22,6 +22,15 @@ def results_dir(question: str) -> Path:
     return BENCHMARKS / question / "results"
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for a benchmark's own server)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def data_dir(name: str) -> Path:
     """A real data set's folder (WHYREC_DATA or ../shared/datasets); exits with a message if absent."""
     roots = [Path(os.environ["WHYREC_DATA"])] if os.environ.get("WHYREC_DATA") else []

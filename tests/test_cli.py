@@ -192,41 +192,15 @@ def test_explain_counterfactual_and_why_not(monkeypatch, capsys, trained):
     fs = model.feature_space_
     user = next(fs.user_ids[u] for u in range(fs.n_users) if model.train_matrix_[u].nnz >= 5)
     ranked = model.recommend(user, k=30).item_ids[0]
-    code, out, err = run(
-        monkeypatch,
-        capsys,
-        "explain",
-        "--model",
-        trained,
-        "--user",
-        user,
-        "--item",
-        ranked[0],
-        "--counterfactual",
-        "--n",
-        "5",
-        "--json",
-    )
+    args = ("explain", "--model", trained, "--user", user, "--item", ranked[0], "--counterfactual", "--n", "5")
+    code, out, err = run(monkeypatch, capsys, *args, "--json")
     assert code == 0, err
     found = json.loads(out)["counterfactual"]
     expected = counterfactual(
         model, model.user_profiles(fs.user_index([user])), int(fs.item_index([ranked[0]])[0]), n=5
     )
     assert found["removed"] == expected.removed and found["verified"] == expected.verified
-    code, out, err = run(
-        monkeypatch,
-        capsys,
-        "explain",
-        "--model",
-        trained,
-        "--user",
-        user,
-        "--item",
-        ranked[0],
-        "--counterfactual",
-        "--n",
-        "5",
-    )
+    code, out, err = run(monkeypatch, capsys, *args)
     assert code == 0 and "What would change it:" in out
     if expected.found:
         assert f"drop from rank {expected.rank} to {expected.new_rank}" in " ".join(out.split())

@@ -105,30 +105,9 @@ def test_criteo_reader_bucketises_and_reports_bad_lines_by_number(tmp_path):
 
 
 def test_avazu_reader_handles_headerless_files_and_line_numbers(tmp_path):
-    header = "id,click,hour," + ",".join(
-        [
-            "C1",
-            "banner_pos",
-            "site_id",
-            "site_domain",
-            "site_category",
-            "app_id",
-            "app_domain",
-            "app_category",
-            "device_id",
-            "device_ip",
-            "device_model",
-            "device_type",
-            "device_conn_type",
-            "C14",
-            "C15",
-            "C16",
-            "C17",
-            "C18",
-            "C19",
-            "C20",
-            "C21",
-        ]
+    header = (  # Avazu's official header, as Kaggle ships it
+        "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,app_category,"
+        "device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,C17,C18,C19,C20,C21"
     )
     row = "1,0,14102100," + ",".join(["x"] * 21)
     (tmp_path / "train.csv").write_text(header + "\n" + row + "\n")

@@ -110,21 +110,9 @@ def test_train_cli_folds_in_events(monkeypatch, capsys, tmp_path):
     spec = "synthetic:n_users=200,n_items=40,seed=4"
     store = EventStore(tmp_path / "events.db")
     store.add([Event("brand-new", 3), Event("brand-new", 5)])
+    train = ("train", "--data", spec, "--param", "epochs=1", "--param", "dim=8", "--quiet")
     code, out, err = run_cli(
-        monkeypatch,
-        capsys,
-        "train",
-        "--data",
-        spec,
-        "--events",
-        tmp_path / "events.db",
-        "--out",
-        tmp_path / "model",
-        "--param",
-        "epochs=1",
-        "--param",
-        "dim=8",
-        "--quiet",
+        monkeypatch, capsys, *train, "--events", tmp_path / "events.db", "--out", tmp_path / "model"
     )
     assert code == 0, err
     assert "2 stored events" in out
@@ -133,18 +121,7 @@ def test_train_cli_folds_in_events(monkeypatch, capsys, tmp_path):
     model = Recommender.load(tmp_path / "model")
     assert "brand-new" in [str(u) for u in model.feature_space_.user_ids]
     code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "train",
-        "--data",
-        spec,
-        "--events",
-        tmp_path / "nope" / "e.db",
-        "--out",
-        tmp_path / "m2",
-        "--param",
-        "epochs=1",
-        "--quiet",
+        monkeypatch, capsys, *train, "--events", tmp_path / "nope" / "e.db", "--out", tmp_path / "m2"
     )
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 

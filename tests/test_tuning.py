@@ -170,49 +170,24 @@ def test_diverged_trials_are_recorded_and_the_search_goes_on(small_split, monkey
 
 
 def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
-    spec = "synthetic:n_users=200,n_items=60,seed=4"
-    code, out, err = run_cli(
-        monkeypatch,
-        capsys,
-        "tune",
-        "--data",
-        spec,
-        "--model",
-        "ease",
-        "--trials",
-        "3",
-        "--out",
-        tmp_path / "best",
-        "--storage",
-        tmp_path / "t.db",
+    from whyrec.models import Recommender
+
+    def tune_cli(*args):
+        data = ("--data", "synthetic:n_users=200,n_items=60,seed=4")
+        return run_cli(monkeypatch, capsys, "tune", *data, *args)
+
+    code, out, err = tune_cli(
+        "--model", "ease", "--trials", "3", "--out", tmp_path / "best", "--storage", tmp_path / "t.db"
     )
     assert code == 0, err
     assert "Best of 3 trials" in out
-    from whyrec.models import Recommender
-
     model = Recommender.load(tmp_path / "best")
     assert model.manifest_["info"]["tuning"]["params"]["l2"] == model.l2
-    code, _, err = run_cli(monkeypatch, capsys, "tune", "--data", spec, "--model", "xgboost", "--out", tmp_path / "x")
+    code, _, err = tune_cli("--model", "xgboost", "--out", tmp_path / "x")
     assert code == 2 and "unknown model 'xgboost'" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(
-        monkeypatch, capsys, "tune", "--data", spec, "--model", "ease", "--trials", "0", "--out", tmp_path / "x"
-    )
+    code, _, err = tune_cli("--model", "ease", "--trials", "0", "--out", tmp_path / "x")
     assert code == 2 and "trials must be a positive integer" in err
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "tune",
-        "--data",
-        spec,
-        "--model",
-        "fm",
-        "--trials",
-        "1",
-        "--precision",
-        "bfloat16",
-        "--out",
-        tmp_path / "half",
-    )
+    code, _, err = tune_cli("--model", "fm", "--trials", "1", "--precision", "bfloat16", "--out", tmp_path / "half")
     assert code == 0, err
     assert Recommender.load(tmp_path / "half").manifest_["info"]["tuning"]["precision"] == "bfloat16"
 
@@ -434,51 +409,16 @@ def test_an_unknown_sampler_is_named(small_split, tmp_path, monkeypatch, capsys)
     ):
         with pytest.raises(ParameterError, match="unknown sampler 'grid'; known samplers: tpe, tpe_multivariate, gp"):
             call()
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "tune",
-        "--data",
-        "synthetic:n_users=200,n_items=60,seed=4",
-        "--model",
-        "ease",
-        "--sampler",
-        "grid",
-        "--out",
-        tmp_path / "x",
+    data = ("--data", "synthetic:n_users=200,n_items=60,seed=4", "--sampler", "grid")
+    runs = (  # whyrec tune, whyrec compare and the Table 1 benchmark: one line each, nothing written
+        (lambda *a: run_cli(monkeypatch, capsys, "tune", "--model", "ease", *a), tmp_path / "x"),
+        (lambda *a: run_cli(monkeypatch, capsys, "compare", "--models", "ease", *a), tmp_path / "table.json"),
+        (lambda *a: run_benchmark(monkeypatch, capsys, "accuracy.run", "--models", "ease", *a), tmp_path / "table"),
     )
-    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "x").exists()
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "compare",
-        "--data",
-        "synthetic:n_users=200,n_items=60",
-        "--models",
-        "ease",
-        "--sampler",
-        "grid",
-        "--out",
-        tmp_path / "table.json",
-    )
-    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "table.json").exists()
-    code, _, err = run_benchmark(
-        monkeypatch,
-        capsys,
-        "accuracy.run",
-        "--data",
-        "synthetic:n_users=200,n_items=60",
-        "--models",
-        "ease",
-        "--sampler",
-        "grid",
-        "--out",
-        tmp_path / "table",
-    )
-    assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "table").exists() or not any((tmp_path / "table").iterdir())
+    for run, out in runs:
+        code, _, err = run(*data, "--out", out)
+        assert code == 2 and "unknown sampler 'grid'" in err and len(err.strip().splitlines()) == 1
+        assert not out.exists() or (out.is_dir() and not any(out.iterdir()))
 
 
 def test_ials_is_searched_in_unobserved_weight_and_relative_l2(small_split):

@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,20 +37,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import data_dir, results_dir, served_model
+from benchmarks.common import data_dir, free_port, results_dir, served_model
 from benchmarks.provenance import write_result
 
 RESULTS = results_dir("serving")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(model_dir: Path, store: Path | None, workers: int, src: str | None = None) -> tuple[subprocess.Popen, str]:
-    port = _port()
+    port = free_port()
     command = [sys.executable, "-m", "whyrec.cli", "serve", "--model", f"ml1m={model_dir}", "--port", str(port)]
     if store is not None:
         command += ["--store", str(store), "--workers", str(workers)]

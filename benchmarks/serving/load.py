@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import results_dir, served_model
+from benchmarks.common import free_port, results_dir, served_model
 from benchmarks.provenance import write_result
 
 RESULTS = results_dir("serving")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _client(url: str, pairs: list[dict], stop: float, rng: np.random.Generator, out: dict) -> None:
@@ -96,7 +89,7 @@ def main() -> None:
     fs = model.feature_space_
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save(Path(tmp) / "model")
-        port = _port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "whyrec.cli", "serve", "--model", f"ml1m={path}", "--port", str(port)],
             stdout=subprocess.DEVNULL,

@@ -50,18 +50,8 @@ def tune(
     chosen = precision.value if precision else TrainingOptions.precision
     options = TrainingOptions(precision=chosen)  # type: ignore[arg-type]  # checked by TrainingOptions
     parts = split(load_spec(data, seed=seed), seed=seed)
-    tuned = run_tuning(
-        model,
-        parts,
-        trials=trials,
-        seed=seed,
-        storage=storage,
-        jobs=jobs,
-        sampler=sampler,
-        grow=grow,
-        precision=options.precision,
-        log=console.print,
-    )
+    search = _search(trials, jobs, storage, sampler, grow)
+    tuned = run_tuning(model, parts, seed=seed, precision=options.precision, **search)
     best = build(model, tuned["params"], seed, parts.train).fit(parts.train, parts.validation, options=options)
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))
@@ -104,21 +94,17 @@ def compare(
     from whyrec.data.spec import load_spec
     from whyrec.tuning import compare as run_comparison
 
-    results = run_comparison(
-        load_spec(data),
-        models=comma_list(models) or None,
-        seeds=list(range(seeds)),
-        trials=trials,
-        jobs=jobs,
-        storage=storage,
-        sampler=sampler,
-        grow=grow,
-        log=console.print,
-    )
+    search = _search(trials, jobs, storage, sampler, grow)
+    results = run_comparison(load_spec(data), models=comma_list(models) or None, seeds=list(range(seeds)), **search)
     results.pop("studies")
     write_json_atomic(out, {"data": data, **results})
     _print_leaderboard(results)
     console.print(f"Wrote {out}")
+
+
+def _search(trials: int, jobs: int, storage: Path | None, sampler: str, grow: int) -> dict[str, Any]:
+    """The search settings `tune` and `compare` share, with the trials logged to the console."""
+    return {"trials": trials, "jobs": jobs, "storage": storage, "sampler": sampler, "grow": grow, "log": console.print}
 
 
 def _print_leaderboard(results: dict[str, Any]) -> None:

@@ -30,31 +30,15 @@ from whyrec.errors import DataError
 CRITEO_INTEGER = [f"I{i}" for i in range(1, 14)]
 CRITEO_CATEGORICAL = [f"C{i}" for i in range(1, 27)]
 CRITEO_COLUMNS = [LABEL, *CRITEO_INTEGER, *CRITEO_CATEGORICAL]
-AVAZU_COLUMNS = [
+AVAZU_COLUMNS = [  # the Kaggle release's header: ids, click, hour, anonymised fields, site, app and device
     "id",
     "click",
     "hour",
     "C1",
     "banner_pos",
-    "site_id",
-    "site_domain",
-    "site_category",
-    "app_id",
-    "app_domain",
-    "app_category",
-    "device_id",
-    "device_ip",
-    "device_model",
-    "device_type",
-    "device_conn_type",
-    "C14",
-    "C15",
-    "C16",
-    "C17",
-    "C18",
-    "C19",
-    "C20",
-    "C21",
+    *(f"{side}_{part}" for side in ("site", "app") for part in ("id", "domain", "category")),
+    *(f"device_{part}" for part in ("id", "ip", "model", "type", "conn_type")),
+    *(f"C{i}" for i in range(14, 22)),
 ]
 FRAPPE_FIELDS = ["user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
 

@@ -112,26 +112,28 @@ class Recommender(Estimator, abstract=True):
         *,
         batches: Callable[[int, np.random.Generator], Any],
         loss: Callable[[Any], tuple[torch.Tensor, int]],
-        lr: float,
-        epochs: int,
-        patience: int,
-        eval_k: int,
-        seed: int,
         validation: Dataset | None,
         options: TrainingOptions | None,
         after_step: Callable[[], None] | None = None,
         batches_per_epoch: int | None = None,
         export: Callable[[], None] | None = None,
     ) -> None:
-        """Train `module` with Adam through the shared :class:`Trainer`, early-stopping on
-        validation recall@`eval_k` (at most the catalogue); sets ``history_``, ``best_epoch_`` and
-        ``best_metric_``.
+        """Train `module` with Adam through the shared :class:`Trainer`, with the model's own ``lr``,
+        ``epochs`` and ``seed``, early-stopping after ``patience`` epochs on validation
+        recall@``eval_k`` (at most the catalogue); sets ``history_``, ``best_epoch_`` and ``best_metric_``.
 
         `export` copies the module's weights into the attributes that scoring reads; it runs
         before every validation and once at the end, on the best weights.
         """
         fingerprint = self.fingerprint(n_tokens=self.feature_space_.n_tokens, nnz=int(self.train_matrix_.nnz))
-        eval_k = min(eval_k, self.feature_space_.n_items)
+        params = self.get_params()
+        lr, epochs, patience, seed = (
+            float(params["lr"]),
+            int(params["epochs"]),
+            int(params["patience"]),
+            int(params["seed"]),
+        )
+        eval_k = min(int(params["eval_k"]), self.feature_space_.n_items)
         name = type(self).__name__
         trainer = Trainer(
             epochs=epochs,
