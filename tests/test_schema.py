@@ -1,47 +1,75 @@
 """The OpenAPI schema is the truth: schemathesis, every check, against the running app.
 
 Bounded (a fixed number of examples per operation, derandomized) so that `make test` stays fast
-and repeatable; the service holds a store so that every operation can succeed. The operations are
-driven through hypothesis directly (schemathesis's pytest plugin does not load under this pytest).
+and repeatable; the service holds a store so that every operation can succeed. Every operation is
+driven with positive data (which the server must accept: 2xx, or a documented 404/409/429) and with
+negative data (which it must reject with a 4xx), and the OpenAPI links are followed statefully
+(store events, then read or delete the user's history). The operations are driven through
+hypothesis directly (schemathesis's pytest plugin does not load under this pytest).
 """
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 
 from whyrec.serve import create_app
 
 schemathesis = pytest.importorskip("schemathesis")
-EXAMPLES = 30
+EXAMPLES = {"positive": 40, "negative": 20}
+SETTINGS = {"derandomize": True, "deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
+
+
+@pytest.fixture(scope="module")
+def schema(small_model, tmp_path_factory):
+    store = tmp_path_factory.mktemp("schema") / "events.db"
+    app = create_app({"shop": small_model}, store=store, slow_workers=0, explain_timeout=60)
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.mark.slow
-def test_every_operation_conforms(small_model, tmp_path):
-    app = create_app({"shop": small_model}, store=tmp_path / "events.db", slow_workers=0, explain_timeout=60)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    failures, operations, calls = [], 0, [0]
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_every_operation_conforms(schema, mode):
+    failures, operations, calls, unsatisfiable = [], 0, [0], []
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            derandomize=True,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode)))
+        @settings(max_examples=EXAMPLES[mode], **SETTINGS)
         def check(case):
             calls[0] += 1
-            case.call_and_validate()
+            case.call_and_validate()  # every check schemathesis has, positive data acceptance included
 
         try:
             check()
-        except KeyboardInterrupt:
-            raise
+        except Unsatisfiable:  # an operation without inputs has no negative data to send
+            unsatisfiable.append(operation.path)
         except BaseException as exc:
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:1200]}")
-    assert operations >= 12 and calls[0] >= operations * 10  # every operation really exercised
     assert not failures, "\n\n".join(failures)
+    assert operations >= 12 and calls[0] >= (operations - len(unsatisfiable)) * 5  # really exercised
+    if mode == "positive":
+        assert not unsatisfiable
+    else:  # only the operations that take no input at all
+        assert set(unsatisfiable) <= {"/health", "/metrics", "/users/{user_id}/events"}
+
+
+@pytest.mark.slow
+def test_the_links_are_followed_statefully(small_model, tmp_path):
+    app = create_app({"shop": small_model}, store=tmp_path / "events.db", slow_workers=0, explain_timeout=60)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    links = schema.raw_schema["paths"]["/events"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in links.values()} == {"user_history", "delete_user_events"}
+    machine = schema.as_state_machine()
+    machine.run(settings=settings(max_examples=40, stateful_step_count=5, **SETTINGS))
+    # the links led from stored events to that user's history and deletion, which then succeed
+    text = app.state.service.metrics.exposition()[0].decode()
+    for route, method in (("/users/{user_id}/history", "GET"), ("/users/{user_id}/events", "DELETE")):
+        answered = [
+            line
+            for line in text.splitlines()
+            if f'endpoint="{route}"' in line and f'method="{method}"' in line and "_total" in line
+        ]
+        assert any('status="200"' in line and not line.endswith(" 0.0") for line in answered), answered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -50,6 +51,7 @@ def _start(model_dir, port, *extra) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
+        start_new_session=True,  # its own session: every process it starts can be found, and none may outlive it
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -125,3 +127,153 @@ def test_two_workers_share_one_store(model_dir, small_model, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _session(sid: int) -> set[int]:
+    """The live processes of session `sid` (zombies, already dead, are not counted)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        state, _ppid, _pgrp, session = stat.rsplit(")", 1)[1].split()[:4]
+        if int(session) == sid and state != "Z":
+            found.add(int(entry))
+    return found
+
+
+def _slow_burst(port: int, small_model, stop: threading.Event) -> None:
+    """Slow explanations, back to back, until the server goes away."""
+    fs = small_model.feature_space_
+    body = {"user_id": fs.user_ids[0], "item_id": fs.item_ids[5], "method": "lime"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        while not stop.is_set():
+            try:
+                client.post("/explain", json=body)
+            except httpx.HTTPError:
+                return
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_no_process_outlives_the_server(model_dir, small_model, stop_signal):
+    port = _free_port()
+    server = _start(model_dir, port, "--slow-workers", "1", "--slow-queue", "4", "--explain-timeout", "30")
+    stop = threading.Event()
+    clients = [threading.Thread(target=_slow_burst, args=(port, small_model, stop)) for _ in range(3)]
+    try:
+        deadline = time.time() + 30
+        while len(_session(server.pid)) < 2 and time.time() < deadline:  # the worker has started
+            time.sleep(0.1)
+        assert len(_session(server.pid)) >= 2, "the server started no worker process"
+        for client in clients:
+            client.start()
+        time.sleep(1.0)  # slow jobs running and queued
+        os.kill(server.pid, stop_signal)  # the server alone: its children must follow on their own
+        server.wait(timeout=60)
+        deadline = time.time() + 10
+        while _session(server.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert _session(server.pid) == set(), f"left running after {stop_signal.name}"
+    finally:
+        stop.set()
+        for client in clients:
+            if client.is_alive():
+                client.join(timeout=30)
+        if server.poll() is None:
+            server.kill()
+        for pid in _session(server.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_timed_out_job_is_stopped_and_a_404_does_not_wait_behind_it(model_dir, small_model):
+    port = _free_port()
+    server = _start(model_dir, port, "--slow-workers", "1", "--slow-queue", "8", "--explain-timeout", "0.05")
+    fs = small_model.feature_space_
+    slow = {"user_id": fs.user_ids[0], "item_id": fs.item_ids[5], "method": "lime"}
+    results: list[int] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.time() + 30
+            while len(_session(server.pid)) < 2 and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(3)  # the worker has loaded the model
+            threads = [threading.Thread(target=lambda: results.append(client.post("/explain", json=slow).status_code))
+                       for _ in range(4)]  # fmt: skip
+            for thread in threads:
+                thread.start()
+            time.sleep(0.02)
+            start = time.perf_counter()
+            missing = client.post("/why-not", json={"user_id": fs.user_ids[0], "item_id": "no-such-item"})
+            waited = time.perf_counter() - start
+            assert missing.status_code == 404 and "no-such-item" in missing.json()["detail"]
+            assert waited < 1.0, f"the 404 waited {waited:.2f} s behind slow work"
+            seen = fs.item_ids[small_model.train_matrix_[0].indices[0]]
+            conflict = client.post("/why-not", json={"user_id": fs.user_ids[0], "item_id": seen})
+            assert conflict.status_code == 409 and "already in the user's history" in conflict.json()["detail"]
+            for thread in threads:
+                thread.join(timeout=30)
+        assert results and set(results) <= {503, 429} and 503 in results
+        err = server.stderr
+        server.terminate()
+        server.wait(timeout=60)
+        log = err.read().decode()
+        assert "Traceback" not in log and "never retrieved" not in log
+        lines = [json.loads(line.split(" WARNING ", 1)[1]) for line in log.splitlines() if " WARNING {" in line]
+        assert {(line["route"], line["status"]) for line in lines} >= {("/why-not", 404), ("/why-not", 409)}
+        assert all(set(line) == {"method", "route", "status", "duration_ms", "message"} for line in lines)
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+@pytest.mark.slow
+def test_the_pool_replaces_a_timed_out_or_killed_worker(small_model):
+    import asyncio
+
+    from whyrec.errors import ServiceBusyError, ServiceTimeoutError
+    from whyrec.serve.pool import SlowPool
+    from whyrec.serve.work import pack
+    from whyrec.service import user_bag
+
+    fs = small_model.feature_space_
+    job = {"item_id": fs.item_ids[5], "method": "lime", "top": 3, "n": 10}
+    packed = pack(user_bag(small_model, fs.user_ids[0]))
+
+    async def scenario() -> None:
+        pool = SlowPool({"m": small_model}, {"m": None}, workers=1, queue=2, timeout=60)
+        pool.start()
+        try:
+            first = await pool.run("explain", "m", packed, **job)  # waits for the worker to load
+            (old,) = pool.pids()
+            pool.timeout = 0.03
+            with pytest.raises(ServiceTimeoutError, match="it was stopped"):
+                await pool.run("explain", "m", packed, **job)
+            assert pool.restarts == 1 and pool.in_flight == 0 and old not in pool.pids()
+            pool.timeout = 60
+            again = await pool.run("explain", "m", packed, **job)  # the replacement answers the same
+            assert again["score"] == first["score"] and again["item_id"] == first["item_id"]
+            (second,) = pool.pids()
+            asyncio.get_running_loop().call_later(0.03, os.kill, second, signal.SIGKILL)  # mid-job
+            with pytest.raises(ServiceBusyError, match="worker died"):
+                await pool.run("explain", "m", packed, **job)
+            assert pool.restarts == 2 and second not in pool.pids()
+            assert (await pool.run("explain", "m", packed, **job))["score"] == first["score"]
+            workers = pool.pids()
+        finally:
+            pool.close()
+        assert not any(os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid) for pid in [old, second, *workers])
+
+    asyncio.run(scenario())
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

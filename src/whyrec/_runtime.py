@@ -24,3 +24,27 @@ def tune_allocator() -> bool:
         return bool(ok)
     except (OSError, AttributeError):
         return False
+
+
+def exit_with_parent(parent: int | None = None, *, every: float = 0.5) -> None:
+    """End this process within `every` seconds of its parent's death, however the parent died.
+
+    A daemon thread watches the parent's pid: a process whose parent dies is adopted by another
+    (init or a subreaper), so its parent pid changes. This covers SIGKILL, which no handler in the
+    parent can see. (``prctl(PR_SET_PDEATHSIG)`` fires when the parent *thread* that started the
+    child ends, and pools start children from whatever thread submits, so it is not used.)
+    """
+    import os
+    import threading
+    import time
+
+    expected = os.getppid() if parent is None else parent
+    if os.getppid() != expected:  # the parent is already gone
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == expected:
+            time.sleep(every)
+        os._exit(0)  # no cleanup to wait for: the parent that would use our work is gone
+
+    threading.Thread(target=watch, name="whyrec-parent-watch", daemon=True).start()

@@ -29,6 +29,11 @@ class ParameterError(WhyrecError, ValueError):
     """An argument outside its valid range (k <= 0, an unknown method name, ...)."""
 
 
+class ConflictError(ParameterError):
+    """A valid request that conflicts with the current state of what it names, such as "why not"
+    about an item already in the user's history (HTTP 409)."""
+
+
 class TrainingDivergedError(WhyrecError, ArithmeticError):
     """Training produced a non-finite loss or factors: the learning rate or the step is too large."""
 

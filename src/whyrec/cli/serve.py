@@ -96,10 +96,14 @@ def _run(models: dict[str, str], key: str | None, options: dict[str, Any], host:
 
     import uvicorn
 
-    from whyrec.serve.app import CONFIG_ENV, create_app
+    from whyrec.serve.app import CONFIG_ENV, configure_logging, create_app
 
+    configure_logging()
+    # a graceful stop waits for requests in flight, which the explanation timeout bounds
+    grace = int(options["explain_timeout"]) + 5
     if workers == 1:
-        uvicorn.run(create_app(models, api_key=key, **options), host=host, port=port, log_level="warning")
+        app = create_app(models, api_key=key, **options)
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=grace)
         return
     create_app(models, api_key=key, **{**options, "slow_workers": 0})  # fail here, once, on a bad model
     os.environ[CONFIG_ENV] = json.dumps({"models": models, **options})
@@ -113,4 +117,5 @@ def _run(models: dict[str, str], key: str | None, options: dict[str, Any], host:
         host=host,
         port=port,
         log_level="warning",
+        timeout_graceful_shutdown=grace,
     )

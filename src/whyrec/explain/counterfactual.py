@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from whyrec.data.profiles import Profile, check_nonempty
-from whyrec.errors import ParameterError
+from whyrec.errors import ConflictError, ParameterError
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
 from whyrec.explain.explanation import Explanations, Reason
@@ -307,14 +307,12 @@ def why_not(
     model._check_fitted()
     fs = model.feature_space_
     n = _check_n(n, fs.n_items)
-    target = int(fs.item_index([item])[0])
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
         raise ParameterError(f"'why not' addition kinds are {', '.join(KINDS)}, not {', '.join(unknown) or 'none'}")
     bag = _bag_of(model, who)
+    target = why_not_target(model, bag, item)
     edits = ProfileEdits(model, bag)
-    if target in set(edits.history.tolist()):
-        raise ParameterError(f"item {item!r} is already in the user's history; 'why not' asks about new items")
     scores = edits.removal_scores(np.zeros((1, len(edits.tokens)), dtype=bool))
     rank = int(edits.ranks(scores, target)[0])
     ranked = edits.top(scores, n)
@@ -344,6 +342,16 @@ def why_not(
     where = "to the history" if addition["item_id"] is not None else "to the profile"
     message = f"adding {addition['name']} {where} brings it to rank {addition['new_rank']}"
     return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)
+
+
+def why_not_target(model: Recommender, bag: sp.csr_matrix, item: Any) -> int:
+    """The dense index of `item`, which "why not" may ask about: known (else 404), and not already in
+    the bag's history (else a conflict, 409: seen items are not recommended again)."""
+    fs = model.feature_space_
+    target = int(fs.item_index([item])[0])
+    if sp.csr_matrix(bag)[0, target] != 0:  # items are the bag's first tokens: its history
+        raise ConflictError(f"item {item!r} is already in the user's history; 'why not' asks about new items")
+    return target
 
 
 def _bag_of(model: Recommender, who: Any) -> sp.csr_matrix:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from whyrec._runtime import exit_with_parent
 from whyrec.data.ctr import ABSENT, CTRData
 from whyrec.errors import DataError, ParameterError
 from whyrec.interactions.nid import decode, fit_batched_mlp
@@ -198,4 +199,5 @@ def _fit_chunk(masks: np.ndarray, y: np.ndarray, s: GliderSettings, seed: int) -
 
 
 def _single_thread() -> None:
+    exit_with_parent()  # a worker ends with the process that asked for its surrogates
     torch.set_num_threads(1)

@@ -9,7 +9,10 @@ static files and plotly.js (from the installed plotly package, never a CDN) are 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -22,6 +25,7 @@ import whyrec
 from whyrec.data.events import EventStore
 from whyrec.errors import (
     AuthenticationError,
+    ConflictError,
     ModelFormatError,
     NotFittedError,
     ParameterError,
@@ -41,10 +45,13 @@ _STATUS = {
     UnknownIdError: 404,
     ModelFormatError: 404,
     NotFittedError: 409,
+    ConflictError: 409,
     AuthenticationError: 401,
     ServiceBusyError: 429,
     ServiceTimeoutError: 503,
 }
+log = logging.getLogger("whyrec.serve")
+log.addHandler(logging.NullHandler())  # a library stays quiet until its application configures logging
 CONFIG_ENV = "WHYREC_SERVE_CONFIG"  # how `whyrec serve --workers N` hands its settings to each worker
 
 
@@ -81,7 +88,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.pool()  # worker processes start with the server, not on the first slow request
+        state.pool().start()  # worker processes start with the server, not on the first slow request
         yield
         state.close()
 
@@ -150,6 +157,7 @@ def _service(
 
 async def _whyrec_error(request: Request, exc: WhyrecError) -> JSONResponse:
     status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
+    log_error(request, status, str(exc))
     return JSONResponse(status_code=status, content={"detail": str(exc)})
 
 
@@ -159,14 +167,41 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
         for e in exc.errors()
     ]
+    log_error(request, 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
     return JSONResponse(status_code=422, content={"detail": errors})
+
+
+def log_error(request: Request, status: int, message: str) -> None:
+    """One JSON line per error answer: method, route, status, duration and message (no traceback)."""
+    started = request.scope.get("whyrec.started")
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    record = {
+        "method": request.method,
+        "route": route,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1e3, 3) if started is not None else None,
+        "message": message,
+    }
+    log.log(logging.ERROR if status >= 500 else logging.WARNING, json.dumps(record))
 
 
 def app_from_environment() -> FastAPI:
     """The app of one `whyrec serve --workers N` worker, from the settings the CLI left in the
-    environment (the API key in WHYREC_API_KEY)."""
-    import json
+    environment (the API key in WHYREC_API_KEY). The worker ends with the server that started it."""
+    from whyrec._runtime import exit_with_parent
 
+    exit_with_parent()
+    configure_logging()
     config = json.loads(os.environ[CONFIG_ENV])
     models = config.pop("models")
     return create_app(models, api_key=os.environ.get("WHYREC_API_KEY") or None, **config)
+
+
+def configure_logging() -> None:
+    """Send the service's error lines to stderr (once), whatever uvicorn's own log level."""
+    if not any(type(h) is logging.StreamHandler for h in log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s whyrec %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False

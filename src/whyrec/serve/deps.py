@@ -64,7 +64,7 @@ class Service:
 
     def pick(self, name: str | None) -> tuple[str, Recommender]:
         """The served model `name` (the first one when None), or a 404 naming the served models."""
-        key = name or next(iter(self.models))
+        key = next(iter(self.models)) if name is None else name
         if key not in self.models:
             raise UnknownIdError(f"unknown model {key!r}; served models: {', '.join(self.models)}")
         return key, self.models[key]

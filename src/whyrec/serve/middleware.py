@@ -23,6 +23,7 @@ class ServerTiming:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        scope["whyrec.started"] = start  # for the error log line's duration
         status = [500]
 
         async def timed_send(message: dict) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from whyrec.explain import method_enum
 
-Id = int | str
+# an ID is an integer or a string, as the user wrote it; never a boolean or a float coerced to one
+Id = Annotated[int, Strict()] | Annotated[str, Strict()]
 Method = method_enum()  # the registered explanation methods, an enum in the OpenAPI schema
-AttributeValue = str | int | float | list[str]
+# a multi-valued attribute (genres) is a non-empty list: an empty one would give the model nothing
+AttributeValue = str | int | float | Annotated[list[str], Field(min_length=1)]
 
 
 class Profile(BaseModel):
@@ -33,6 +35,12 @@ class Profile(BaseModel):
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict, description="Raw user attributes, e.g. {'age': 27, 'gender': 'F'}."
     )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Profile:  # what the schema's anyOf says, checked (pydantic does not read it)
+        if not self.items and not self.attributes:
+            raise ValueError("a profile needs at least one item or one attribute")
+        return self
 
 
 class _Who(BaseModel):
@@ -214,9 +222,13 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Bad input the schema cannot see (an empty profile, a seen item)."},
+    400: {"model": ErrorOut, "description": "Bad input the schema cannot see (an empty profile)."},
     404: {"model": ErrorOut, "description": "An unknown model, user, item, attribute or value."},
-    409: {"model": ErrorOut, "description": "The model is not fitted."},
+    409: {
+        "model": ErrorOut,
+        "description": "The request conflicts with the current state: why-not about an item already in the user's "
+        "history, or a model that is not fitted.",
+    },
     429: {"model": ErrorOut, "description": "Too many slow explanations running or queued: retry later."},
     503: {"model": ErrorOut, "description": "The request ran past the server's time limit, or the store is down."},
 }

@@ -6,6 +6,8 @@ whichever interface asks.
 """
 
 from whyrec.service.answers import (
+    check_explain,
+    check_why_not,
     explain_answer,
     explanation,
     explanation_body,
@@ -26,6 +28,8 @@ from whyrec.service.profiles import (
 )
 
 __all__ = [
+    "check_explain",
+    "check_why_not",
     "explain_answer",
     "explanation",
     "explanation_body",

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from whyrec.errors import ParameterError
 from whyrec.explain import default_method, explain_top_k, why_not
 from whyrec.explain.base import explainer_for
+from whyrec.explain.counterfactual import why_not_target
 from whyrec.explain.edits import ProfileEdits
 from whyrec.explain.explanation import Explanation, Reason
 from whyrec.models.recommender import Recommender
@@ -70,6 +71,18 @@ def explanation(
     """
     options = {"n": n} if method == "counterfactual" else {}
     return explainer_for(model, method, **options).attribute(model, bag, model.feature_space_.item_index([item_id]))[0]
+
+
+def check_explain(model: Recommender, item_id: Any, method: str | None = None) -> None:
+    """Refuse, before any work is queued, what :func:`explanation` would refuse: an unknown item, a
+    method that cannot explain the model."""
+    model.feature_space_.item_index([item_id])
+    explainer_for(model, method)
+
+
+def check_why_not(model: Recommender, bag: sp.csr_matrix, item_id: Any) -> None:
+    """Refuse, before any work is queued, an unknown item or one already in the bag's history."""
+    why_not_target(model, bag, item_id)
 
 
 def explanation_body(e: Explanation, *, top: int = 10) -> dict[str, Any]:

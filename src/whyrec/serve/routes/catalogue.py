@@ -12,7 +12,18 @@ router = APIRouter(tags=["catalogue"])
 users = APIRouter(tags=["catalogue"])
 
 
-@router.get("/items", response_model=ItemsResponse)
+# a client lists the catalogue, then records what a user did with one of its items (an OpenAPI link)
+_RECORD = {
+    "RecordEvent": {
+        "operationId": "post_events",
+        "requestBody": {"events": [{"user_id": "linked-user", "item_id": "$response.body#/items/0/item_id"}]},
+    }
+}
+
+
+@router.get(
+    "/items", response_model=ItemsResponse, responses={200: {"description": "A page of items.", "links": _RECORD}}
+)
 def items(
     service: ServiceDep,
     model: str | None = Query(None),

@@ -14,11 +14,21 @@ from whyrec.serve.schemas import DeletedResponse, EventsRequest, EventsResponse,
 router = APIRouter(tags=["events"])
 
 
+# what a client can do next with the users an answer names (OpenAPI links, which stateful tests follow)
+_USER = {"user_id": "$response.body#/users/0"}
+_NEXT = {
+    "History": {"operationId": "user_history", "parameters": _USER},
+    "DeleteEvents": {"operationId": "delete_user_events", "parameters": _USER},
+}
+
+
 @router.post(
     "/events",
     response_model=EventsResponse,
     status_code=201,
     summary="Store what users just did; their next recommendations use it at once",
+    responses={201: {"description": "Stored, whole.", "links": _NEXT}},
+    operation_id="post_events",
 )
 def post_events(request: EventsRequest, service: ServiceDep) -> EventsResponse:
     store = answers.require_store(service.events)
@@ -36,7 +46,7 @@ def post_events(request: EventsRequest, service: ServiceDep) -> EventsResponse:
     return EventsResponse(stored=stored, users=users)
 
 
-@router.get("/users/{user_id}/history", response_model=HistoryResponse)
+@router.get("/users/{user_id}/history", response_model=HistoryResponse, operation_id="user_history")
 def history(user_id: str, service: ServiceDep, model: str | None = Query(None)) -> HistoryResponse:
     _, m = service.pick(model)
     return HistoryResponse(**answers.user_history(m, user_id, service.events))
@@ -46,6 +56,7 @@ def history(user_id: str, service: ServiceDep, model: str | None = Query(None)) 
     "/users/{user_id}/events",
     response_model=DeletedResponse,
     summary="Delete every stored event of a user (and attributes stored with them)",
+    operation_id="delete_user_events",
 )
 def delete_events(user_id: str, service: ServiceDep) -> DeletedResponse:
     deleted = answers.require_store(service.events).delete_user(user_id)

@@ -22,6 +22,7 @@ async def explain(request: ExplainRequest, response: Response, service: ServiceD
     n = check_n(service, request, ("body", "n"))
     name, model = service.pick(request.model)
     method = chosen or default_method(model)
+    answers.check_explain(model, request.item_id, method)  # a 4xx never waits behind slow work
     started = time.perf_counter()
     options: dict[str, Any] = {"item_id": request.item_id, "method": method, "top": request.top, "n": n}
     if is_slow(method):
@@ -45,6 +46,7 @@ async def why_not(request: WhyNotRequest, response: Response, service: ServiceDe
     name, model = service.pick(request.model)
     started = time.perf_counter()
     bag = await service.compute(response, service.bag, model, request)
+    answers.check_why_not(model, bag, request.item_id)  # a 4xx never waits behind slow work
     body = await service.pool().run("why_not", name, pack(bag), item_id=request.item_id, n=n, top=request.top)
     service.metrics.explained("why_not", time.perf_counter() - started)
     return WhyNotResponse(model=name, **body)
