@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -129,18 +130,20 @@ def test_two_workers_share_one_store(model_dir, small_model, tmp_path):
         server.wait(timeout=30)
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _session(sid: int) -> set[int]:
     """The live processes of session `sid` (zombies, already dead, are not counted)."""
     found = set()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{entry}/stat").read()
-        except OSError:
-            continue
-        state, _ppid, _pgrp, session = stat.rsplit(")", 1)[1].split()[:4]
-        if int(session) == sid and state != "Z":
+        fields = _stat(int(entry)) if entry.isdigit() else None
+        if fields is not None and int(fields[3]) == sid and fields[0] != "Z":
             found.add(int(entry))
     return found
 
@@ -203,8 +206,11 @@ def test_a_timed_out_job_is_stopped_and_a_404_does_not_wait_behind_it(model_dir,
             while len(_session(server.pid)) < 2 and time.time() < deadline:
                 time.sleep(0.1)
             time.sleep(3)  # the worker has loaded the model
-            threads = [threading.Thread(target=lambda: results.append(client.post("/explain", json=slow).status_code))
-                       for _ in range(4)]  # fmt: skip
+
+            def ask() -> None:
+                results.append(client.post("/explain", json=slow).status_code)
+
+            threads = [threading.Thread(target=ask) for _ in range(4)]
             for thread in threads:
                 thread.start()
             time.sleep(0.02)
@@ -273,7 +279,5 @@ def test_the_pool_replaces_a_timed_out_or_killed_worker(small_model):
 
 
 def _state(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
+    fields = _stat(pid)
+    return fields[0] if fields else "Z"
