@@ -30,7 +30,7 @@ def test_min_rating_keeps_positives_only():
     ("frame", "options", "message"),
     [
         (_interactions().drop(columns="item"), {}, "no column 'item'"),
-        (_interactions(rating=[5, None, 4, 3, 1]), {}, "missing or non-numeric value"),
+        (_interactions(rating=[5, None, 4, 3, 1]), {}, "rating column .rating. has a missing value"),
         (_interactions(rating=[5, "x", 4, 3, 1]), {}, "non-numeric"),
         (pd.concat([_interactions(), _interactions().iloc[:1]]), {}, "duplicate"),
         (_interactions().iloc[:0], {}, "empty"),
@@ -64,7 +64,7 @@ def test_csv_and_parquet_files(tmp_path):
     ds = Dataset.from_files(tmp_path / "i.csv", tmp_path / "u.parquet", min_rating=3)
     assert ds.n_interactions == 3 and "user.gender=F" in ds.feature_space.token_names
     (tmp_path / "bad.csv").write_bytes(b'user,item\n1,"unclosed\n')
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match=r"bad\.csv line 2: a quote opened here is never closed"):
         Dataset.from_files(tmp_path / "bad.csv")
     with pytest.raises(DataError, match="file not found"):
         Dataset.from_files(tmp_path / "missing.csv")

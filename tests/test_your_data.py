@@ -15,7 +15,7 @@ from conftest import run_cli
 from whyrec.data import Dataset, load_movielens, load_spec
 from whyrec.data.inspect import inspect_dataset
 from whyrec.data.options import DataOptions, split_spec, with_options
-from whyrec.errors import DataError, ParameterError
+from whyrec.errors import DataError, ParameterError, WhyrecError
 from whyrec.models import load_model
 from whyrec.models.baselines import ALS
 
@@ -132,7 +132,7 @@ def _csv(tmp_path, name, text):
         (
             {"r.csv": "user,item,rating\n1,2,4\n1,3,five\n"},
             "csv:{d}/r.csv",
-            r"r\.csv line 3: rating column 'rating' has a missing or non-numeric value 'five'",
+            r"r\.csv line 3: rating column 'rating' has the non-numeric value 'five'",
         ),
         ({"r.csv": ""}, "csv:{d}/r.csv", r"r\.csv is empty"),
         ({"r.csv": "user;item\n1;2\n"}, "csv:{d}/r.csv", r"is its separator ';'\? pass --sep ';'"),
@@ -305,3 +305,57 @@ def test_every_column_option_and_the_separator(tmp_path):
     assert ds.timestamps is not None and ds.timestamps.min() >= 1_600_000_000
     with pytest.raises(DataError, match=r"is its separator ';'"):
         load_spec(f"csv:{tmp_path / 'events.txt'}?user=who&item=what")
+
+
+BAD_FILES = {
+    # name: (bytes, extra spec options, the one line it must give)
+    "latin.csv": (
+        "user,item,rating\n1,10,4\n2,11,5\ncafé,12,3\n".encode("latin-1"),
+        "",
+        "latin.csv line 4: not utf-8 text (byte 0xe9 at column 4); if the file is latin-1, pass --encoding latin-1 "
+        "(encoding=latin-1 in the data spec)",
+    ),
+    "random.csv": (bytes(range(256)) * 8, "", "random.csv is not a text table: it holds binary data"),
+    "short.csv": (
+        b"user,item,rating\n1,10,4\n2,11,5\n3,1",
+        "",
+        "short.csv line 4: 2 of the header's 3 fields; the file looks cut off in the middle of a row",
+    ),
+    "quote.csv": (
+        b'user,item,rating\n1,10,4\n2,"11,5\n3,12,4\n',
+        "",
+        "quote.csv line 3: a quote opened here is never closed; close it, or remove the stray quote",
+    ),
+    "nope.csv": (b"user,item\n1,10\n", "?encoding=klingon", "unknown text encoding 'klingon'"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_a_bad_file_is_one_line_naming_the_file_the_line_and_the_fix(name, tmp_path, monkeypatch, capsys):
+    content, options, message = BAD_FILES[name]
+    (tmp_path / name).write_bytes(content)
+    spec = f"csv:{tmp_path / name}{options}"
+    with pytest.raises(WhyrecError) as raised:  # Python: a whyrec error ...
+        load_spec(spec)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    code, _, err = run_cli(monkeypatch, capsys, "data", "inspect", spec)  # ... the CLI: exit 2, one line
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "np." not in err  # ids as the user wrote them, never a numpy repr
+
+
+def test_the_encoding_option_reads_a_latin_1_file(tmp_path, monkeypatch, capsys):
+    rows = "".join(f"{u},{10 + u % 5},4\n" for u in range(30))
+    (tmp_path / "l.csv").write_bytes(("user,item,rating\n" + rows + "café,12,3\n").encode("latin-1"))
+    data = load_spec(f"csv:{tmp_path / 'l.csv'}?encoding=latin-1")
+    assert "café" in [str(u) for u in data.feature_space.user_ids]
+    code, _, err = run_cli(
+        monkeypatch, capsys, "data", "inspect", f"csv:{tmp_path / 'l.csv'}", "--encoding", "latin-1"
+    )
+    assert code == 0, err
+
+
+def test_ids_in_messages_print_as_written(tmp_path):
+    (tmp_path / "i.csv").write_text("user,movieId\n1,60756\n")
+    (tmp_path / "movies.csv").write_text("movieId,title\n60756,A\n60756,B\n")
+    with pytest.raises(DataError, match=r"movies\.csv line 3: lists movieId 60756 more than once$"):
+        load_spec(f"csv:{tmp_path / 'i.csv'},,{tmp_path / 'movies.csv'}?item=movieId")

@@ -62,3 +62,14 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, for a one-line error; its type name when it has none."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def shown(value: object) -> str:
+    """A value as the user wrote it, for a message: text quoted, numbers bare, a missing value as
+    "missing"; never a numpy repr such as ``np.int64(60756)``."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():  # a numpy scalar
+        value = item()
+    if isinstance(value, float) and value != value:  # NaN
+        return "missing"
+    return repr(value) if isinstance(value, str) else str(value)

@@ -83,6 +83,7 @@ _DATA_OPTIONS = [
             _reading("An attribute column of several values (repeatable), e.g. genres=|.", "FIELD=SEP"),
         ),
         ("sep", str | None, _reading("CSV separator: , ; | or tab.")),
+        ("encoding", str | None, _reading("Text encoding of CSV files (default utf-8), e.g. latin-1.")),
         (
             "on_duplicate",
             str | None,

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from whyrec.data.features import FeatureSpace, Field
-from whyrec.errors import DataError
+from whyrec.errors import DataError, shown
 
 MISSING = "missing"
 OTHER = "other"
@@ -224,5 +224,5 @@ def _label_column(frame: pd.DataFrame) -> np.ndarray:
         raise DataError(f"CTR rows need a {LABEL!r} column of 0/1 clicks")
     labels, row = clicks(frame[LABEL])
     if row is not None:
-        raise DataError(f"CTR label of row {row} is {frame[LABEL].iloc[row]!r}; labels must be 0 or 1")
+        raise DataError(f"CTR label of row {row} is {shown(frame[LABEL].iloc[row])}; labels must be 0 or 1")
     return labels

@@ -25,7 +25,7 @@ import pandas as pd
 
 from whyrec.data.ctr import LABEL, CTRSplit, bucketise, clicks, split_rows
 from whyrec.data.features import FeatureSpace
-from whyrec.errors import DataError
+from whyrec.errors import DataError, shown
 
 CRITEO_INTEGER = [f"I{i}" for i in range(1, 14)]
 CRITEO_CATEGORICAL = [f"C{i}" for i in range(1, 27)]
@@ -99,7 +99,7 @@ def read_delimited(
             row = int(np.flatnonzero(bad_rows)[0])
             raise DataError(
                 f"{path.name} line {int(line_numbers[row])}: field {column} must be an integer, "
-                f"got {frame[column].iloc[row]!r}"
+                f"got {shown(frame[column].iloc[row])}"
             )
     return frame, line_numbers
 
@@ -108,7 +108,9 @@ def check_labels(frame: pd.DataFrame, column: str, path: Path, lines: np.ndarray
     """The 0/1 label column as floats; anything else is reported with its line number."""
     labels, row = clicks(frame[column])
     if row is not None:
-        raise DataError(f"{path.name} line {int(lines[row])}: label must be 0 or 1, got {frame[column].iloc[row]!r}")
+        raise DataError(
+            f"{path.name} line {int(lines[row])}: label must be 0 or 1, got {shown(frame[column].iloc[row])}"
+        )
     return labels
 
 
@@ -151,7 +153,7 @@ def read_avazu(path: str | os.PathLike, *, nrows: int | None = None) -> pd.DataF
     hour = pd.to_datetime(frame["hour"], format="%y%m%d%H", errors="coerce")
     if hour.isna().any():
         row = int(np.flatnonzero(hour.isna().to_numpy())[0])
-        raise DataError(f"Avazu row {row}: hour must be YYMMDDHH, got {frame['hour'].iloc[row]!r}")
+        raise DataError(f"Avazu row {row}: hour must be YYMMDDHH, got {shown(frame['hour'].iloc[row])}")
     out = pd.DataFrame({LABEL: label_values, "hour_of_day": hour.dt.hour.astype(str), "weekday": hour.dt.day_name()})
     for column in AVAZU_COLUMNS[3:]:
         out[column] = frame[column]

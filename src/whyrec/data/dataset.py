@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import gzip
 import os
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +16,8 @@ import scipy.sparse as sp
 from whyrec.data.features import Entity, FeatureSpace, Field, id_key
 from whyrec.data.options import ON_DUPLICATE, DataOptions, OnDuplicate
 from whyrec.data.sparse import ones_matrix
-from whyrec.errors import DataError, first_line
+from whyrec.data.tables import read_table
+from whyrec.errors import DataError, shown
 
 
 class TableError(DataError):
@@ -177,7 +176,7 @@ class Dataset:
         """
         options = options or DataOptions()
         paths = {"interactions": Path(interactions), "users": users, "items": items}
-        frames = {k: read_table(p, sep=options.sep) if p else None for k, p in paths.items()}
+        frames = {k: read_table(p, sep=options.sep, encoding=options.encoding) if p else None for k, p in paths.items()}
         assert frames["interactions"] is not None
         kwargs = {**frame_options_of(options), **frame_options}
         try:
@@ -227,9 +226,8 @@ def _check_interactions(
         if ratings.isna().any():
             row = int(np.flatnonzero(ratings.isna().to_numpy())[0])
             raw = interactions[rating_col].iloc[row]
-            raise TableError(
-                f"rating column '{rating_col}' has a missing or non-numeric value {raw!r}", "interactions", row
-            )
+            what = "a missing value" if pd.isna(raw) else f"the non-numeric value {shown(raw)}"
+            raise TableError(f"rating column '{rating_col}' has {what}", "interactions", row)
     return has_rating
 
 
@@ -239,48 +237,6 @@ def _item_names(item_ids: Any, items_frame: pd.DataFrame | None, item_col: str, 
         titles = dict(zip(items_frame[item_col].map(id_key), items_frame[title_col].astype(str), strict=True))
         return [titles.get(id_key(i), str(i)) for i in item_ids]
     return [str(i) for i in item_ids]
-
-
-def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame, with a clear error when it cannot.
-
-    `sep` is the CSV separator (default ``,``, or a tab for .tsv files).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"{path} is empty")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
-            return pd.read_parquet(path)
-        if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")):
-            separator = sep or ("\t" if ".tsv" in suffixes else ",")
-            frame = pd.read_csv(path, sep=separator)
-            _check_separator(frame, path, separator)
-            return frame
-    except (EOFError, gzip.BadGzipFile, zlib.error):
-        raise DataError(f"{path} is truncated or corrupt: its gzip stream ends early; download it again") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {path}: {first_line(exc)}") from None
-    raise DataError(f"unsupported file type {path.name!r}: use .csv, .tsv or .parquet")
-
-
-def _check_separator(frame: pd.DataFrame, path: Path, separator: str) -> None:
-    """A table that reads as one column whose name holds another separator was split wrongly."""
-    if frame.shape[1] != 1:
-        return
-    header = str(frame.columns[0])
-    for candidate in (",", ";", "\t", "|"):
-        if candidate != separator and candidate in header:
-            spelled = "tab" if candidate == "\t" else candidate
-            raise DataError(
-                f"{path.name} reads as one column {header!r} with separator {separator!r}: is its separator "
-                f"{spelled!r}? pass --sep '{spelled}' (or sep={spelled} in the data spec)"
-            )
 
 
 def frame_options_of(options: DataOptions) -> dict[str, Any]:
@@ -364,7 +320,8 @@ def _check_splits(column: pd.Series, name: str, separator: str, table: str) -> N
         if other != separator and len(holding):
             raise TableError(
                 f"the separator {separator!r} of multi-valued column '{name}' splits none of its values, but "
-                f"{other!r} would, e.g. {holding.iloc[0]!r}: pass {name}={other} (multi={name}:{other} in the spec)",
+                f"{other!r} would, e.g. {shown(holding.iloc[0])}: pass {name}={other} "
+                f"(multi={name}:{other} in the spec)",
                 table,
             )
 
@@ -382,7 +339,7 @@ def entity_frame(frame: pd.DataFrame | None, key: str, table: str) -> pd.DataFra
     keys = frame[key].map(id_key)
     if keys.duplicated().any():
         row = int(np.flatnonzero(keys.duplicated().to_numpy())[0])
-        raise TableError(f"lists {key} {frame[key].iloc[row]!r} more than once", table, row)
+        raise TableError(f"lists {key} {shown(frame[key].iloc[row])} more than once", table, row)
     return frame.reset_index(drop=True)
 
 
@@ -444,8 +401,9 @@ def _deduplicate(
         dup_mask[first] = False
         row = int(np.flatnonzero(dup_mask)[0])
         raise TableError(
-            f"{len(key) - len(first)} duplicate (user, item) interaction(s), e.g. user {fs.user_ids[u[row]]!r} and "
-            f"item {fs.item_ids[i[row]]!r}; keep one with on_duplicate='drop' or count them with 'count' "
+            f"{len(key) - len(first)} duplicate (user, item) interaction(s), e.g. user "
+            f"{shown(fs.user_ids[u[row]])} and item {shown(fs.item_ids[i[row]])}; keep one with "
+            "on_duplicate='drop' or count them with 'count' "
             "(--on-duplicate drop|count on the command line)",
             "interactions",
             row,

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from whyrec._io import atomic_directory
-from whyrec.data.dataset import Dataset, TableError, read_table
+from whyrec.data.dataset import Dataset, TableError
 from whyrec.data.options import OnDuplicate
-from whyrec.errors import DataError, first_line
+from whyrec.data.tables import read_table
+from whyrec.errors import DataError, first_line, shown
 
 _BASE = "https://files.grouplens.org/datasets/movielens"
 # md5 known for the two classic releases; the CSV releases are checked against GroupLens' .md5 file
@@ -268,7 +269,7 @@ def _read_csv(
         values = pd.to_numeric(frame[col], errors="coerce")
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise DataError(f"{path.name} line {row + 2}: {col} {frame[col].iloc[row]!r} is not a number")
+            raise DataError(f"{path.name} line {row + 2}: {col} {shown(frame[col].iloc[row])} is not a number")
     return frame
 
 

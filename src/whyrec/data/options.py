@@ -10,8 +10,9 @@ The command line's flags (``--user-col userId --min-rating 3.5 --multi-valued ge
 shorthand that :func:`with_options` writes into the spec, so a run's saved spec repeats it
 exactly. Keys: ``user``, ``item``, ``rating``, ``timestamp``, ``title`` (column names),
 ``min_rating``, ``multi`` (``FIELD:SEP``, repeatable), ``sep`` (``,``, ``;``, ``tab`` ...),
-``on_duplicate`` (``error``, ``drop`` or ``count``) and ``min_tag_count`` (MovieLens tags). Values
-are taken literally: no percent-decoding.
+``on_duplicate`` (``error``, ``drop`` or ``count``), ``encoding`` (the files' text encoding,
+``utf-8`` by default) and ``min_tag_count`` (MovieLens tags). Values are taken literally: no
+percent-decoding.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class DataOptions:
         weighted by its count (see :attr:`whyrec.data.Dataset.weights`).
     min_tag_count : int
         MovieLens CSV releases: keep tags applied at least this many times.
+    encoding : str
+        The text encoding of CSV files (``utf-8``; ``latin-1`` or ``cp1252`` for many older exports).
     """
 
     user_col: str = "user"
@@ -67,6 +70,7 @@ class DataOptions:
     sep: str | None = None
     on_duplicate: OnDuplicate = "error"
     min_tag_count: int = 5
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         if self.on_duplicate not in ON_DUPLICATE:
@@ -101,6 +105,8 @@ class DataOptions:
                 values["on_duplicate"] = value
             elif key == "min_tag_count":
                 values["min_tag_count"] = int(_number(key, value))
+            elif key == "encoding":
+                values["encoding"] = _nonempty(key, value)
             else:
                 raise ParameterError(
                     f"unknown data spec option {key!r}; options are {', '.join([*_COLUMNS, *_OTHER_KEYS])}"
@@ -124,6 +130,8 @@ class DataOptions:
             parts.append(f"on_duplicate={self.on_duplicate}")
         if self.min_tag_count != default.min_tag_count:
             parts.append(f"min_tag_count={self.min_tag_count}")
+        if self.encoding != default.encoding:
+            parts.append(f"encoding={self.encoding}")
         return "&".join(parts)
 
     def changed(self) -> set[str]:
@@ -138,7 +146,7 @@ class DataOptions:
         return replace(self, **chosen, multi_valued=multi)
 
 
-_OTHER_KEYS = ("min_rating", "multi", "sep", "on_duplicate", "min_tag_count")
+_OTHER_KEYS = ("min_rating", "multi", "sep", "on_duplicate", "min_tag_count", "encoding")
 
 
 def split_spec(spec: str) -> tuple[str, DataOptions]:

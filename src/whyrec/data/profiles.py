@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from whyrec.data.sparse import binarize
-from whyrec.errors import EmptyProfileError
+from whyrec.errors import EmptyProfileError, shown
 
 
 def build_profiles(
@@ -48,7 +48,7 @@ def check_nonempty(bags: sp.csr_matrix, labels: list | None = None) -> None:
     lengths = np.diff(bags.indptr)
     if (lengths == 0).any():
         first = int(np.flatnonzero(lengths == 0)[0])
-        who = f" ({labels[first]!r})" if labels is not None else ""
+        who = f" ({shown(labels[first])})" if labels is not None else ""
         raise EmptyProfileError(
             f"profile {first}{who} is empty: it has no history item and no attribute the model knows"
         )

@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from whyrec._io import write_json_atomic
-from whyrec.data.dataset import Dataset, attribute_matrix, entity_fields, entity_frame, read_table
+from whyrec.data.dataset import Dataset, attribute_matrix, entity_fields, entity_frame
 from whyrec.data.features import FeatureSpace
-from whyrec.errors import DataError
+from whyrec.data.tables import read_table
+from whyrec.errors import DataError, shown
 
 SHARD_MANIFEST = "shards.json"
 BATCH_ROWS = 1 << 20
@@ -165,7 +166,7 @@ def _vocabulary(shards: Sequence[Path], column: str, table: pd.DataFrame | None,
     if absent.any():
         raise DataError(
             f"{int(absent.sum())} {column} ID(s) in the interactions are not in the {column}s table, "
-            f"e.g. {seen[absent][0]!r}"
+            f"e.g. {shown(seen[absent][0])}"
         )
     return known
 
