@@ -203,7 +203,25 @@ def rows() -> list[str]:
             f"| p50 {e['p50']:.1f} ms, p99 {e['p99']:.1f} ms | report | `serve_load_ml-1m-half.json` |"
         )
     out.extend(_live_rows())
+    out.extend(_soak_rows())
     return out
+
+
+def _soak_rows() -> list[str]:
+    soak = _load("serve_soak_ml-1m-half.json")
+    if not soak:
+        return []
+    r, source = soak["results"], "`serve_soak_ml-1m-half.json`"
+    faults = "; ".join(f["fault"] for f in r["faults"])
+    quiet, load = r["lrp_ms_quiet"], r["lrp_ms_under_load"]
+    return [
+        f"| Soak: {r['seconds']:.0f} s of mixed load ({r['clients']} clients: recommend, LRP, events, slow methods "
+        f"past a {r['explain_timeout_s']:g} s timeout, malformed bodies) with faults ({faults}) | **{r['requests']:,} "
+        f"requests, {r['unexpected_statuses']} unexpected statuses, {r['events_lost']} of {r['events_acknowledged']:,} "
+        f"acknowledged events lost, {r['leaked_processes']} leaked processes** | 0, 0, 0 | {source} |",
+        f"| Soak: LRP /explain p50 / p99, alone vs under the soak | {quiet['p50']:.1f} / {quiet['p99']:.1f} ms vs "
+        f"{load['p50']:.1f} / {load['p99']:.1f} ms | report | {source} |",
+    ]
 
 
 def _live_rows() -> list[str]:

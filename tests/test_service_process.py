@@ -281,3 +281,19 @@ def test_the_pool_replaces_a_timed_out_or_killed_worker(small_model):
 def _state(pid: int) -> str:
     fields = _stat(pid)
     return fields[0] if fields else "Z"
+
+
+@pytest.mark.slow
+def test_process_workers_serve_an_app_driven_on_fresh_event_loops(small_model):
+    from fastapi.testclient import TestClient
+
+    from whyrec.serve import create_app
+
+    fs = small_model.feature_space_
+    body = {"user_id": fs.user_ids[0], "item_id": fs.item_ids[5], "method": "kernel_shap", "top": 3}
+    app = create_app({"shop": small_model}, slow_workers=1, explain_timeout=60)
+    client = TestClient(app)  # no lifespan: each request runs on an event loop of its own
+    first, second = client.post("/explain", json=body), client.post("/explain", json=body)
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.json()["score"] == second.json()["score"]
+    app.state.service.close()

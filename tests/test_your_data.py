@@ -348,9 +348,7 @@ def test_the_encoding_option_reads_a_latin_1_file(tmp_path, monkeypatch, capsys)
     (tmp_path / "l.csv").write_bytes(("user,item,rating\n" + rows + "café,12,3\n").encode("latin-1"))
     data = load_spec(f"csv:{tmp_path / 'l.csv'}?encoding=latin-1")
     assert "café" in [str(u) for u in data.feature_space.user_ids]
-    code, _, err = run_cli(
-        monkeypatch, capsys, "data", "inspect", f"csv:{tmp_path / 'l.csv'}", "--encoding", "latin-1"
-    )
+    code, _, err = run_cli(monkeypatch, capsys, "data", "inspect", f"csv:{tmp_path / 'l.csv'}", "--encoding", "latin-1")
     assert code == 0, err
 
 

@@ -45,7 +45,7 @@ RESULTS = results_dir("serving")
 
 def _start(model_dir: Path, store: Path | None, workers: int, src: str | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "whyrec.cli", "serve", "--model", f"ml1m={model_dir}", "--port", str(port)]
+    command = [sys.executable, "-m", "whyrec", "serve", "--model", f"ml1m={model_dir}", "--port", str(port)]
     if store is not None:
         command += ["--store", str(store), "--workers", str(workers)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}

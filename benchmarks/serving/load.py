@@ -91,7 +91,7 @@ def main() -> None:
         path = model.save(Path(tmp) / "model")
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "whyrec.cli", "serve", "--model", f"ml1m={path}", "--port", str(port)],
+            [sys.executable, "-m", "whyrec", "serve", "--model", f"ml1m={path}", "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},

@@ -155,15 +155,24 @@ class SlowPool(_Bounded):
         super().__init__(workers + queue)
         self.workers, self.timeout, self.threads = workers, timeout, threads
         self._idle: asyncio.Queue[_Worker] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._all: set[_Worker] = set()
         self._closed = False
 
     def start(self) -> None:
-        """Start the workers (on the server's event loop); each joins the idle queue once loaded."""
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            for _ in range(self.workers):
-                self._spawn()
+        """Start the workers on the running event loop; each joins the idle queue once loaded.
+
+        A pool is bound to one loop (its queue and pipe readers are): called from another loop (an
+        app driven request by request on fresh loops), it starts its workers again on this one.
+        """
+        loop = asyncio.get_running_loop()
+        if self._idle is not None and self._loop is loop:
+            return
+        for worker in list(self._all):  # workers that answered on an event loop now gone
+            self._retire(worker, replace=False)
+        self._idle, self._loop = asyncio.Queue(), loop
+        for _ in range(self.workers):
+            self._spawn()
 
     def _spawn(self) -> None:
         worker = _Worker(self._dirs, self.threads)
