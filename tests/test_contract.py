@@ -221,3 +221,59 @@ def test_bfloat16_training_gives_finite_float32_scores(name, datasets):
     assert np.isfinite(_score(model, data, datasets)).all()
     modules = [v for v in vars(model).values() if isinstance(v, torch.nn.Module)]
     assert all(p.dtype == torch.float32 for m in modules for p in m.parameters())  # the weights stay float32
+
+
+# the families whyrec explains exactly: their default method's relevances plus baseline are the score
+EXACT = ["ALS", "EASE", "ItemKNN", "RecoNet"]
+
+
+def _active_users(model: Any, n: int = 12) -> np.ndarray:
+    return np.flatnonzero(np.diff(model.train_matrix_.indptr) > 0)[:n]
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_the_exact_explanation_sums_to_the_score_the_model_ranks_by(name, fitted):
+    from whyrec.explain import default_method, explain
+
+    model = fitted[name]
+    fs = model.feature_space_
+    users = _active_users(model)
+    recs = model.recommend(list(np.asarray(fs.user_ids, dtype=object)[users]), k=5)  # what the user is shown
+    for row, user in enumerate(users):
+        why = explain(model, fs.user_ids[user], list(recs.item_ids[row]), method=default_method(model))
+        ranked = recs.scores[row]
+        assert why.scores == pytest.approx(ranked, rel=1e-5, abs=1e-6)  # the explained score is the ranked one
+        summed = np.asarray(why.relevance.sum(axis=1)).ravel() + why.baselines
+        assert summed == pytest.approx(ranked, rel=1e-4, abs=1e-5)  # and the reasons add up to it
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_one_user_and_item_get_one_score_in_python_the_cli_and_http(name, fitted, tmp_path, monkeypatch, capsys):
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from conftest import run_cli
+    from whyrec.serve import create_app
+
+    model = fitted[name]
+    fs = model.feature_space_
+    user = fs.user_ids[_active_users(model)[0]]
+    python = model.recommend(user, k=5)
+    directory = model.save(tmp_path / "model")
+    code, out, err = run_cli(
+        monkeypatch, capsys, "recommend", "--model", directory, "--user", user, "-k", "5", "--json"
+    )
+    assert code == 0, err
+    cli = [(r["item_id"], r["score"]) for r in json.loads(out)["recommendations"]]
+    with TestClient(create_app({"m": directory}, slow_workers=0)) as client:
+        http = [
+            (r["item_id"], r["score"])
+            for r in client.post("/recommend", json={"user_id": user, "k": 5}).json()["items"]
+        ]
+        explained = client.post("/explain", json={"user_id": user, "item_id": python.item_ids[0][0]}).json()
+    expected = list(zip(python.item_ids[0].tolist(), python.scores[0].tolist(), strict=True))
+    for got in (cli, http):
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-6)
+    assert explained["score"] == pytest.approx(expected[0][1], rel=1e-6)

@@ -183,6 +183,11 @@ def test_tune_cli_saves_the_best_model(monkeypatch, capsys, tmp_path):
     assert "Best of 3 trials" in out
     model = Recommender.load(tmp_path / "best")
     assert model.manifest_["info"]["tuning"]["params"]["l2"] == model.l2
+    # a tuned model evaluates like a trained one: its split is saved with it
+    code, out, err = run_cli(monkeypatch, capsys, "evaluate", "--model", tmp_path / "best", "--json")
+    assert code == 0, err
+    tested = model.manifest_["info"]["test_metrics"]["recall@50"]
+    assert json.loads(out)["recall@50"] == pytest.approx(tested)
     code, _, err = tune_cli("--model", "xgboost", "--out", tmp_path / "x")
     assert code == 2 and "unknown model 'xgboost'" in err and len(err.strip().splitlines()) == 1
     code, _, err = tune_cli("--model", "ease", "--trials", "0", "--out", tmp_path / "x")

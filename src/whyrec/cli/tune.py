@@ -56,7 +56,7 @@ def tune(
     known = parts.train.matrix() + parts.validation.matrix()
     metrics = evaluate(best, parts.test, exclude=known, k=(20, 50))
     info = {"data": data, "tuning": {k: v for k, v in tuned.items() if k != "study"}, "test_metrics": metrics}
-    best.save(out, info=info)
+    best.save(out, split=parts, info=info)  # with its split, so `whyrec evaluate` reads it like a trained model
     edge = f"; at the edge of its range: {', '.join(tuned['boundary'])}" if tuned["boundary"] else ""
     console.print(
         f"Best of {len(tuned['trials'])} trials: {tuned['params']} (validation recall@50 {tuned['validation']:.4f}"

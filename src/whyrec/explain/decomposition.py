@@ -3,9 +3,10 @@
 - EASE (Steck 2019): score_j = Σ_{i∈history} B_ij, so item i's relevance is B_ij.
 - Item kNN: score_j = Σ_{i∈history} S_ij with the (truncated) cosine similarities S.
 - iALS fold-in (Hu, Koren and Volinsky 2008, section 5): a profile p is folded in as
-  u = W (1 + α) Σ_{i∈p} y_i with W = (YᵀY + α Y_pᵀY_p + λI)⁻¹, so score_j = y_jᵀu =
-  Σ_{i∈p} (1 + α) y_jᵀ W y_i, and item i's relevance is its term (what implicit's
-  ``ALS.explain`` computes for a user).
+  u = W c Σ_{i∈p} y_i with W = (YᵀY + (c - 1) Y_pᵀY_p + λI)⁻¹ and implicit's confidence c = α,
+  so score_j = y_jᵀu = Σ_{i∈p} c y_jᵀ W y_i, and item i's relevance is its term (what implicit's
+  ``ALS.explain`` computes for a user); :meth:`whyrec.models.ALS.history_terms` computes it with
+  the Woodbury identity, as the score itself is computed.
 
 Relevances sum to the score exactly (the baseline is 0), which `tests/test_explainers.py` checks.
 """
@@ -50,20 +51,22 @@ class Decomposition(Explainer):
 
 
 def _als_terms(model: ALS, bags: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
-    """(1 + α) y_jᵀ W_p y_i for every stored (profile p, token i); 0 for non-item tokens."""
-    Y = model.item_factors_.astype(np.float64)
-    base = Y.T @ Y + float(model.regularization) * np.eye(Y.shape[1])
-    alpha = float(model.alpha)
+    """c y_jᵀ W_p y_i for every stored (profile p, token i); 0 for non-item tokens. Pairs that share
+    a history share its solve."""
     out = np.zeros(bags.nnz, dtype=np.float64)
     n_items = model.feature_space_.n_items
-    for p, target in enumerate(targets):  # one small solve per profile, as the fold-in itself
-        a, b = bags.indptr[p], bags.indptr[p + 1]
-        tokens = bags.indices[a:b]
-        items = tokens[tokens < n_items]
-        if not len(items):
+    by_history: dict[bytes, list[int]] = {}
+    for p in range(len(targets)):
+        tokens = bags.indices[bags.indptr[p] : bags.indptr[p + 1]]
+        by_history.setdefault(tokens[tokens < n_items].tobytes(), []).append(p)
+    for pairs in by_history.values():
+        a, b = bags.indptr[pairs[0]], bags.indptr[pairs[0] + 1]
+        is_item = bags.indices[a:b] < n_items
+        if not is_item.any():
             continue
-        Yp = Y[items]
-        w_target = np.linalg.solve(base + alpha * Yp.T @ Yp, Y[target])  # W y_j (W is symmetric)
-        terms = (1 + alpha) * (Yp @ w_target)
-        out[a:b][tokens < n_items] = terms
+        terms = model.history_terms(bags.indices[a:b][is_item], targets[pairs])  # h x pairs
+        for column, p in enumerate(pairs):
+            start = bags.indptr[p]
+            row = out[start : bags.indptr[p + 1]]
+            row[bags.indices[start : bags.indptr[p + 1]] < n_items] = terms[:, column]
     return out
