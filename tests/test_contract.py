@@ -21,7 +21,7 @@ from whyrec.data.attribution_tasks import SYNTHETIC_GROUPS, SYNTHETIC_SUBSETS, s
 from whyrec.data.ctr import split_rows
 from whyrec.data.synthetic_ctr import synthetic_ctr
 from whyrec.errors import DataError, NotFittedError, ParameterError, WhyrecError
-from whyrec.models import MODELS, Estimator, clone, load_model
+from whyrec.models import MODELS, Blend, Estimator, clone, load_model
 from whyrec.models.attribution_network import AttributionNetwork, MLPClassifier
 from whyrec.models.baselines import (
     ALS,
@@ -65,6 +65,16 @@ CASES: dict[str, Case] = {
         lambda: AttributionNetwork(SYNTHETIC_GROUPS, SYNTHETIC_SUBSETS, hidden=(8,), epochs=2, seed=3), "group"
     ),
     "MLPClassifier": Case(lambda: MLPClassifier(SYNTHETIC_GROUPS, hidden=(8,), epochs=2, seed=3), "group"),
+    "Blend": Case(
+        lambda: Blend(
+            [
+                {"model": "ALS", "params": {"factors": 8, "iterations": 3, "seed": 3}},
+                {"model": "RecoNet", "params": {"dim": 8, "epochs": 2, "batch_size": 256, "seed": 3}},
+            ],
+            grid=3,
+        ),
+        "recommender",
+    ),
 }
 NAMES = sorted(CASES)
 
@@ -224,7 +234,7 @@ def test_bfloat16_training_gives_finite_float32_scores(name, datasets):
 
 
 # the families whyrec explains exactly: their default method's relevances plus baseline are the score
-EXACT = ["ALS", "EASE", "ItemKNN", "RecoNet"]
+EXACT = ["ALS", "Blend", "EASE", "ItemKNN", "RecoNet"]
 
 
 def _active_users(model: Any, n: int = 12) -> np.ndarray:

@@ -9,6 +9,7 @@ only the precisions in :data:`PRECISIONS`.
 from __future__ import annotations
 
 METHODS = (
+    "blend",
     "counterfactual",
     "decomposition",
     "deeplift",

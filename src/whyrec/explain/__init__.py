@@ -14,6 +14,7 @@ from whyrec.explain.base import (
     method_enum,
     methods_for,
 )
+from whyrec.explain.blend import BlendExplainer
 from whyrec.explain.captum_methods import (
     DeepLift,
     InputXGradient,
@@ -35,6 +36,7 @@ __all__ = [
     "EXPLAINERS",
     "LRP",
     "AttributionTable",
+    "BlendExplainer",
     "Counterfactual",
     "CounterfactualExplainer",
     "Decomposition",

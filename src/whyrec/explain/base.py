@@ -104,9 +104,13 @@ def methods_for(model: Any) -> list[str]:
     return sorted(name for name, cls in EXPLAINERS.items() if cls().supports(model))
 
 
+# the methods whose relevances plus baseline are the model's score, exactly
+EXACT_METHODS = ("blend", "lrp", "read_out", "decomposition")
+
+
 def default_method(model: Any) -> str:
     """The method an explanation uses when none is named: the model's exact one."""
-    for name in ("lrp", "read_out", "decomposition", "occlusion"):
+    for name in (*EXACT_METHODS, "occlusion"):
         if name in EXPLAINERS and EXPLAINERS[name]().supports(model):
             return name
     raise ParameterError(f"no explanation method can explain a {type(model).__name__}")

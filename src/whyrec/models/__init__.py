@@ -15,6 +15,7 @@ from whyrec.models.baselines import (
     Popularity,
     UserKNN,
 )
+from whyrec.models.blend import Blend
 from whyrec.models.ctr import CTRModel
 from whyrec.models.recommender import Recommendations, Recommender, load_split
 from whyrec.models.reconet import RecoNet
@@ -28,6 +29,7 @@ __all__ = [
     "EASE",
     "MODELS",
     "AttributionNetwork",
+    "Blend",
     "CTRModel",
     "Estimator",
     "FactorizationMachine",
