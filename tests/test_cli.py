@@ -82,7 +82,10 @@ def test_train_evaluate_recommend_explain(monkeypatch, capsys, trained):
         (["recommend", "--user", "5", "-k", "0"], "k must be positive"),
         (["recommend", "--user", "5", "-k", "100000"], "larger than the catalogue"),
         (["explain", "--user", "5", "--item", "nope"], "unknown item 'nope'"),
-        (["explain", "--user", "5", "--item", "1", "--method", "magic"], "'magic' is not one of 'counterfactual'"),
+        (
+            ["explain", "--user", "5", "--item", "1", "--method", "magic"],
+            "'magic' is not one of 'blend', 'counterfactual'",
+        ),
         (["explain", "--user", "5", "--item", "1", "--top", "0"], "--top must be positive"),
     ],
 )

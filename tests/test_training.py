@@ -165,3 +165,16 @@ def test_reconet_sampled_softmax_steps_refuse_weight_decay_with_sparse_gradients
     assert torch.isfinite(value)
     with pytest.raises(ParameterError, match="takes no weight_decay"):
         _steps(small_split, loss="sampled", weight_decay=1e-4)
+
+
+def test_a_callback_can_end_training_and_keep_the_best_epoch(small_split):
+    from whyrec.models.training import StopTraining
+
+    def stop_after_three(record):
+        if record.epoch == 3:
+            raise StopTraining
+
+    model = RecoNet(dim=8, epochs=20, patience=50, seed=0)
+    model.fit(small_split.train, small_split.validation, options=TrainingOptions(callbacks=(stop_after_three,)))
+    assert len(model.history_) == 3 and 1 <= model.best_epoch_ <= 3
+    assert model.best_metric_ == max(r["val_recall@50"] for r in model.history_)

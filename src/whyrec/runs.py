@@ -8,6 +8,7 @@ what is learned.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from whyrec.data.splits import Split, split
 from whyrec.errors import DataError, ModelFormatError, ParameterError
 from whyrec.metrics import evaluate, evaluate_curve
 from whyrec.models.base import Estimator
+from whyrec.models.blend import Blend
 from whyrec.models.recommender import Recommender, load_split
 from whyrec.models.reconet import RecoNet
 from whyrec.models.training import TrainingOptions
@@ -44,6 +46,7 @@ class RunConfig:
     params: Mapping[str, Any] | None = None
     events: str | None = None  # an event store whose events are folded into the data (read when run)
     precision: str = "float32"  # of the training passes (TrainingOptions.precision): it changes the weights
+    model: str = "reconet"  # RecoNet, a catalogue name (whyrec.tuning.CANDIDATES) or "blend"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class RunConfig:
             "params": dict(self.params or {}),
             "events": self.events,
             "precision": self.precision,
+            "model": self.model,
         }
 
     @classmethod
@@ -67,7 +71,9 @@ class RunConfig:
         if not run:
             raise ModelFormatError(f"{path} has no saved run configuration")
         saved = decode_params(manifest["params"]) | decode_params(run.get("params") or {})
-        params = RecoNet.former_defaults | saved  # a run saved before a parameter existed repeats as it ran
+        model = run.get("model", "reconet")  # runs saved before model selection trained RecoNet
+        # a RecoNet run saved before a parameter existed repeats as it ran
+        params = RecoNet.former_defaults | saved if model == "reconet" else saved
         return cls(
             data=run["data"],
             attributes=run["attributes"],
@@ -78,6 +84,7 @@ class RunConfig:
             params=params,
             events=run.get("events"),
             precision=run.get("precision", "float32"),  # runs saved before bfloat16 training ran in float32
+            model=model,
         )
 
 
@@ -96,23 +103,62 @@ def prepare(config: RunConfig) -> Split:
 
 def train_run(
     config: RunConfig, out: str | os.PathLike | None = None, *, options: TrainingOptions | None = None
-) -> tuple[RecoNet, Split, dict[str, Any]]:
-    """Train RecoNet as `config` says; save it (with its split and config) to `out` if given.
+) -> tuple[Recommender, Split, dict[str, Any]]:
+    """Train the model `config` names and save it (with its split and config) to `out` if given.
 
     Returns the model, the split and its test metrics (empty on distributed ranks other than 0).
     """
     data_split = prepare(config)
-    params = dict(config.params or {})
-    params.setdefault("seed", config.seed)
-    params["use_attributes"] = config.attributes
-    try:
-        model = RecoNet(**params)
-    except TypeError as exc:
-        raise ParameterError(f"unknown RecoNet parameter: {exc}") from None
     options = replace(options or TrainingOptions(), precision=config.precision)  # type: ignore[arg-type]
-    model.fit(data_split.train, data_split.validation, options=options)
+    model = _model(config, data_split.train)
+    takes_options = "options" in inspect.signature(model.fit).parameters
+    model.fit(data_split.train, data_split.validation, **({"options": options} if takes_options else {}))
     if not is_main_process():  # distributed: rank 0 evaluates and saves
         return model, data_split, {}
+    return model, data_split, _finish(config, model, data_split, out, {})
+
+
+def select_run(
+    config: RunConfig,
+    out: str | os.PathLike | None = None,
+    *,
+    budget: float = 120.0,
+    families: list[str] | None = None,
+    log: Any = None,
+) -> tuple[Recommender, Split, dict[str, Any]]:
+    """Choose the model for `config`'s data within `budget` seconds (:func:`whyrec.tuning.select`),
+    and save it like a trained one, its run recording the winner (so `--config` repeats its fit)
+    and the leaderboard kept under ``info.selection``."""
+    from whyrec.tuning.select import select
+
+    data_split = prepare(config)
+    chosen = select(data_split.dataset, budget=budget, families=families, seed=config.seed, parts=data_split, log=log)
+    config = replace(config, model=chosen.name, params=chosen.model.get_params())
+    extra = {"selection": {**chosen.to_dict(), "budget_seconds": budget}}
+    return chosen.model, data_split, _finish(config, chosen.model, data_split, out, extra)
+
+
+def _model(config: RunConfig, train: Dataset) -> Recommender:
+    """The unfitted model a run names."""
+    params = dict(config.params or {})
+    if config.model == "reconet":
+        params.setdefault("seed", config.seed)
+        params["use_attributes"] = config.attributes
+        try:
+            return RecoNet(**params)
+        except TypeError as exc:
+            raise ParameterError(f"unknown RecoNet parameter: {exc}") from None
+    if config.model == "blend":
+        return Blend(**params)
+    from whyrec.tuning.catalogue import build
+
+    return build(config.model, params, config.seed, train)
+
+
+def _finish(
+    config: RunConfig, model: Recommender, data_split: Split, out: str | os.PathLike | None, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Test metrics of a trained run; the model saved with its split and config when `out` is given."""
     metrics = evaluate_model(model, data_split)
     if config.events:
         store = EventStore(config.events)
@@ -122,8 +168,9 @@ def train_run(
         summary = {k: v for k, v in metrics.items() if k != "cold_start"}
         if "cold_start" in metrics:
             summary["cold_start"] = {k: v for k, v in metrics["cold_start"].items() if k != "recall_curve"}
-        model.save(out, split=data_split, info={**run_info(config, model), "test_metrics": summary})
-    return model, data_split, metrics
+        info = {**run_info(config, model), "test_metrics": summary, **extra}
+        model.save(out, split=data_split, info=info)
+    return metrics
 
 
 def is_main_process() -> bool:
@@ -198,7 +245,7 @@ def evaluate_on(path: str | os.PathLike, data: str, *, k: tuple[int, ...] = (20,
 def retrain_for_stability(
     model_dir: str | os.PathLike, runs: int, *, seed: int = 0, resample: float = 0.9
 ) -> list[Recommender]:
-    """RecoNet retrained `runs` times from the model's saved run: new seeds, resampled training data."""
+    """The model retrained `runs` times from its saved run: new seeds, resampled training data."""
     try:
         config = RunConfig.from_manifest(model_dir)
     except ModelFormatError as exc:
@@ -208,8 +255,9 @@ def retrain_for_stability(
     for run in range(1, runs + 1):
         rng = np.random.default_rng([seed, run])
         keep = np.sort(rng.choice(parts.train_index, int(resample * len(parts.train_index)), replace=False))
-        params = {**(config.params or {}), "seed": config.seed + run}
-        models.append(RecoNet(**params).fit(parts.dataset.subset(keep), parts.validation))
+        params = {k: v for k, v in (config.params or {}).items() if k != "seed"}  # a new seed for each run
+        rerun = replace(config, params=params, seed=config.seed + run)
+        models.append(_model(rerun, parts.train).fit(parts.dataset.subset(keep), parts.validation))
     return models
 
 

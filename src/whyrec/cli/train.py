@@ -1,4 +1,5 @@
-"""``whyrec train``: train RecoNet on your data and save it with its split and config."""
+"""``whyrec train``: the best model for your data within a time budget, or a RecoNet you configure,
+saved with its split and config."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ def train(
     split: Annotated[SplitKind, typer.Option(help="How to split the interactions.")] = SplitKind.random,
     cold_start: Annotated[float, typer.Option(help="Share of test users made cold-start.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed for split and training.")] = 0,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="auto: choose among every exactly explained family (and their blends) within --budget; "
+            "reconet: the RecoNet that --param sets, no search; or one model of `whyrec compare --list`, "
+            "searched alone within --budget."
+        ),
+    ] = "auto",
+    budget: Annotated[float, typer.Option(help="Seconds the search may take (--model auto or a named model).")] = 120.0,
     param: ParamOption = None,
     params: ParamsFile = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
@@ -59,7 +69,12 @@ def train(
     ] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train RecoNet and save it, with its split and config, to OUT.
+    """Choose the best model for the data within --budget, or train the RecoNet --param sets; save it,
+    with its split, config and leaderboard, to OUT.
+
+    The search covers iALS, EASE, item kNN and RecoNet (its fast objective, then its full softmax)
+    from known good configurations, and blends of the best. --config repeats a saved run's model
+    exactly, without searching again.
 
     Distributed (DistributedDataParallel; gloo on CPU, NCCL on CUDA): start one process per
     worker with torchrun, as in: torchrun --standalone --nproc-per-node 2 -m whyrec train
@@ -75,8 +90,15 @@ def train(
             "-m whyrec train --distributed ..."
         )
     overrides = _params.parse("reconet", param, params, reserved=RESERVED)
+    if overrides or distributed or checkpoint_dir is not None:
+        if model not in ("auto", "reconet"):
+            raise ParameterError("--param, --distributed and --checkpoint-dir configure RecoNet: use --model reconet")
+        model = "reconet"
     run = _run_config(data, config, attributes, split, cold_start, seed, overrides, events, precision)
-    _train(run, out, device, checkpoint_dir, distributed, quiet)
+    if config is not None or model == "reconet":
+        _train(run, out, device, checkpoint_dir, distributed, quiet)
+    else:
+        _select(run, out, model, budget, quiet)
 
 
 def _run_config(
@@ -123,6 +145,43 @@ def _train(
 
     options = TrainingOptions(progress=not quiet, device=device or "cpu", checkpoint_dir=checkpoint_dir)
     model, _, metrics = train_run(run, out, options=options)
+    _report(run, model, metrics, out, distributed)
+
+
+def _select(run: Any, out: Path, model: str, budget: float, quiet: bool) -> None:
+    from whyrec.runs import select_run
+
+    families = None if model == "auto" else [model]
+    if not quiet:
+        console.print(f"Choosing a model within {budget:g} s ({'every family' if families is None else model}):")
+    chosen, _, metrics = select_run(run, out, budget=budget, families=families, log=None if quiet else console.print)
+    if not quiet:
+        _print_leaderboard(out)
+    _report(run, chosen, metrics, out, False)
+
+
+def _print_leaderboard(out: Path) -> None:
+    """The best trial of every family, and the blends, from the saved selection."""
+    import json
+
+    from rich.table import Table
+
+    selection = json.loads((out / "whyrec.json").read_text())["info"]["selection"]
+    best: dict[str, dict] = {}
+    for row in selection["leaderboard"]:
+        name = row["model"] if row["model"] != "blend" else "blend " + " + ".join(row["members"])
+        if "validation" in row and (name not in best or row["validation"] > best[name]["validation"]):
+            best[name] = row
+    table = Table(title=f"Validation recall@50 after {selection['seconds']:.0f} s (winner: {selection['winner']})")
+    for column in ("model", "validation", "fit s", "trials"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, row in sorted(best.items(), key=lambda kv: -kv[1]["validation"]):
+        trials = sum(r["model"] == row["model"] for r in selection["leaderboard"] if r.get("state") == "complete")
+        table.add_row(name, f"{row['validation']:.4f}", f"{row['seconds']:.1f}", str(trials))
+    console.print(table)
+
+
+def _report(run: Any, model: Any, metrics: dict[str, Any], out: Path, distributed: bool) -> None:
     if distributed:
         from whyrec.models.distributed import leave
 
@@ -132,7 +191,6 @@ def _train(
     cutoff = max((key for key in metrics if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
     if run.events:
         console.print(f"Folded {metrics['events_folded_in']} stored events from {run.events} into the training data")
-    console.print(
-        f"Saved RecoNet to {out} (best epoch {model.best_epoch_}, {model.time_to_best_:.1f}s); "
-        f"test {cutoff} {metrics[cutoff]:.4f}"
-    )
+    epoch = getattr(model, "best_epoch_", None)
+    trained = f" (best epoch {epoch}, {model.time_to_best_:.1f}s)" if epoch is not None else ""
+    console.print(f"Saved {type(model).__name__} to {out}{trained}; test {cutoff} {metrics[cutoff]:.4f}")

@@ -55,6 +55,11 @@ def require_precision(precision: str) -> None:
         raise ParameterError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
 
 
+class StopTraining(Exception):
+    """Raised by a callback to end training after this epoch, keeping the best epoch so far (a time
+    budget's end, for example); any other exception aborts the fit."""
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """What a callback sees after each epoch: the epoch, its history record and the best so far."""
@@ -79,8 +84,9 @@ class TrainingOptions:
         Write a checkpoint after every epoch; a restarted fit with the same configuration and
         data resumes from it (a different run is refused).
     callbacks : tuple of callables
-        Each is called with an :class:`EpochRecord` after every epoch; raising stops training
-        (a tuner's pruning does this).
+        Each is called with an :class:`EpochRecord` after every epoch. Raising
+        :class:`StopTraining` ends training with the best epoch so far; raising anything else
+        aborts the fit (a tuner's pruning does this).
     precision : {"float32", "bfloat16"}
         ``"bfloat16"`` runs the training forward and backward passes under ``torch.autocast``
         (bfloat16 matrix products, float32 weights, optimizer state, loss and validation). On a
@@ -253,8 +259,11 @@ class Trainer:
                 state.history.append(record)
                 state.epoch = epoch
                 self._checkpoint(objective, state)
-                for callback in self.options.callbacks:
-                    callback(EpochRecord(epoch, record, state.best_metric, state.best_epoch))
+                try:
+                    for callback in self.options.callbacks:
+                        callback(EpochRecord(epoch, record, state.best_metric, state.best_epoch))
+                except StopTraining:
+                    break  # a callback ended training: the best epoch so far is kept, as at patience
                 if validating and self.monitor is not None and state.waited >= self.monitor.patience:
                     break
         return self._result(objective, state)
