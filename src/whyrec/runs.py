@@ -125,17 +125,18 @@ def select_run(
     budget: float = 120.0,
     families: list[str] | None = None,
     log: Any = None,
-) -> tuple[Recommender, Split, dict[str, Any]]:
+) -> tuple[Recommender, Split, dict[str, Any], Any]:
     """Choose the model for `config`'s data within `budget` seconds (:func:`whyrec.tuning.select`),
     and save it like a trained one, its run recording the winner (so `--config` repeats its fit)
-    and the leaderboard kept under ``info.selection``."""
+    and the leaderboard kept under ``info.selection``. Returns the model, the split, its test
+    metrics and the :class:`~whyrec.tuning.select.Selection`."""
     from whyrec.tuning.select import select
 
     data_split = prepare(config)
     chosen = select(data_split.dataset, budget=budget, families=families, seed=config.seed, parts=data_split, log=log)
     config = replace(config, model=chosen.name, params=chosen.model.get_params())
     extra = {"selection": {**chosen.to_dict(), "budget_seconds": budget}}
-    return chosen.model, data_split, _finish(config, chosen.model, data_split, out, extra)
+    return chosen.model, data_split, _finish(config, chosen.model, data_split, out, extra), chosen
 
 
 def _model(config: RunConfig, train: Dataset) -> Recommender:

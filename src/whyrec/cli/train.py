@@ -154,7 +154,7 @@ def _select(run: Any, out: Path, model: str, budget: float, quiet: bool) -> None
     families = None if model == "auto" else [model]
     if not quiet:
         console.print(f"Choosing a model within {budget:g} s ({'every family' if families is None else model}):")
-    chosen, _, metrics = select_run(run, out, budget=budget, families=families, log=None if quiet else console.print)
+    chosen, _, metrics, _ = select_run(run, out, budget=budget, families=families, log=None if quiet else console.print)
     if not quiet:
         _print_leaderboard(out)
     _report(run, chosen, metrics, out, False)

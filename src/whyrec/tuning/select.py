@@ -88,6 +88,7 @@ class Selection:
     split: Split
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    candidates: dict[str, Recommender] = field(default_factory=dict)  # each family's best, and each blend
 
     def to_dict(self) -> dict[str, Any]:
         """The selection as JSON (the model itself excluded)."""
@@ -236,4 +237,6 @@ def _winner(candidates: Sequence[Candidate], board: list[dict[str, Any]], parts:
         blend = best_blend["blend"]
         score, model, name, params = best_blend["validation"], blend, "blend", blend.get_params()
     rows = [{k: v for k, v in r.items() if k != "blend"} for r in board]
-    return Selection(model, name, dict(params), score, parts, rows, seconds)
+    kept = {c[3]: c[1] for c in candidates}
+    kept |= {"blend " + " + ".join(r["members"]): r["blend"] for r in board if r["model"] == "blend"}
+    return Selection(model, name, dict(params), score, parts, rows, seconds, kept)
