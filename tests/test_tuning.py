@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -562,3 +563,26 @@ def test_tuning_in_bfloat16_is_recorded_and_not_mixed_with_float32(small_split, 
         tune("reconet_small", small_split, trials=3, seed=0, storage=storage, precision="bfloat16")
     with pytest.raises(ParameterError, match="unknown precision 'half'"):
         tune("reconet_small", small_split, trials=2, seed=0, precision="half")
+
+
+def test_select_picks_the_best_validated_model_within_its_budget(small_split):
+    import whyrec
+    from whyrec.metrics import evaluate
+    from whyrec.tuning.select import select
+
+    assert whyrec.select is select  # the Python entry point, loaded on first use
+    families = ["item_knn", "ease", "reconet_masked_fast"]
+    start = time.perf_counter()
+    chosen = select(small_split.dataset, budget=8, families=families, parts=small_split)
+    elapsed = time.perf_counter() - start
+    rows = [r for r in chosen.leaderboard if r.get("state") == "complete"]
+    assert {r["model"] for r in rows} >= set(families)  # every family had trials, priors first
+    assert chosen.validation == pytest.approx(max(r["validation"] for r in rows))
+    recall = evaluate(chosen.model, small_split.validation, exclude=small_split.train.matrix(), k=50)["recall@50"]
+    assert recall == pytest.approx(chosen.validation)  # what was validated is what is returned
+    assert elapsed < 8 * 2 + 5  # the budget, and at most one trial past it
+    assert set(chosen.candidates) >= set(families)
+    with pytest.raises(ParameterError, match="budget must be a positive number"):
+        select(small_split.dataset, budget=0)
+    with pytest.raises(ParameterError, match="unknown model"):
+        select(small_split.dataset, budget=1, families=["xgboost"])

@@ -70,7 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     for data in args.data:
         name = NAMES[data]
-        spec = "synthetic" if data == "synthetic" else f"movielens:{data_dir(data)}"
+        # the synthetic shop's own seed stays 0, as in Table 1: only the split and the models follow the seed
+        spec = "synthetic:seed=0" if data == "synthetic" else f"movielens:{data_dir(data)}"
         runs = [one_run(spec, seed, args.budget) for seed in range(args.seeds)]
         rows = table1(name)
         best = max(rows, key=lambda n: rows[n]["recall@50_median"]) if rows else None

@@ -203,7 +203,7 @@ def _blends(
 ) -> list[dict[str, Any]]:
     """Pairs of the best families' models, blended with weights chosen on validation."""
     rows = []
-    for (_, a, _, _), (_, b, _, _) in itertools.combinations(candidates, 2):
+    for (_, a, _, first), (_, b, _, second) in itertools.combinations(candidates, 2):
         if time.perf_counter() >= deadline:
             break
         start = time.perf_counter()
@@ -211,7 +211,7 @@ def _blends(
         blend.weights_ = blend._choose_weights(parts.validation)
         blend.weights = [float(w) for w in blend.weights_]
         score = float(evaluate(blend, parts.validation, exclude=parts.train.matrix(), k=50)[METRIC])
-        members = [m["model"] for m in blend.members]
+        members = [first, second]  # the families blended
         seconds = time.perf_counter() - start
         rows.append(
             {
@@ -225,7 +225,7 @@ def _blends(
             }
         )
         if log:
-            log(f"  blend of {' + '.join(type(m).__name__ for m in (a, b))} {blend.weights} -> validation {score:.4f}")
+            log(f"  blend of {first} + {second} {blend.weights} -> validation {score:.4f}")
     return rows
 
 
