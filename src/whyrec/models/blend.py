@@ -88,7 +88,7 @@ class Blend(Recommender):
         if self.weights is None:
             if validation is None or validation.n_interactions == 0:
                 raise DataError("a blend without weights chooses them on validation: pass a validation split")
-            self.weights_ = self._choose_weights(validation)
+            self.weights_ = self.weigh(validation)[0]
         return self
 
     def _checked_members(self) -> list[Mapping[str, Any]]:
@@ -134,23 +134,24 @@ class Blend(Recommender):
 
     def member_scores(self, bags: sp.csr_matrix) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each member's scores of the bags with their per-bag mean and standard deviation."""
-        out = []
-        for member in self.members_:
-            scores = np.asarray(member.score(self.member_bags(member, bags)), dtype=np.float64)
-            spread = scores.std(axis=1)
-            out.append((scores, scores.mean(axis=1), np.where(spread > 0, spread, 1.0)))
-        return out
+        return [normalised_scores(member.score(self.member_bags(member, bags))) for member in self.members_]
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         return _combine(self.member_scores(profiles), self.weights_)
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
-        return self._score(self.user_profiles(users))
+        # a member scores a known user as it scores the user's bag (the contract suite checks it)
+        return _combine([normalised_scores(m.score_users(users)) for m in self.members_], self.weights_)
 
-    def _choose_weights(self, validation: Dataset) -> np.ndarray:
-        """The simplex grid point with the best validation recall@50 (the first of ties)."""
+    def weigh(
+        self, validation: Dataset, normalised: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    ) -> tuple[np.ndarray, float]:
+        """The simplex grid point with the best validation recall@50 (the first of ties), and that
+        recall. `normalised` are the members' scores of the validation users (in ``np.unique``
+        order), when already computed."""
         users = np.unique(validation.users)
-        normalised = self.member_scores(self.user_profiles(users))
+        if normalised is None:
+            normalised = [normalised_scores(m.score_users(users)) for m in self.members_]
         k = min(METRIC_K, self.feature_space_.n_items)
         steps = int(self.grid) - 1
         best, best_weights = -1.0, np.full(len(self.members_), 1.0 / len(self.members_))
@@ -162,7 +163,7 @@ class Blend(Recommender):
             score = evaluate(scorer, validation, exclude=self.train_matrix_, k=k, users=users)[f"recall@{k}"]
             if score > best:
                 best, best_weights = score, weights
-        return best_weights
+        return best_weights, best
 
     # -- persistence ----------------------------------------------------------------------------
     def _tensors(self) -> dict[str, np.ndarray]:
@@ -195,6 +196,13 @@ class Blend(Recommender):
             members.append(member)
         self.members_ = members
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
+
+
+def normalised_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores with each row's mean and standard deviation (1 where a row is constant)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std(axis=1)
+    return scores, scores.mean(axis=1), np.where(spread > 0, spread, 1.0)
 
 
 def _combine(normalised: list[tuple[np.ndarray, np.ndarray, np.ndarray]], weights: np.ndarray) -> np.ndarray:

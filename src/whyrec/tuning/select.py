@@ -27,13 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import optuna
 
 from whyrec.data.dataset import Dataset
 from whyrec.data.splits import Split, split
 from whyrec.errors import ParameterError, TrainingDivergedError
 from whyrec.metrics import evaluate
-from whyrec.models.blend import Blend
+from whyrec.models.blend import Blend, normalised_scores
 from whyrec.models.recommender import Recommender
 from whyrec.models.training import EpochRecord, StopTraining, TrainingOptions
 from whyrec.tuning.catalogue import CANDIDATES, build, require_known
@@ -203,27 +204,20 @@ def _blends(
 ) -> list[dict[str, Any]]:
     """Pairs of the best families' models, blended with weights chosen on validation."""
     rows = []
+    users = np.unique(parts.validation.users)
+    validation_scores: dict[str, Any] = {}  # each candidate's validation scores, computed once
     for (_, a, _, first), (_, b, _, second) in itertools.combinations(candidates, 2):
         if time.perf_counter() >= deadline:
             break
         start = time.perf_counter()
+        for name, model in ((first, a), (second, b)):
+            if name not in validation_scores:
+                validation_scores[name] = normalised_scores(model.score_users(users))
         blend = Blend.of([a, b], [0.5, 0.5])
-        blend.weights_ = blend._choose_weights(parts.validation)
-        blend.weights = [float(w) for w in blend.weights_]
-        score = float(evaluate(blend, parts.validation, exclude=parts.train.matrix(), k=50)[METRIC])
-        members = [first, second]  # the families blended
-        seconds = time.perf_counter() - start
-        rows.append(
-            {
-                "model": "blend",
-                "members": members,
-                "weights": blend.weights,
-                "state": "complete",
-                "validation": score,
-                "seconds": seconds,
-                "blend": blend,
-            }
-        )
+        weights, score = blend.weigh(parts.validation, [validation_scores[first], validation_scores[second]])
+        blend.weights, blend.weights_ = [float(w) for w in weights], weights
+        row = {"model": "blend", "members": [first, second], "weights": blend.weights, "state": "complete"}
+        rows.append({**row, "validation": float(score), "seconds": time.perf_counter() - start, "blend": blend})
         if log:
             log(f"  blend of {first} + {second} {blend.weights} -> validation {score:.4f}")
     return rows
