@@ -660,6 +660,50 @@ def cost_frontier_rows(data: str = "ml-1m-half") -> list[str]:
     return out
 
 
+def model_selection_rows() -> list[str]:
+    """Plain `whyrec train` (its default budget) against every tuned Table 1 row, per data set."""
+    out = []
+    for data in ("ml-100k", "ml-1m-half", "synthetic"):
+        result = _load(f"model_selection_{data}.json")
+        if not result:
+            continue
+        r = result["results"]
+        best = r["table1"][r["table1_best"]]
+        runs = r["runs"]
+        winners = ", ".join(sorted({run["winner"] for run in runs}))
+        low = best["recall@50_median"] - best["recall@50_std"]
+        met = (
+            "met"
+            if r["test_recall@50_median"] >= low and r["wall_seconds_median"] <= best["search_seconds"]
+            else ("**not met**")
+        )
+        per_seed = ", ".join(f"{run['test_recall@50']:.4f}" for run in runs)
+        out.append(
+            f"| Plain `whyrec train` on {data} (default budget), median of {len(runs)} seeds: test recall@50, "
+            f"wall time | **{r['test_recall@50_median']:.4f} in {r['wall_seconds_median']:.0f} s** (seeds: {per_seed}; "
+            f"winners: {winners}) vs the best tuned Table 1 row, {r['table1_best']} {best['recall@50_median']:.4f} "
+            f"± {best['recall@50_std']:.4f}, searched in {best['search_seconds']:.0f} s | at least that row within "
+            f"its spread, in at most its search time ({met}) | `model_selection_{data}.json`, `accuracy_{data}.json` |"
+        )
+        blends = [
+            (run["candidates_test_recall@50"], name)
+            for run in runs
+            for name in run["candidates_test_recall@50"]
+            if name.startswith("blend ")
+        ]
+        better = sum(
+            1
+            for scores, name in blends
+            if all(scores[name] > scores.get(m, float("inf")) for m in name.removeprefix("blend ").split(" + "))
+        )
+        out.append(
+            f"| Blends against their members on {data}: test recall@50 of each blend of two of the three best "
+            f"families | **{better} of {len(blends)} blends beat both members** | report "
+            f"| `model_selection_{data}.json` |"
+        )
+    return out
+
+
 def codebase_rows() -> list[str]:
     """The codebase's own figures, before and after the layout redesign (benchmarks/codebase)."""
     before, now = _load("codebase_before.json"), _load("codebase_now.json")
@@ -731,6 +775,12 @@ QUESTIONS = {
         "How well are users ranked whose whole history was left out of training, from their profile at serving "
         "time or their attributes alone? (RecoNet paper, section 5.2 and Figure 4.)",
         ("python -m benchmarks.coldstart.run --data movielens:../shared/datasets/ml-100k --name ml-100k",),
+    ),
+    "model_selection": Question(
+        "The default: whyrec train chooses the model",
+        "Does plain `whyrec train`, within its default budget, reach the best tuned model of Table 1 on "
+        "each data set, in no more time than that model's search took? And do blends beat their members?",
+        ("python -m benchmarks.model_selection.run --data ml-100k ml-1m synthetic --seeds 3",),
     ),
     "cost_frontier": Question(
         "Accuracy against fit time",
@@ -910,17 +960,15 @@ def index(grouped: dict[str, list[str]]) -> str:
 def glance() -> list[str]:
     """At most ten headline figures for the top README, each linking to its question."""
     out = ["| what | measured | where |", "|---|---|---|"]
-    for data in ("ml-100k", "ml-1m-half"):
-        study = _load(f"accuracy_{data}.json")
-        if study:
-            r = study["results"]
-            ranking, models = r["ranking_by_median_recall@50"], r["models"]
-            best = next((n for n in ranking if n.startswith("reconet")), None)
+    for data in ("ml-100k", "ml-1m-half", "synthetic"):
+        chosen = _load(f"model_selection_{data}.json")
+        if chosen:
+            r = chosen["results"]
+            best = r["table1"][r["table1_best"]]
             out.append(
-                f"| Test recall@50 on {data}, every model tuned with {r['trials']} trials | best {ranking[0]} "
-                f"{models[ranking[0]]['recall@50_median']:.4f}; best RecoNet ({best}) "
-                f"{models[best]['recall@50_median']:.4f}, rank {ranking.index(best) + 1} of {len(ranking)} "
-                f"| [accuracy](benchmarks/accuracy/README.md) |"
+                f"| Plain `whyrec train` on {data} (default budget): test recall@50, median of {len(r['runs'])} seeds "
+                f"| {r['test_recall@50_median']:.4f} in {r['wall_seconds_median']:.0f} s (best tuned model: "
+                f"{best['recall@50_median']:.4f}) | [model_selection](benchmarks/model_selection/README.md) |"
             )
     study = _load("explanations_ml-1m-half.json")
     if study:
@@ -983,7 +1031,7 @@ def _replace(text: str, start: str, end: str, lines: list[str]) -> str:
 
 def main() -> None:
     grouped: dict[str, list[str]] = {}
-    for row in [*rows()[2:], *codebase_rows()]:  # rows() begins with its header
+    for row in [*rows()[2:], *model_selection_rows(), *codebase_rows()]:  # rows() begins with its header
         folder = _question_of(row)
         if folder is None:
             raise SystemExit(f"a row names no result file that exists: {row[:120]}")

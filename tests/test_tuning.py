@@ -573,8 +573,10 @@ def test_select_picks_the_best_validated_model_within_its_budget(small_split):
     assert whyrec.select is select  # the Python entry point, loaded on first use
     families = ["item_knn", "ease", "reconet_masked_fast"]
     start = time.perf_counter()
-    chosen = select(small_split.dataset, budget=8, families=families, parts=small_split)
+    seen: list[dict] = []
+    chosen = select(small_split.dataset, budget=8, families=families, parts=small_split, on_row=seen.append)
     elapsed = time.perf_counter() - start
+    assert seen == chosen.leaderboard  # each row reported as it ended, for the progress display
     rows = [r for r in chosen.leaderboard if r.get("state") == "complete"]
     assert {r["model"] for r in rows} >= set(families)  # every family had trials, priors first
     assert chosen.validation == pytest.approx(max(r["validation"] for r in rows))

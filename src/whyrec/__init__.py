@@ -7,7 +7,9 @@ command line does) stays light.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from whyrec._version import __version__
+
+__all__ = ["__version__", "select"]
 
 
 def __getattr__(name: str) -> Any:

@@ -31,8 +31,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-import whyrec
 from whyrec._io import atomic_directory, sha256_file, write_json_atomic
+from whyrec._version import __version__
 from whyrec.errors import ModelFormatError
 
 FORMAT = "whyrec.model"
@@ -97,7 +97,7 @@ def write_artifact(
             {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
-                "whyrec_version": whyrec.__version__,
+                "whyrec_version": __version__,
                 "family": family,
                 "model": model,
                 "params": encode_params(params),
@@ -127,7 +127,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if manifest.get("format") == "whyrec.group_model":
         raise ModelFormatError(
             f"{path} holds an attribution network in the unversioned format of whyrec 0.1, which has no "
-            f"checksums; this whyrec ({whyrec.__version__}) reads model format version {FORMAT_VERSION}: retrain it"
+            f"checksums; this whyrec ({__version__}) reads model format version {FORMAT_VERSION}: retrain it"
         )
     if manifest.get("format") not in (FORMAT, "whyrec.ctr_model"):
         raise ModelFormatError(f"{manifest_path} is not a whyrec model manifest")
@@ -137,7 +137,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     elif version != FORMAT_VERSION:
         raise ModelFormatError(
             f"{path} was written in model format version {version!r}; this whyrec "
-            f"({whyrec.__version__}) reads versions 1 and {FORMAT_VERSION}"
+            f"({__version__}) reads versions 1 and {FORMAT_VERSION}"
         )
     for key in ("family", "model", "params", "files"):
         if key not in manifest:

@@ -125,6 +125,7 @@ def select_run(
     budget: float = 120.0,
     families: list[str] | None = None,
     log: Any = None,
+    on_row: Any = None,
 ) -> tuple[Recommender, Split, dict[str, Any], Any]:
     """Choose the model for `config`'s data within `budget` seconds (:func:`whyrec.tuning.select`),
     and save it like a trained one, its run recording the winner (so `--config` repeats its fit)
@@ -133,7 +134,9 @@ def select_run(
     from whyrec.tuning.select import select
 
     data_split = prepare(config)
-    chosen = select(data_split.dataset, budget=budget, families=families, seed=config.seed, parts=data_split, log=log)
+    chosen = select(
+        data_split.dataset, budget=budget, families=families, seed=config.seed, parts=data_split, log=log, on_row=on_row
+    )
     config = replace(config, model=chosen.name, params=chosen.model.get_params())
     extra = {"selection": {**chosen.to_dict(), "budget_seconds": budget}}
     return chosen.model, data_split, _finish(config, chosen.model, data_split, out, extra), chosen

@@ -3,6 +3,8 @@ saved with its split and config."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,10 +156,55 @@ def _select(run: Any, out: Path, model: str, budget: float, quiet: bool) -> None
     families = None if model == "auto" else [model]
     if not quiet:
         console.print(f"Choosing a model within {budget:g} s ({'every family' if families is None else model}):")
-    chosen, _, metrics, _ = select_run(run, out, budget=budget, families=families, log=None if quiet else console.print)
+    with _clock(not quiet, budget) as (log, on_row):
+        chosen, _, metrics, _ = select_run(run, out, budget=budget, families=families, log=log, on_row=on_row)
     if not quiet:
         _print_leaderboard(out)
     _report(run, chosen, metrics, out, False)
+
+
+@contextlib.contextmanager
+def _clock(enabled: bool, budget: float) -> Iterator[tuple[Any, Any]]:
+    """A bar over the selection's wall-clock budget, with the time left and the leader so far (its
+    description changes as trials end); each trial's line prints above it. When the output is not a
+    terminal, rich draws no bar and the trial lines alone report progress."""
+    if not enabled:
+        yield None, None
+        return
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    best: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"), _clock_bar(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("searching", total=budget)
+
+        def on_row(row: dict[str, Any]) -> None:
+            if row.get("validation", -1.0) > best.get("validation", -1.0):
+                name = row["model"] if row["model"] != "blend" else "blend " + " + ".join(row["members"])
+                best.update(validation=row["validation"], name=name)
+            bar.update(task, description=f"leader {best['name']} {best['validation']:.4f}" if best else "searching")
+
+        yield console.print, on_row
+
+
+def _clock_bar() -> Any:
+    """A bar that fills with wall-clock time against the budget (rich's own bar fills with work
+    done, which a time budget does not have), and says the seconds left."""
+    from rich.progress import BarColumn
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    class ClockBar(BarColumn):
+        def render(self, task: Any) -> Any:
+            elapsed = min(task.elapsed or 0.0, task.total)
+            grid = Table.grid(padding=(0, 1))
+            grid.add_row(
+                ProgressBar(total=task.total, completed=elapsed, width=30), f"{task.total - elapsed:.0f} s left"
+            )
+            return grid
+
+    return ClockBar()
 
 
 def _print_leaderboard(out: Path) -> None:
@@ -176,8 +223,9 @@ def _print_leaderboard(out: Path) -> None:
     for column in ("model", "validation", "fit s", "trials"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, row in sorted(best.items(), key=lambda kv: -kv[1]["validation"]):
-        trials = sum(r["model"] == row["model"] for r in selection["leaderboard"] if r.get("state") == "complete")
-        table.add_row(name, f"{row['validation']:.4f}", f"{row['seconds']:.1f}", str(trials))
+        done = [r for r in selection["leaderboard"] if r.get("state") == "complete" and r["model"] == row["model"]]
+        trials = "-" if row["model"] == "blend" else str(len(done))  # a blend is weighed, not searched
+        table.add_row(name, f"{row['validation']:.4f}", f"{row['seconds']:.1f}", trials)
     console.print(table)
 
 

@@ -363,10 +363,14 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+            # the time left assumes every epoch runs: early stopping can only end it sooner
             self._bar = Progress(
-                TextColumn(f"[bold]{self.name}[/bold] {{task.description}}"), BarColumn(), TimeElapsedColumn()
+                TextColumn(f"[bold]{self.name}[/bold] {{task.description}}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
             )
             self._bar.start()
             self._task = self._bar.add_task("", total=self.total)

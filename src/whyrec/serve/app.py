@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-import whyrec
+from whyrec._version import __version__
 from whyrec.data.events import EventStore
 from whyrec.errors import (
     AuthenticationError,
@@ -94,7 +94,7 @@ def create_app(
 
     app = FastAPI(
         title="whyrec",
-        version=whyrec.__version__,
+        version=__version__,
         description="Recommendations that explain themselves: every item comes with the inputs that drove it.",
         responses=ERRORS,
         lifespan=lifespan,

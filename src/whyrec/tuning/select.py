@@ -111,11 +111,13 @@ def select(
     blends: bool = True,
     parts: Split | None = None,
     log: Callable[[str], None] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> Selection:
     """The best model for `dataset` found within `budget` seconds (see the module docstring).
 
     `families` are catalogue names (default :data:`FAMILIES`); `parts` a split of `dataset` to use
-    instead of the random 60/20/20 one drawn with `seed`.
+    instead of the random 60/20/20 one drawn with `seed`. `log` receives a line per trial and blend,
+    `on_row` its leaderboard row as it ends (so a progress display can show the leader).
     """
     if isinstance(budget, bool) or not isinstance(budget, int | float) or not math.isfinite(budget) or budget <= 0:
         raise ParameterError(f"budget must be a positive number of seconds, got {budget!r}")
@@ -136,11 +138,16 @@ def select(
         share = (SEARCH_SHARE * budget - sum(f.spent for f in search if not f.active)) / len(active)
         cap = min(share - family.spent, deadline - time.perf_counter())
         board.append(_trial(family, parts, seed, cap, log))
+        if on_row:
+            on_row(board[-1])
     candidates = sorted((f.best for f in search if f.best), key=lambda b: -b[0])
     if not candidates:
         raise TrainingDivergedError("no model finished a trial within the budget; give a larger --budget")
     if blends:
-        board += _blends(candidates[:3], parts, started + budget, log)
+        for row in _blends(candidates[:3], parts, started + budget, log):
+            board.append(row)
+            if on_row:
+                on_row({k: v for k, v in row.items() if k != "blend"})
     return _winner(candidates, board, parts, time.perf_counter() - started)
 
 
