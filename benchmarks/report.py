@@ -704,6 +704,63 @@ def model_selection_rows() -> list[str]:
     return out
 
 
+def peers_rows() -> list[str]:
+    """Each peer beside its library on one split, and iALS's exact reasons against implicit's."""
+    out = []
+    for data in ("ml-100k", "ml-1m-half"):
+        result = _load(f"peers_{data}.json")
+        if not result:
+            continue
+        r, source = result["results"], f"`peers_{data}.json`"
+        bpr = r["bpr"]
+        config = ", ".join(f"{k} {v}" for k, v in bpr["config"].items())
+        out.append(
+            f"| BPR on {data} (seed {result['seed']} split; {config}): test recall@50, fit s | whyrec "
+            f"**{bpr['whyrec']['recall@50']:.4f}** ({bpr['whyrec']['fit_seconds']:.1f} s), cornac "
+            f"{bpr['cornac']['recall@50']:.4f} ({bpr['cornac']['fit_seconds']:.1f} s), implicit "
+            f"{bpr['implicit']['recall@50']:.4f} ({bpr['implicit']['fit_seconds']:.1f} s) "
+            f"| at least cornac's | {source} |"
+        )
+        knn = r["item_knn"]
+        out.append(
+            f"| Cosine item-kNN on {data} ({knn['neighbours']} neighbours): test recall@50 | whyrec "
+            f"**{knn['whyrec']['recall@50']:.4f}**, implicit {knn['implicit']['recall@50']:.4f} "
+            f"| at least implicit's | {source} |"
+        )
+        ials = r["ials_reasons"]
+        exact = max(ials["max_gap_relevance_sum_to_score"], ials["max_gap_explained_to_ranked_score"])
+        out.append(
+            f"| Exact iALS reasons on {data} at {ials['factors']} factors, {ials['pairs']} pairs: ms a pair | "
+            f"**{ials['whyrec_ms_per_pair']:.2f} ms** one call a pair, {ials['whyrec_batched_ms_per_pair']:.2f} ms "
+            f"batched; implicit's `explain` {ials['implicit_explain_ms_per_pair']:.1f} ms; largest gap of the summed "
+            f"reasons to the ranked score {exact:.1e}, to implicit's score "
+            f"{ials['max_gap_to_implicit_explain_score']:.1e} "
+            f"| <= 5 ms, exact | {source} |"
+        )
+    return out
+
+
+def edits_rows() -> list[str]:
+    """Why-not and counterfactual latency per family on a ~10k-item catalogue."""
+    out = []
+    for path in sorted((BENCHMARKS / "edits" / "results").glob("edits_synthetic-*.json")):
+        result = json.loads(path.read_text())
+        items = path.stem.split("-")[-1]
+        for family, r in result["results"].items():
+            if "why_not_seconds_p50" not in r:
+                continue
+            slow = max(r["why_not_seconds_p50"], r["counterfactual_seconds_p50"])
+            met = "met" if slow <= 1.0 else "**not met**"
+            out.append(
+                f"| {family} on a synthetic shop of {items} items: why-not / counterfactual, p50 (p90) s | "
+                f"**{r['why_not_seconds_p50']:.2f} ({r['why_not_seconds_p90']:.2f}) / "
+                f"{r['counterfactual_seconds_p50']:.2f} ({r['counterfactual_seconds_p90']:.2f})**; verified "
+                f"{r['verified']['why_not']} why-not additions, {r['verified']['counterfactual']} counterfactuals "
+                f"| <= 1 s p50 ({met}) | `{path.name}` |"
+            )
+    return out
+
+
 def codebase_rows() -> list[str]:
     """The codebase's own figures, before and after the layout redesign (benchmarks/codebase)."""
     before, now = _load("codebase_before.json"), _load("codebase_now.json")
@@ -781,6 +838,17 @@ QUESTIONS = {
         "Does plain `whyrec train`, within its default budget, reach the best tuned model of Table 1 on "
         "each data set, in no more time than that model's search took? And do blends beat their members?",
         ("python -m benchmarks.model_selection.run --data ml-100k ml-1m synthetic --seeds 3",),
+    ),
+    "peers": Question(
+        "Every peer at its library's strength",
+        "Does each baseline rank as well as the best library that implements it, on the same split? And are "
+        "iALS's exact reasons as fast as implicit's own `explain`, or faster?",
+        ("python -m benchmarks.peers.run --data ml-1m --seed 0",),
+    ),
+    "edits": Question(
+        "Why-not and counterfactuals on a large catalogue",
+        "How long do why-not and counterfactual answers take, per model family, on a catalogue of ~10k items?",
+        ("python -m benchmarks.edits.run --items 10000 --users 10000 --pairs 20",),
     ),
     "cost_frontier": Question(
         "Accuracy against fit time",
@@ -1031,7 +1099,13 @@ def _replace(text: str, start: str, end: str, lines: list[str]) -> str:
 
 def main() -> None:
     grouped: dict[str, list[str]] = {}
-    for row in [*rows()[2:], *model_selection_rows(), *codebase_rows()]:  # rows() begins with its header
+    for row in [
+        *rows()[2:],
+        *model_selection_rows(),
+        *peers_rows(),
+        *edits_rows(),
+        *codebase_rows(),
+    ]:  # rows() begins with its header
         folder = _question_of(row)
         if folder is None:
             raise SystemExit(f"a row names no result file that exists: {row[:120]}")
