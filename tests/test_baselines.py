@@ -20,6 +20,7 @@ from whyrec.models.baselines import (
     MultVAE,
     OCuLaR,
     Popularity,
+    RP3beta,
     UserKNN,
 )
 from whyrec.tuning import compare
@@ -27,6 +28,7 @@ from whyrec.tuning.catalogue import CANDIDATES
 
 FAST = {
     "ItemKNN": lambda: ItemKNN(neighbours=30),
+    "RP3beta": lambda: RP3beta(neighbours=30),
     "UserKNN": lambda: UserKNN(neighbours=30),
     "EASE": lambda: EASE(l2=50),
     "ALS": lambda: ALS(factors=16, iterations=5),
@@ -133,3 +135,72 @@ def test_coldstart_study_compares_both_protocols_on_models_that_can(small_data):
 
 def test_popularity_still_works_through_the_registry(small_split):
     assert isinstance(CANDIDATES["popularity"].factory(), Popularity)
+
+
+def _dense_similarity(model) -> np.ndarray:
+    return np.asarray(model.similarity_.todense(), dtype=np.float64)
+
+
+def test_item_knn_is_implicits_cosine_and_its_variants_follow_their_formulas(small_split):
+    from implicit.nearest_neighbours import CosineRecommender, bm25_weight
+
+    train = small_split.train
+    n = train.n_items
+    X = train.matrix().astype(np.float64)
+    plain = _dense_similarity(ItemKNN(neighbours=n).fit(train))
+    reference = CosineRecommender(K=n)
+    reference.fit(X, show_progress=False)
+    expected = np.asarray(reference.similarity.todense())
+    np.fill_diagonal(expected, 0.0)  # an item is never its own reason
+    np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-6)
+
+    W = np.asarray(bm25_weight(X.T, 1.2, 0.75).T.todense())
+    co, norms = W.T @ W, (W**2).sum(axis=0)
+    formula = co / (norms[:, None] ** 0.2 * norms[None, :] ** 0.8 + 5.0)
+    np.fill_diagonal(formula, 0.0)
+    variant = _dense_similarity(ItemKNN(neighbours=n, alpha=0.2, shrink=5.0, weighting="bm25").fit(train))
+    np.testing.assert_allclose(variant, formula, rtol=1e-5, atol=1e-6)
+
+    pruned = ItemKNN(neighbours=7, alpha=0.2, shrink=5.0, weighting="bm25").fit(train).similarity_
+    assert np.diff(pruned.indptr).max() <= 7
+    for row in (0, 5, 11):  # each history item keeps its 7 strongest neighbours
+        kept = np.sort(pruned[row].toarray().ravel())[::-1][:7]
+        np.testing.assert_allclose(kept, np.sort(formula[row])[::-1][:7], rtol=1e-5)
+    with pytest.raises(ParameterError, match="weighting must be one of"):
+        ItemKNN(weighting="idf").fit(train)
+
+
+def test_rp3beta_is_a_three_step_walk_penalised_by_popularity(small_split):
+    train = small_split.train
+    X = (train.matrix().toarray() > 0).astype(np.float64)
+    user_to_item = np.divide(X, X.sum(axis=1, keepdims=True), out=np.zeros_like(X), where=X.sum(1, keepdims=True) > 0)
+    item_to_user = np.divide(X.T, X.sum(axis=0)[:, None], out=np.zeros_like(X.T), where=X.sum(0)[:, None] > 0)
+    popularity = X.sum(axis=0)
+    walk = (item_to_user**0.7) @ (user_to_item**0.7)
+    expected = walk * np.divide(1.0, popularity**0.4, out=np.zeros_like(popularity), where=popularity > 0)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    got = _dense_similarity(RP3beta(neighbours=train.n_items, alpha=0.7, beta=0.4).fit(train))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    normalised = RP3beta(neighbours=10, alpha=0.7, beta=0.4, normalize=True).fit(train).similarity_
+    sums = np.asarray(normalised.sum(axis=1)).ravel()
+    np.testing.assert_allclose(sums[sums > 0], 1.0, rtol=1e-5)
+    with pytest.raises(ParameterError, match="beta must be at least 0"):
+        RP3beta(beta=-1).fit(train)
+
+
+def test_bpr_is_cornacs_bpr_on_the_same_data(small_split):
+    from cornac.data import Dataset as CornacDataset
+    from cornac.models import BPR as CornacBPR
+
+    train = small_split.train
+    ours = BPR(factors=8, learning_rate=0.05, regularization=0.01, iterations=20, seed=4).fit(train)
+    X = ours.train_matrix_.tocoo()
+    users, items = X.shape
+    data = CornacDataset(
+        users, items, {u: u for u in range(users)}, {i: i for i in range(items)}, (X.row, X.col, np.ones(X.nnz)), seed=4
+    )
+    reference = CornacBPR(k=8, max_iter=20, learning_rate=0.05, lambda_reg=0.01, seed=4).fit(data)
+    for user in (0, 3, 7):
+        np.testing.assert_allclose(ours.score_users([user])[0], reference.score(user), rtol=1e-5, atol=1e-6)
+    again = BPR(factors=8, learning_rate=0.05, regularization=0.01, iterations=20, seed=4).fit(train)
+    np.testing.assert_array_equal(again.score_users([0, 1]), ours.score_users([0, 1]))  # a seed repeats

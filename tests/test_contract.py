@@ -33,6 +33,7 @@ from whyrec.models.baselines import (
     MultVAE,
     OCuLaR,
     Popularity,
+    RP3beta,
     UserKNN,
 )
 from whyrec.models.ctr import CTRModel
@@ -51,7 +52,8 @@ class Case:
 CASES: dict[str, Case] = {
     "RecoNet": Case(lambda: RecoNet(dim=8, epochs=2, batch_size=256, seed=3), "recommender"),
     "Popularity": Case(Popularity, "recommender"),
-    "ItemKNN": Case(lambda: ItemKNN(neighbours=20), "recommender"),
+    "ItemKNN": Case(lambda: ItemKNN(neighbours=20, alpha=0.3, shrink=2.0, weighting="bm25"), "recommender"),
+    "RP3beta": Case(lambda: RP3beta(neighbours=20, alpha=0.8, beta=0.3, normalize=True), "recommender"),
     "UserKNN": Case(lambda: UserKNN(neighbours=20), "recommender"),
     "EASE": Case(lambda: EASE(l2=50.0), "recommender"),
     "ALS": Case(lambda: ALS(factors=8, iterations=3, seed=3), "recommender"),
@@ -234,7 +236,7 @@ def test_bfloat16_training_gives_finite_float32_scores(name, datasets):
 
 
 # the families whyrec explains exactly: their default method's relevances plus baseline are the score
-EXACT = ["ALS", "Blend", "EASE", "ItemKNN", "RecoNet"]
+EXACT = ["ALS", "Blend", "EASE", "ItemKNN", "RP3beta", "RecoNet"]
 
 
 def _active_users(model: Any, n: int = 12) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Exact reasons of the item-based models: their scores are sums over the history, term by term.
 
 - EASE (Steck 2019): score_j = Σ_{i∈history} B_ij, so item i's relevance is B_ij.
-- Item kNN: score_j = Σ_{i∈history} S_ij with the (truncated) cosine similarities S.
+- Item kNN and RP3beta: score_j = Σ_{i∈history} S_ij with their (truncated) item-item matrix S.
 - iALS fold-in (Hu, Koren and Volinsky 2008, section 5): a profile p is folded in as
   u = W c Σ_{i∈p} y_i with W = (YᵀY + (c - 1) Y_pᵀY_p + λI)⁻¹ and implicit's confidence c = α,
   so score_j = y_jᵀu = Σ_{i∈p} c y_jᵀ W y_i, and item i's relevance is its term (what implicit's
@@ -20,17 +20,18 @@ import scipy.sparse as sp
 
 from whyrec.explain.base import Explainer
 from whyrec.explain.explanation import Explanations
-from whyrec.models.baselines import ALS, EASE, ItemKNN
+from whyrec.models.baselines import ALS, EASE
+from whyrec.models.baselines.neighbours import ItemItem
 
 
 class Decomposition(Explainer):
     """Each history item's exact term of the score (see the module docstring)."""
 
     name = "decomposition"
-    summary = "the exact term each history item adds to an EASE, item-kNN or iALS score"
+    summary = "the exact term each history item adds to an EASE, item-kNN, RP3beta or iALS score"
 
     def supports(self, model: Any) -> bool:
-        return isinstance(model, EASE | ItemKNN | ALS)
+        return isinstance(model, EASE | ItemItem | ALS)
 
     def attribute(self, model: Any, bags: Any, targets: np.ndarray) -> Explanations:
         bags = sp.csr_matrix(bags, dtype=np.float32)

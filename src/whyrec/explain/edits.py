@@ -7,8 +7,11 @@ that the bag lacks. :class:`ProfileEdits` scores many such edits of one bag at o
 For RecoNet (mean pooling) the edited user vector has a closed form. With n tokens pooled to x,
 removing a token set R gives x₋R = (n·x − Σ_{k∈R} q_k) / (n − |R|) and adding a set A gives
 x₊A = (n·x + Σ_{k∈A} q_k) / (n + |A|), so every edit is a small product with the bag's own
-embeddings and one pass through the output layer. Any other model that scores profiles is given the
-rebuilt bags.
+embeddings and one pass through the output layer. The item-item models (EASE, item-kNN, RP3beta)
+score history · W, so an edit adds or subtracts rows of W. iALS adds an item to its fold-in by a
+rank-one update of the history's system (:meth:`whyrec.models.ALS.added_scores`). A blend combines its members' edited
+scores as it combines their scores. Any other model that scores profiles is given the rebuilt
+bags.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import torch
 from whyrec.data.profiles import build_profiles
 from whyrec.errors import ParameterError
 from whyrec.explain.bags import is_torch_bag_model
+from whyrec.models.baselines import ALS, EASE
+from whyrec.models.baselines.neighbours import ItemItem
+from whyrec.models.blend import Blend, combine, normalised_scores
 from whyrec.models.recommender import Recommender
 
 KINDS = ("item", "user_attribute")
@@ -63,6 +69,22 @@ class ProfileEdits:
         self.support = self.carriers.sum(axis=0)
         # the closed form below is for one mean; other poolings re-score the rebuilt bags exactly
         self.fast = is_torch_bag_model(model) and model.module_.token_group is None  # type: ignore[attr-defined]
+        # item-item models are linear in the history: an edit adds or takes away rows of their matrix
+        self.linear = _item_item_matrix(model)
+        if self.linear is not None:
+            self.base = _dense(
+                _rows_of(np.ones((1, len(self.history)), bool), self.history, self.n_items) @ self.linear
+            )
+        # iALS: one Cholesky factor of the history's system serves every addition (Sherman-Morrison)
+        self.als_system = model.edit_system(self.history) if isinstance(model, ALS) else None
+        # a blend edits each member's bag through the member's own exact edits, then combines them
+        self.members = None
+        if isinstance(model, Blend):
+            member_bags = [model.member_bags(m, bag) for m in model.members_]
+            self.members = [
+                (ProfileEdits(m, b), np.searchsorted(self.tokens, np.sort(b.indices)))
+                for m, b in zip(model.members_, member_bags, strict=True)
+            ]
 
     def mask(self, tokens: Any) -> np.ndarray:
         """A removal mask (1 x bag size) from token indices of the bag."""
@@ -115,6 +137,11 @@ class ProfileEdits:
     def removal_scores(self, removals: np.ndarray) -> np.ndarray:
         """Scores (edits x n_items) of the profile after each row's removals."""
         removals = np.asarray(removals, dtype=bool)
+        if self.members is not None:
+            return self._blended([edits.removal_scores(removals[:, at]) for edits, at in self.members])
+        if self.linear is not None:
+            taken = removals[:, self.history_positions].astype(np.float32)
+            return self.base - _dense(sp.csr_matrix(taken) @ self.linear[self.history])
         if not self.fast:
             return self.model.score(self.removal_bags(removals))
         removed = removals.copy()
@@ -128,14 +155,46 @@ class ProfileEdits:
         """Scores (len(tokens) x n_items) of the profile with each token added (an item to its
         history, or a user-attribute value)."""
         tokens = np.asarray(tokens, dtype=np.int64)
+        if self.members is not None:
+            return self._blended([edits.addition_scores(tokens, block) for edits, _ in self.members])
         out = np.empty((len(tokens), self.n_items), dtype=np.float32)
         for start in range(0, len(tokens), block):
             chunk = tokens[start : start + block]
-            if self.fast:
+            if self.linear is not None:
+                out[start : start + len(chunk)] = self.base + self._rows(chunk)
+            elif self.als_system is not None:
+                out[start : start + len(chunk)] = self._als_added(chunk)
+            elif self.fast:
                 out[start : start + len(chunk)] = self._added_scores(chunk)
             else:
                 out[start : start + len(chunk)] = self.model.score(self.addition_bags(chunk))
         return out
+
+    def _rows(self, tokens: np.ndarray) -> np.ndarray:
+        """The item-item matrix's row of each added item (zeros for a user-attribute value, which
+        an item-item model does not read)."""
+        is_item = tokens < self.n_items
+        rows = np.zeros((len(tokens), self.n_items), dtype=np.float32)
+        matrix = self.linear
+        rows[is_item] = _dense(matrix[tokens[is_item]])
+        return rows
+
+    def _als_added(self, tokens: np.ndarray) -> np.ndarray:
+        """iALS's scores with each token added; a user-attribute value, which it does not read,
+        leaves the scores as they are."""
+        model: Any = self.model
+        is_item = tokens < self.n_items
+        out = np.empty((len(tokens), self.n_items), dtype=np.float32)
+        if (~is_item).any():
+            out[~is_item] = model.score(self.removal_bags(np.zeros((1, len(self.tokens)), dtype=bool)))
+        if is_item.any():
+            out[is_item] = model.added_scores(self.als_system, tokens[is_item])
+        return out
+
+    def _blended(self, member_scores: list[np.ndarray]) -> np.ndarray:
+        """The blend's scores of edited bags from its members' (see :class:`~whyrec.models.Blend`)."""
+        model: Any = self.model
+        return combine([normalised_scores(scores) for scores in member_scores], model.weights_)
 
     @torch.no_grad()
     def _pooled(self, changed: torch.Tensor, counts: np.ndarray, *, sign: float, extra: Any = None) -> np.ndarray:
@@ -200,3 +259,16 @@ def _one_per_row(tokens: np.ndarray, present: np.ndarray, width: int) -> sp.csr_
     indptr = np.concatenate([[0], np.cumsum(present)])
     data = np.ones(int(present.sum()), np.float32)
     return sp.csr_matrix((data, tokens[present], indptr), shape=(len(tokens), width))
+
+
+def _item_item_matrix(model: Recommender) -> Any:
+    """The matrix W of a model that scores history · W (EASE, item-kNN, RP3beta), else None."""
+    if isinstance(model, EASE):
+        return model.weights_
+    if isinstance(model, ItemItem):
+        return sp.csr_matrix(model.similarity_)
+    return None
+
+
+def _dense(matrix: Any) -> np.ndarray:
+    return np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix, dtype=np.float32)

@@ -13,6 +13,7 @@ from whyrec.models.baselines import (
     MultVAE,
     OCuLaR,
     Popularity,
+    RP3beta,
     UserKNN,
 )
 from whyrec.models.blend import Blend
@@ -39,6 +40,7 @@ __all__ = [
     "MultVAE",
     "OCuLaR",
     "Popularity",
+    "RP3beta",
     "RecoNet",
     "Recommendations",
     "Recommender",

@@ -137,11 +137,11 @@ class Blend(Recommender):
         return [normalised_scores(member.score(self.member_bags(member, bags))) for member in self.members_]
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        return _combine(self.member_scores(profiles), self.weights_)
+        return combine(self.member_scores(profiles), self.weights_)
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         # a member scores a known user as it scores the user's bag (the contract suite checks it)
-        return _combine([normalised_scores(m.score_users(users)) for m in self.members_], self.weights_)
+        return combine([normalised_scores(m.score_users(users)) for m in self.members_], self.weights_)
 
     def weigh(
         self, validation: Dataset, normalised: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
@@ -159,7 +159,7 @@ class Blend(Recommender):
             if sum(point) != steps:
                 continue
             weights = np.asarray(point, dtype=np.float64) / steps
-            scorer = _Precomputed(users, _combine(normalised, weights))
+            scorer = _Precomputed(users, combine(normalised, weights))
             score = evaluate(scorer, validation, exclude=self.train_matrix_, k=k, users=users)[f"recall@{k}"]
             if score > best:
                 best, best_weights = score, weights
@@ -205,7 +205,7 @@ def normalised_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return scores, scores.mean(axis=1), np.where(spread > 0, spread, 1.0)
 
 
-def _combine(normalised: list[tuple[np.ndarray, np.ndarray, np.ndarray]], weights: np.ndarray) -> np.ndarray:
+def combine(normalised: list[tuple[np.ndarray, np.ndarray, np.ndarray]], weights: np.ndarray) -> np.ndarray:
     """Σ_m w_m (s_m - μ_m) / σ_m, row by row."""
     total = np.zeros_like(normalised[0][0])
     for (scores, mean, spread), weight in zip(normalised, weights, strict=True):

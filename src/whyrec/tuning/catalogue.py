@@ -104,7 +104,30 @@ _FM_SPACE: dict[str, Dimension] = {
 # log-scaled where a parameter spans decades.
 CANDIDATES: dict[str, Candidate] = {
     "popularity": Candidate(baselines.Popularity, {}, {}, cold_start=True, seeded=False),
-    "item_knn": Candidate(baselines.ItemKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
+    # item-kNN's usual variants (Dacrema et al. 2019): shrinkage, asymmetric cosine, user weighting
+    "item_knn": Candidate(
+        baselines.ItemKNN,
+        {
+            "neighbours": IntRange(5, 2000, log=True),
+            "alpha": FloatRange(0.0, 1.0),
+            "shrink": FloatRange(0.0, 1000.0),
+            "weighting": Choice(("none", "tfidf", "bm25")),
+        },
+        {},
+        seeded=False,
+    ),
+    # RP3beta's ranges as Paudel et al. 2017 and Dacrema et al. 2019 search them
+    "rp3beta": Candidate(
+        baselines.RP3beta,
+        {
+            "neighbours": IntRange(5, 2000, log=True),
+            "alpha": FloatRange(0.0, 2.0),
+            "beta": FloatRange(0.0, 1.0),
+            "normalize": Choice((False, True)),
+        },
+        {},
+        seeded=False,
+    ),
     "user_knn": Candidate(baselines.UserKNN, {"neighbours": IntRange(5, 2000, log=True)}, {}, seeded=False),
     "ease": Candidate(baselines.EASE, {"l2": FloatRange(1.0, 1e5, log=True)}, {}, seeded=False),
     # iALS is searched in Rendle et al.'s coordinates: the weight of unobserved pairs (1/α in implicit's

@@ -41,9 +41,15 @@ from whyrec.tuning.catalogue import CANDIDATES, build, require_known
 from whyrec.tuning.search import METRIC, describe, suggest
 
 # every family whyrec explains exactly, fast ones first; RecoNet's fast objective before its full softmax
-FAMILIES = ("item_knn", "ease", "ials", "reconet_masked_fast", "reconet_attribute_output", "reconet_by_kind")
+FAMILIES = ("item_knn", "rp3beta", "ease", "ials", "reconet_masked_fast", "reconet_attribute_output", "reconet_by_kind")
 PRIORS: dict[str, tuple[dict[str, Any], ...]] = {
-    "item_knn": ({"neighbours": 30},),
+    # plain cosine first, then the variants Dacrema et al. 2019 found strong on MovieLens
+    "item_knn": (
+        {"neighbours": 30, "alpha": 0.5, "shrink": 0.0, "weighting": "none"},
+        {"neighbours": 100, "alpha": 0.5, "shrink": 10.0, "weighting": "bm25"},
+    ),
+    # Paudel et al. 2017's walk with a moderate popularity penalty
+    "rp3beta": ({"neighbours": 200, "alpha": 0.8, "beta": 0.4, "normalize": True},),
     "ease": ({"l2": 500.0},),
     # Rendle et al. 2022: many factors, a small weight on unobserved pairs, regularisation relative to it
     "ials": (

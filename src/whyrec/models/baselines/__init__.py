@@ -4,7 +4,7 @@ from whyrec.models.baselines.cml import CML
 from whyrec.models.baselines.factorization import ALS, BPR
 from whyrec.models.baselines.fm import FactorizationMachine
 from whyrec.models.baselines.linear import EASE
-from whyrec.models.baselines.neighbours import ItemKNN, UserKNN
+from whyrec.models.baselines.neighbours import ItemKNN, RP3beta, UserKNN
 from whyrec.models.baselines.ocular import OCuLaR
 from whyrec.models.baselines.popularity import Popularity
 from whyrec.models.baselines.vae import MultVAE
@@ -19,5 +19,6 @@ __all__ = [
     "MultVAE",
     "OCuLaR",
     "Popularity",
+    "RP3beta",
     "UserKNN",
 ]
