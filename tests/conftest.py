@@ -77,13 +77,15 @@ def small_split(small_data):
 @pytest.fixture(scope="session")
 def small_model(small_split):
     """RecoNet as it comes: the attribute-aware output layer."""
-    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, seed=0).fit(small_split.train, small_split.validation)
+    return RecoNet(dim=16, sampling="removal", epochs=8, batch_size=256, lr=1e-2, seed=0).fit(
+        small_split.train, small_split.validation
+    )
 
 
 @pytest.fixture(scope="session")
 def small_paper_model(small_split):
     """RecoNet with the paper's output layer, one argument away."""
-    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, attribute_output=False, seed=0).fit(
+    return RecoNet(dim=16, sampling="removal", epochs=8, batch_size=256, lr=1e-2, attribute_output=False, seed=0).fit(
         small_split.train, small_split.validation
     )
 
@@ -91,14 +93,14 @@ def small_paper_model(small_split):
 @pytest.fixture(scope="session")
 def small_by_kind_model(small_split):
     """RecoNet with a mean per token group (history side, user attributes)."""
-    return RecoNet(dim=16, epochs=8, batch_size=256, lr=1e-2, pooling="by_kind", seed=0).fit(
+    return RecoNet(dim=16, sampling="removal", epochs=8, batch_size=256, lr=1e-2, pooling="by_kind", seed=0).fit(
         small_split.train, small_split.validation
     )
 
 
 @pytest.fixture(scope="session")
 def small_deep_model(small_split):
-    return RecoNet(dim=16, hidden=(24,), epochs=3, batch_size=256, lr=1e-2, seed=0).fit(
+    return RecoNet(dim=16, sampling="removal", hidden=(24,), epochs=3, batch_size=256, lr=1e-2, seed=0).fit(
         small_split.train, small_split.validation
     )
 

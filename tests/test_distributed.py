@@ -93,7 +93,7 @@ def test_sampled_softmax_learns_close_to_the_full_softmax(parts):
     from whyrec.metrics import evaluate
 
     known = parts.train.matrix() + parts.validation.matrix()
-    settings = {"dim": 16, "epochs": 8, "batch_size": 256, "lr": 1e-2, "seed": 0}
+    settings = {"dim": 16, "epochs": 8, "batch_size": 256, "lr": 1e-2, "seed": 0, "sampling": "removal"}
     full = RecoNet(**settings).fit(parts.train, parts.validation)
     sampled = RecoNet(loss="sampled", negatives=40, **{**settings, "lr": 2e-2}).fit(parts.train, parts.validation)
     recall = [evaluate(m, parts.test, exclude=known, k=20)["recall@20"] for m in (full, sampled)]

@@ -11,6 +11,7 @@ from whyrec.errors import EmptyProfileError, ModelFormatError, NotFittedError, P
 from whyrec.evaluate import evaluate
 from whyrec.explain import explain
 from whyrec.models import Popularity, RecoNet, load_model, load_split
+from whyrec.models.reconet import OBJECTIVE_DEFAULTS
 
 
 def test_reconet_beats_popularity(small_split, small_model):
@@ -19,6 +20,18 @@ def test_reconet_beats_popularity(small_split, small_model):
     pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
     assert ours > pop
     assert small_model.best_epoch_ >= 1 and len(small_model.history_) >= small_model.best_epoch_
+
+
+def test_the_default_is_the_fast_objective_and_the_papers_is_one_argument_away(small_split):
+    known = small_split.train.matrix() + small_split.validation.matrix()
+    pop = evaluate(Popularity().fit(small_split.train), small_split.test, exclude=known, k=20)["recall@20"]
+    default = RecoNet(seed=0)
+    assert default.sampling == "masked" and default.setting("batch_size") == OBJECTIVE_DEFAULTS["masked"]["batch_size"]
+    fitted = default.fit(small_split.train, small_split.validation)
+    assert evaluate(fitted, small_split.test, exclude=known, k=20)["recall@20"] > pop
+    paper = RecoNet(sampling="removal")
+    assert {k: paper.setting(k) for k in OBJECTIVE_DEFAULTS["removal"]} == OBJECTIVE_DEFAULTS["removal"]
+    assert RecoNet(sampling="removal", lr=0.1).setting("lr") == 0.1  # a value given is a value kept
 
 
 def test_training_is_deterministic(small_split):

@@ -133,12 +133,12 @@ def _steps(small_split, **params):
     return model, RecoNetTrainer(model, TrainingOptions())
 
 
-@pytest.mark.parametrize("params", [{}, {"sampling": "masked", "batch_size": 16}])
+@pytest.mark.parametrize("params", [{"sampling": "removal"}, {"sampling": "masked", "batch_size": 16}])
 def test_reconet_batches_and_loss_are_steps_a_test_can_call(small_split, params):
     model, steps = _steps(small_split, **params)
     epoch = list(steps.batches(0, np.random.default_rng(0)))
     labels = np.concatenate([batch.labels for batch, _ in epoch])
-    if "sampling" in params:  # one example per masked item of every training user
+    if params["sampling"] == "masked":  # one example per masked item of every training user
         assert len(epoch[0][0].rows) == len(epoch[0][0].labels) > len(epoch[0][0].offsets)
     else:  # one example per training interaction, each labelled by its item
         assert sorted(labels) == sorted(small_split.train.items)

@@ -549,7 +549,9 @@ def test_curves_are_added_to_a_stored_coldstart_study_only_under_its_settings(tm
 def test_tuning_in_bfloat16_is_recorded_and_not_mixed_with_float32(small_split, tmp_path, monkeypatch):
     from whyrec.models import RecoNet
 
-    small = Candidate(RecoNet, {"dim": IntRange(4, 8)}, {"epochs": 2, "batch_size": 256}, epochs=True)
+    small = Candidate(
+        RecoNet, {"dim": IntRange(4, 8)}, {"epochs": 2, "batch_size": 256, "sampling": "removal"}, epochs=True
+    )
     monkeypatch.setitem(CANDIDATES, "reconet_small", small)
     storage = tmp_path / "tuning.db"
     full = tune("reconet_small", small_split, trials=2, seed=0, storage=storage)

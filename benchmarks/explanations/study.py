@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from benchmarks.common import EARLIER_RECONET
 from benchmarks.provenance import timed, write_result
 from whyrec.data.spec import load_spec, synthetic_from_spec
 from whyrec.data.splits import split
@@ -86,7 +87,7 @@ def explanation_study(
         dataset = load_spec(data, seed=seed)
     parts = split(dataset, seed=seed)
     start = time.perf_counter()
-    model = RecoNet(**preset_for(parts.train), seed=seed).fit(parts.train, parts.validation)
+    model = RecoNet(**EARLIER_RECONET, **preset_for(parts.train), seed=seed).fit(parts.train, parts.validation)
     log(f"[{name}] trained RecoNet in {time.perf_counter() - start:.1f}s (best epoch {model.best_epoch_})")
     methods = tuple(m for m in (methods or methods_for(model)) if m not in SEPARATE)
 

@@ -29,7 +29,7 @@ from whyrec.models import training as training_module
 
 RESULTS = results_dir("gpu")
 
-SETTINGS = {"dim": 128, "epochs": 6, "batch_size": 2048, "lr": 2e-2, "patience": 6}
+SETTINGS = {"sampling": "removal", "dim": 128, "epochs": 6, "batch_size": 2048, "lr": 2e-2, "patience": 6}
 
 
 def _fit(parts, device: str, seed: int, **extra) -> tuple[RecoNet, float]:

@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import torch
 
-from benchmarks.common import data_dir, results_dir
+from benchmarks.common import EARLIER_RECONET, data_dir, results_dir
 from benchmarks.provenance import timed, write_result
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
@@ -33,7 +33,7 @@ def main() -> None:
     tune_allocator()
     dataset = load_movielens(data_dir("ml-1m"))
     parts = split(dataset, seed=args.seed)
-    model = RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed=args.seed).fit(parts.train)
+    model = RecoNet(**EARLIER_RECONET, batch_size=2048, lr=5e-2, epochs=1, seed=args.seed).fit(parts.train)
 
     rng = np.random.default_rng(args.seed)
     active = np.unique(parts.train.users)

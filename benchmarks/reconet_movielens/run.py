@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks.common import MOVIELENS_NAMES, data_dir, results_dir
+from benchmarks.common import EARLIER_RECONET, MOVIELENS_NAMES, data_dir, results_dir
 from benchmarks.provenance import write_result
 from whyrec._runtime import tune_allocator
 from whyrec.data import load_movielens, split
@@ -36,7 +36,7 @@ def run(name: str, seed: int, attributes: bool) -> dict:
     dataset = load_movielens(data_dir(name), min_rating=3, attributes=attributes)
     parts = split(dataset, "random", seed=seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    params = {**PRESETS[name], "seed": seed, "use_attributes": attributes}
+    params = {**EARLIER_RECONET, **PRESETS[name], "seed": seed, "use_attributes": attributes}
     start = time.perf_counter()
     model = RecoNet(**params).fit(parts.train, parts.validation)
     fit_seconds = time.perf_counter() - start

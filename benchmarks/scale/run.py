@@ -64,7 +64,7 @@ def worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     dataset, _ = _load(Path(args.data))
-    model = RecoNet(dim=args.dim, epochs=1, batch_size=args.batch_size, seed=args.seed).fit(dataset)
+    model = RecoNet(sampling="removal", dim=args.dim, epochs=1, batch_size=args.batch_size, seed=args.seed).fit(dataset)
     n_params = sum(p.numel() for p in model.module_.parameters())
     record = model.history_[0]
     if not dist.is_initialized() or dist.get_rank() == 0:
@@ -181,6 +181,7 @@ def catalogue(args: argparse.Namespace) -> None:
     del dataset
     print("loaded", parts.train.describe(), f"{load_seconds:.0f}s", flush=True)
     model = RecoNet(
+        sampling="removal",
         dim=args.dim,
         epochs=args.epochs,
         batch_size=args.batch_size,

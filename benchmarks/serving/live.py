@@ -73,7 +73,8 @@ def _old_model(src: str, out: Path, seed: int) -> Path:
     script = (
         "import sys; from whyrec.data import load_movielens, split; from whyrec.models import RecoNet; "
         f"parts = split(load_movielens({str(data_dir('ml-1m'))!r}), seed={seed}); "
-        f"RecoNet(batch_size=2048, lr=5e-2, epochs=1, seed={seed}).fit(parts.train).save({str(out)!r})"
+        f"RecoNet(sampling='removal', dim=64, batch_size=2048, lr=5e-2, epochs=1, seed={seed})"
+        f".fit(parts.train).save({str(out)!r})"
     )
     subprocess.run(
         [sys.executable, "-c", script],

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from benchmarks.common import results_dir
+from benchmarks.common import EARLIER_RECONET, results_dir
 from benchmarks.provenance import write_result
 from whyrec._runtime import tune_allocator
 from whyrec.data import split, synthetic
@@ -29,7 +29,7 @@ def run(seed: int) -> dict:
     data = synthetic(seed=seed)
     parts = split(data.dataset, seed=seed)
     known = parts.train.matrix() + parts.validation.matrix()
-    model = RecoNet(seed=seed).fit(parts.train, parts.validation)
+    model = RecoNet(**EARLIER_RECONET, seed=seed).fit(parts.train, parts.validation)
     recovery = planted_driver_recovery(model, data, np.unique(parts.test.users)[:1000])
     return {
         "pairs": recovery["pairs"],

@@ -89,7 +89,8 @@ def help_text(family: str, *, skip: tuple[str, ...] = (), width: int = 76) -> st
     column = 24
     lines = []
     for p in rows:
-        head = f"  {p.name}={p.default}"
+        # None on an optional setting means "the model chooses" (RecoNet: by its objective)
+        head = f"  {p.name}={'(auto)' if p.default == 'None' and 'optional' in p.kind else p.default}"
         if len(head) > column - 2:
             lines += [
                 head,

@@ -28,6 +28,13 @@ from whyrec.models.training import Monitor, Trainer, TrainingOptions
 
 POOLINGS = ("mean", "by_kind")
 SAMPLINGS = ("removal", "masked")
+# the training settings whose good values depend on the objective, used where a parameter is None:
+# the masked objective's from the accuracy/fit-time front of whyrec's cost-frontier benchmark (its
+# users per step and a learning rate for few epochs), the paper's objective's as in earlier releases
+OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "masked": {"lr": 0.025, "lr_decay": 0.935, "batch_size": 128, "epochs": 40, "patience": 5, "min_delta": 0.0},
+    "removal": {"lr": 5e-3, "lr_decay": 1.0, "batch_size": 512, "epochs": 30, "patience": 3, "min_delta": 1e-3},
+}
 
 
 # the most cells (items x attribute rows) the dense copy of the attribute shares may hold (64 MB)
@@ -240,7 +247,8 @@ class RecoNet(Recommender):
     """RecoNet: items and attribute values in one embedding space, a user as the mean of their tokens.
 
     The pooled vector goes through optional ReLU layers to a softmax over items (Fusco et al.,
-    section 4.1); training examples come from the removal sampler (section 4.2); explanations are
+    section 4.1); training examples come from whyrec's masking sampler, or with
+    ``sampling="removal"`` the paper's removal sampler (section 4.2); explanations are
     ε-LRP relevances (section 4.3, :class:`whyrec.explain.LRP`). Users never seen in training are
     scored from their bag of tokens, with no retraining.
 
@@ -250,19 +258,21 @@ class RecoNet(Recommender):
         Embedding size d of items and attribute values.
     hidden : tuple of int
         Widths of ReLU hidden layers; ``()`` is the paper's linear model.
-    lr : float
-        Adam's learning rate.
-    lr_decay : float
+    lr : float, optional
+        Adam's learning rate. This and the other settings marked optional default (None) to the
+        objective's own values, :data:`OBJECTIVE_DEFAULTS`, so that ``sampling="removal"`` alone
+        gives the paper's objective with settings that suit it.
+    lr_decay : float, optional
         Factor applied to the learning rate after every epoch (1: constant).
-    batch_size : int
+    batch_size : int, optional
         Training examples per step (the global batch under data parallelism); users per step
         with ``sampling="masked"``.
-    epochs : int
+    epochs : int, optional
         Maximum number of epochs.
-    sampling : {"removal", "masked"}
+    sampling : {"masked", "removal"}
         How training examples are drawn. ``"removal"`` is the paper's (section 4.2): one bag per
         training interaction and epoch, its item the label, with further tokens removed at rate
-        β. ``"masked"`` is whyrec's faster objective: once an epoch, each user's history items are
+        β. ``"masked"``, the default, is whyrec's faster objective: once an epoch, each user's history items are
         masked with probability ``mask_rate`` (at least one), and the user's one bag without them
         predicts every masked item, so one softmax row serves several labels
         (:class:`whyrec.models.sampler.MaskingSampler`). An epoch then costs one softmax row per
@@ -273,9 +283,9 @@ class RecoNet(Recommender):
         Removal exponent β of the sampler (section 4.2); ``sampling="removal"`` only.
     weight_decay : float
         Adam's weight decay (0 with ``loss="sampled"`` and sparse gradients, which take none).
-    patience : int
+    patience : int, optional
         Epochs without a new best validation recall before training stops.
-    min_delta : float
+    min_delta : float, optional
         Gain in validation recall that counts as a new best.
     eval_k : int
         Cut-off of the validation recall that early stopping follows.
@@ -327,18 +337,18 @@ class RecoNet(Recommender):
 
     def __init__(
         self,
-        dim: int = 64,
+        dim: int = 128,
         hidden: Sequence[int] = (),
-        lr: float = 5e-3,
-        lr_decay: float = 1.0,
-        batch_size: int = 512,
-        epochs: int = 30,
-        sampling: str = "removal",
-        mask_rate: float = 0.05,
+        lr: float | None = None,
+        lr_decay: float | None = None,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        sampling: str = "masked",
+        mask_rate: float = 0.15,
         beta: float = 1.0,
         weight_decay: float = 0.0,
-        patience: int = 3,
-        min_delta: float = 1e-3,
+        patience: int | None = None,
+        min_delta: float | None = None,
         eval_k: int = 50,
         use_attributes: bool = True,
         remove_attributes: bool = True,
@@ -385,16 +395,16 @@ class RecoNet(Recommender):
     def _check_params(self) -> None:
         checks = {
             "dim": self.dim >= 1,
-            "lr": self.lr > 0,
-            "lr_decay": 0 < self.lr_decay <= 1,
-            "batch_size": self.batch_size >= 1,
-            "epochs": self.epochs >= 1,
             "sampling": self.sampling in SAMPLINGS,
+            "lr": self.setting("lr") > 0,
+            "lr_decay": 0 < self.setting("lr_decay") <= 1,
+            "batch_size": self.setting("batch_size") >= 1,
+            "epochs": self.setting("epochs") >= 1,
             "mask_rate": 0 < self.mask_rate <= 1,
             "beta": self.beta >= 0,
             "weight_decay": self.weight_decay >= 0,
-            "patience": self.patience >= 1,
-            "min_delta": self.min_delta >= 0,
+            "patience": self.setting("patience") >= 1,
+            "min_delta": self.setting("min_delta") >= 0,
             "eval_k": self.eval_k >= 1,
             "hidden": all(int(h) >= 1 for h in self.hidden),
             "cold_rate": 0 <= self.cold_rate < 1,
@@ -408,6 +418,13 @@ class RecoNet(Recommender):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ParameterError("invalid RecoNet parameter(s): " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
+
+    def setting(self, name: str) -> Any:
+        """Parameter `name`, or its objective's default where it is None (:data:`OBJECTIVE_DEFAULTS`)."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        return OBJECTIVE_DEFAULTS.get(self.sampling, OBJECTIVE_DEFAULTS["removal"])[name]
 
     @property
     def _widths(self) -> tuple[int, ...]:
@@ -439,12 +456,12 @@ class RecoNet(Recommender):
         validate = self._validator(validation, k=eval_k, max_users=self.max_eval_users, seed=self.seed)
         steps = RecoNetTrainer(self, options)
         loop = Trainer(
-            epochs=self.epochs,
+            epochs=self.setting("epochs"),
             seed=self.seed,
             options=options,
             name="RecoNet",
             world=steps.team,
-            monitor=Monitor(f"recall@{eval_k}", "max", self.patience, self.min_delta),
+            monitor=Monitor(f"recall@{eval_k}", "max", self.setting("patience"), self.setting("min_delta")),
             fingerprint=self._fingerprint(steps.team),
         )
         result = loop.fit(steps.objective(validate))

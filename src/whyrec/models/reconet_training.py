@@ -50,7 +50,7 @@ class RecoNetTrainer:
             )
         self.sampler, self.positions = self.prepare_data()
         self.per_rank = self.team.max(len(self.positions))
-        self.batch_size = math.ceil(model.batch_size / self.team.size)
+        self.batch_size = math.ceil(model.setting("batch_size") / self.team.size)
         self.network = self.build()
         self.optimizers = self.make_optimizers()
         self.negatives = self.negative_sampler()
@@ -86,7 +86,7 @@ class RecoNetTrainer:
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
         """Adam over every weight; with sparse gradients, SparseAdam over the tables a batch touches."""
         m = self.model.module_
-        lr = self.model.lr
+        lr = self.model.setting("lr")
         if not self.sparse:
             return [adam(m.parameters(), lr=lr, weight_decay=self.model.weight_decay)]
         tables = [m.embedding.weight, m.output.weight]  # sparse gradients: only touched rows move
@@ -139,7 +139,7 @@ class RecoNetTrainer:
             module=self.model.module_,
             network=self.network,
             optimizers=self.optimizers,
-            schedulers=[decay(o, gamma=self.model.lr_decay) for o in self.optimizers],
+            schedulers=[decay(o, gamma=self.model.setting("lr_decay")) for o in self.optimizers],
             batches=self.batches,
             loss=self.loss,
             validate=validate,

@@ -222,13 +222,14 @@ for _name, _hidden, _attributes in (
     _space = dict(_RECONET_SPACE)
     if _hidden:
         _space["hidden"] = Choice((128, 256, 512))  # the width of the one hidden layer
-    fixed = {"hidden": _hidden, "use_attributes": _attributes, "attribute_output": False}  # the paper's output layer
+    # the paper's objective and output layer
+    fixed = {"hidden": _hidden, "use_attributes": _attributes, "attribute_output": False, "sampling": "removal"}
     CANDIDATES[_name] = Candidate(RecoNet, _space, fixed, cold_start=_attributes, epochs=True, capacity="dim")
 # RecoNet's default: the attribute-aware output layer, where an item's output vector adds its attributes' rows
 CANDIDATES["reconet_attribute_output"] = Candidate(
     RecoNet,
     dict(_RECONET_SPACE),
-    {"use_attributes": True, "attribute_output": True},
+    {"use_attributes": True, "attribute_output": True, "sampling": "removal"},
     cold_start=True,
     epochs=True,
     capacity="dim",
@@ -237,7 +238,7 @@ CANDIDATES["reconet_attribute_output"] = Candidate(
 CANDIDATES["reconet_by_kind"] = Candidate(
     RecoNet,
     dict(_RECONET_SPACE),
-    {"use_attributes": True, "attribute_output": True, "pooling": "by_kind"},
+    {"use_attributes": True, "attribute_output": True, "pooling": "by_kind", "sampling": "removal"},
     cold_start=True,
     epochs=True,
     capacity="dim",
