@@ -304,7 +304,7 @@ def test_help_and_argument_errors_do_not_import_torch():
         assert "whyrec.cli" in imported, done.stderr[-500:]  # the command line itself did load
         assert not {m for m in imported if m.split(".")[0] in ("torch", "pandas", "plotly", "sklearn")}, args
     assert (
-        "dim=128"
+        "dim=(auto)"
         in subprocess.run(
             [sys.executable, "-m", "whyrec", "train", "--help"], capture_output=True, text=True, check=True
         ).stdout
@@ -317,7 +317,7 @@ def test_model_parameters_come_from_its_signature(monkeypatch, capsys, tmp_path)
 
     documented = parameters("reconet")
     assert list(documented) == [p for p in inspect.signature(RecoNet).parameters]
-    assert documented["dim"].default == "128" and documented["dim"].summary.startswith("Embedding size")
+    assert documented["dim"].default == "None" and documented["dim"].summary.startswith("Embedding size")
     assert all(p.summary for p in documented.values())  # every parameter is documented
     (tmp_path / "model.toml").write_text('dim = 8\nhidden = [4]\nsampling = "masked"\n')
     code, _, err = run(
