@@ -189,16 +189,13 @@ def test_rp3beta_is_a_three_step_walk_penalised_by_popularity(small_split):
 
 
 def test_bpr_is_cornacs_bpr_on_the_same_data(small_split):
-    from cornac.data import Dataset as CornacDataset
     from cornac.models import BPR as CornacBPR
+
+    from whyrec.models.baselines.factorization import cornac_dataset
 
     train = small_split.train
     ours = BPR(factors=8, learning_rate=0.05, regularization=0.01, iterations=20, seed=4).fit(train)
-    X = ours.train_matrix_.tocoo()
-    users, items = X.shape
-    data = CornacDataset(
-        users, items, {u: u for u in range(users)}, {i: i for i in range(items)}, (X.row, X.col, np.ones(X.nnz)), seed=4
-    )
+    data = cornac_dataset(ours.train_matrix_, 4)  # cornac's own training set of the same interactions
     reference = CornacBPR(k=8, max_iter=20, learning_rate=0.05, lambda_reg=0.01, seed=4).fit(data)
     for user in (0, 3, 7):
         np.testing.assert_allclose(ours.score_users([user])[0], reference.score(user), rtol=1e-5, atol=1e-6)

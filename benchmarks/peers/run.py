@@ -32,6 +32,7 @@ from whyrec.data import load_movielens, split
 from whyrec.data.splits import Split
 from whyrec.metrics import evaluate
 from whyrec.models import ALS, BPR, ItemKNN
+from whyrec.models.baselines.factorization import cornac_dataset
 
 RESULTS = results_dir("peers")
 
@@ -56,15 +57,11 @@ def _timed(fit: Any) -> tuple[Any, float]:
 
 def bpr_peers(parts: Split, config: dict[str, Any], seed: int) -> dict[str, Any]:
     """whyrec's BPR, cornac's and implicit's, at one configuration."""
-    from cornac.data import Dataset as CornacDataset
     from cornac.models import BPR as CornacBPR
     from implicit.bpr import BayesianPersonalizedRanking
 
     ours, ours_s = _timed(lambda: BPR(**config, seed=seed).fit(parts.train))
-    X = sp.coo_matrix(ours.train_matrix_)
-    n_users, n_items = X.shape
-    identity = ({u: u for u in range(n_users)}, {i: i for i in range(n_items)})
-    data = CornacDataset(n_users, n_items, *identity, (X.row, X.col, np.ones(X.nnz)), seed=seed)
+    data = cornac_dataset(ours.train_matrix_, seed)
     cornac_config = dict(k=config["factors"], max_iter=config["iterations"], learning_rate=config["learning_rate"])
     cornac, cornac_s = _timed(
         lambda: CornacBPR(**cornac_config, lambda_reg=config["regularization"], seed=seed).fit(data)

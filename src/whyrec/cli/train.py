@@ -173,6 +173,8 @@ def _clock(enabled: bool, budget: float) -> Iterator[tuple[Any, Any]]:
         return
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
+    from whyrec.tuning.select import entry_name
+
     best: dict[str, Any] = {}
     with Progress(
         TextColumn("{task.description}"), _clock_bar(), TimeElapsedColumn(), console=console, transient=True
@@ -181,8 +183,7 @@ def _clock(enabled: bool, budget: float) -> Iterator[tuple[Any, Any]]:
 
         def on_row(row: dict[str, Any]) -> None:
             if row.get("validation", -1.0) > best.get("validation", -1.0):
-                name = row["model"] if row["model"] != "blend" else "blend " + " + ".join(row["members"])
-                best.update(validation=row["validation"], name=name)
+                best.update(validation=row["validation"], name=entry_name(row))
             bar.update(task, description=f"leader {best['name']} {best['validation']:.4f}" if best else "searching")
 
         yield console.print, on_row
@@ -213,10 +214,12 @@ def _print_leaderboard(out: Path) -> None:
 
     from rich.table import Table
 
+    from whyrec.tuning.select import entry_name
+
     selection = json.loads((out / "whyrec.json").read_text())["info"]["selection"]
     best: dict[str, dict] = {}
     for row in selection["leaderboard"]:
-        name = row["model"] if row["model"] != "blend" else "blend " + " + ".join(row["members"])
+        name = entry_name(row)
         if "validation" in row and (name not in best or row["validation"] > best[name]["validation"]):
             best[name] = row
     table = Table(title=f"Validation recall@50 after {selection['seconds']:.0f} s (winner: {selection['winner']})")

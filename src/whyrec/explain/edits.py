@@ -175,8 +175,7 @@ class ProfileEdits:
         an item-item model does not read)."""
         is_item = tokens < self.n_items
         rows = np.zeros((len(tokens), self.n_items), dtype=np.float32)
-        matrix = self.linear
-        rows[is_item] = _dense(matrix[tokens[is_item]])
+        rows[is_item] = _dense(self.linear[tokens[is_item]])
         return rows
 
     def _als_added(self, tokens: np.ndarray) -> np.ndarray:

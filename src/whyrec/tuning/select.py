@@ -209,6 +209,11 @@ def _trial(family: _Family, parts: Split, seed: int, cap: float, log: Callable[[
 Candidate = tuple[float, Recommender, dict[str, Any], str]
 
 
+def entry_name(row: dict[str, Any]) -> str:
+    """A leaderboard row's name: its family, or ``blend A + B`` for a blend of families A and B."""
+    return "blend " + " + ".join(row["members"]) if row["model"] == "blend" else row["model"]
+
+
 def _blends(
     candidates: Sequence[Candidate],
     parts: Split,
@@ -245,5 +250,5 @@ def _winner(candidates: Sequence[Candidate], board: list[dict[str, Any]], parts:
         score, model, name, params = best_blend["validation"], blend, "blend", blend.get_params()
     rows = [{k: v for k, v in r.items() if k != "blend"} for r in board]
     kept = {c[3]: c[1] for c in candidates}
-    kept |= {"blend " + " + ".join(r["members"]): r["blend"] for r in board if r["model"] == "blend"}
+    kept |= {entry_name(r): r["blend"] for r in board if r["model"] == "blend"}
     return Selection(model, name, dict(params), score, parts, rows, seconds, kept)

@@ -42,12 +42,15 @@ class _Factors(Recommender):
         """What implicit learns from: the binary interactions."""
         return self.train_matrix_
 
-    def fit(
-        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
-    ) -> _Factors:
+    def _check_counts(self) -> None:
         for name in ("factors", "iterations"):
             if int(getattr(self, name)) < 1:
                 raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def fit(
+        self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None
+    ) -> _Factors:
+        self._check_counts()
         self._remember(train, use_attributes=False)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
             model = self._make()
@@ -218,26 +221,13 @@ class BPR(_Factors):
         self.seed = seed
 
     def fit(self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None) -> BPR:
-        from cornac.data import Dataset as CornacDataset
         from cornac.models import BPR as CornacBPR
 
-        for name in ("factors", "iterations"):
-            if int(getattr(self, name)) < 1:
-                raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self._check_counts()
         if float(self.learning_rate) <= 0 or float(self.regularization) < 0:
             raise ParameterError("learning_rate must be positive and regularization at least 0")
         self._remember(train, use_attributes=False)
-        X = sp.coo_matrix(self.train_matrix_)
-        users, items = X.shape
-        # every whyrec user and item keeps its index: cornac's maps are the identity
-        data = CornacDataset(
-            users,
-            items,
-            {u: u for u in range(users)},
-            {i: i for i in range(items)},
-            (X.row.astype(np.int64), X.col.astype(np.int64), np.ones(X.nnz)),
-            seed=int(self.seed),
-        )
+        data = cornac_dataset(self.train_matrix_, int(self.seed))
         model = CornacBPR(
             k=int(self.factors),
             max_iter=int(self.iterations),
@@ -255,3 +245,15 @@ class BPR(_Factors):
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
         raise ParameterError("BPR scores known users only; a new profile needs retraining (use ALS or RecoNet)")
+
+
+def cornac_dataset(matrix: sp.spmatrix, seed: int) -> Any:
+    """A users x items interaction matrix as cornac's training set, every user and item keeping its
+    index (cornac's id maps are the identity), so cornac's factors line up with whyrec's."""
+    from cornac.data import Dataset as CornacDataset
+
+    X = sp.coo_matrix(matrix)
+    users, items = X.shape
+    identity = ({u: u for u in range(users)}, {i: i for i in range(items)})
+    triples = (X.row.astype(np.int64), X.col.astype(np.int64), np.ones(X.nnz))
+    return CornacDataset(users, items, *identity, triples, seed=seed)

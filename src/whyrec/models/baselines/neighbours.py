@@ -3,7 +3,7 @@ user-based cosine kNN (the RecoNet paper's rows)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,9 @@ class ItemItem(Recommender, abstract=True):
 
     neighbours: int
 
-    def _blocks(self, start: int, stop: int) -> np.ndarray:
-        """Rows start..stop of S (dense, float64), before pruning."""
+    def _similarity(self, X: sp.csr_matrix) -> Callable[[int, int], np.ndarray]:
+        """From the binary training matrix X, the function giving rows start..stop of S (dense,
+        float64) before pruning."""
         raise NotImplementedError
 
     def _check(self) -> None:
@@ -38,13 +39,13 @@ class ItemItem(Recommender, abstract=True):
     def fit(self, train: Dataset, validation: Dataset | None = None, *, options: TrainingOptions | None = None) -> Any:
         self._check()
         self._remember(train, use_attributes=False)
-        self._prepare(self.train_matrix_.astype(np.float64).tocsr())
+        rows_of = self._similarity(self.train_matrix_.astype(np.float64).tocsr())
         n = self.feature_space_.n_items
         k = min(int(self.neighbours), max(n - 1, 1))
         step = max(1, 4_000_000 // max(n, 1))  # rows per block: about 32 MB of float64 at a time
         rows, cols, vals = [], [], []
         for start in range(0, n, step):
-            block = self._blocks(start, min(start + step, n))
+            block = rows_of(start, min(start + step, n))
             block[np.arange(len(block)), start + np.arange(len(block))] = 0.0
             top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(block), 1))
             kept = np.take_along_axis(block, top, axis=1)
@@ -56,9 +57,6 @@ class ItemItem(Recommender, abstract=True):
         similarity = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
         self.similarity_ = self._finish(similarity).astype(np.float32)
         return self
-
-    def _prepare(self, X: sp.csr_matrix) -> None:
-        raise NotImplementedError
 
     def _finish(self, similarity: sp.csr_matrix) -> sp.csr_matrix:
         return similarity
@@ -116,24 +114,21 @@ class ItemKNN(ItemItem):
         if self.weighting not in WEIGHTINGS:
             raise ParameterError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
 
-    def _prepare(self, X: sp.csr_matrix) -> None:
+    def _similarity(self, X: sp.csr_matrix) -> Callable[[int, int], np.ndarray]:
         if self.weighting == "tfidf":
             X = sp.csr_matrix(tfidf_weight(X.T).T)
         elif self.weighting == "bm25":
             X = sp.csr_matrix(bm25_weight(X.T, float(self.bm25_k1), float(self.bm25_b)).T)
-        self._weighted = X
-        self._columns = X.T.tocsr()
-        self._norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()  # ‖w_i‖² per item
+        columns = X.T.tocsr()
+        norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()  # ‖w_i‖² per item
+        a, shrink = float(self.alpha), float(self.shrink)
 
-    def _blocks(self, start: int, stop: int) -> np.ndarray:
-        co = (self._columns[start:stop] @ self._weighted).toarray()
-        a = float(self.alpha)
-        below = self._norms[start:stop, None] ** a * self._norms[None, :] ** (1.0 - a) + float(self.shrink)
-        return np.divide(co, below, out=np.zeros_like(co), where=below > 0)
+        def rows(start: int, stop: int) -> np.ndarray:
+            co = (columns[start:stop] @ X).toarray()
+            below = norms[start:stop, None] ** a * norms[None, :] ** (1.0 - a) + shrink
+            return np.divide(co, below, out=np.zeros_like(co), where=below > 0)
 
-    def _finish(self, similarity: sp.csr_matrix) -> sp.csr_matrix:
-        del self._weighted, self._columns, self._norms
-        return similarity
+        return rows
 
 
 class RP3beta(ItemItem):
@@ -160,21 +155,19 @@ class RP3beta(ItemItem):
         if float(self.beta) < 0:
             raise ParameterError(f"beta must be at least 0, got {self.beta}")
 
-    def _prepare(self, X: sp.csr_matrix) -> None:
+    def _similarity(self, X: sp.csr_matrix) -> Callable[[int, int], np.ndarray]:
         X = sp.csr_matrix(X > 0, dtype=np.float64)
-        user_to_item = normalize(X, norm="l1", axis=1).power(float(self.alpha))
-        self._item_to_user = normalize(X.T.tocsr(), norm="l1", axis=1).power(float(self.alpha)).tocsr()
-        self._user_to_item = sp.csr_matrix(user_to_item)
+        user_to_item = sp.csr_matrix(normalize(X, norm="l1", axis=1).power(float(self.alpha)))
+        item_to_user = normalize(X.T.tocsr(), norm="l1", axis=1).power(float(self.alpha)).tocsr()
         popularity = np.asarray(X.sum(axis=0)).ravel()
-        self._penalty = np.divide(
-            1.0, popularity ** float(self.beta), out=np.zeros_like(popularity), where=popularity > 0
-        )
+        penalty = np.divide(1.0, popularity ** float(self.beta), out=np.zeros_like(popularity), where=popularity > 0)
 
-    def _blocks(self, start: int, stop: int) -> np.ndarray:
-        return (self._item_to_user[start:stop] @ self._user_to_item).toarray() * self._penalty[None, :]
+        def rows(start: int, stop: int) -> np.ndarray:
+            return (item_to_user[start:stop] @ user_to_item).toarray() * penalty[None, :]
+
+        return rows
 
     def _finish(self, similarity: sp.csr_matrix) -> sp.csr_matrix:
-        del self._item_to_user, self._user_to_item, self._penalty
         return normalize(similarity, norm="l1", axis=1) if self.normalize else similarity
 
 
