@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from whyrec.data.profiles import Profile, check_nonempty
 from whyrec.errors import ConflictError, ParameterError
+from whyrec.explain.additions import best_addition
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
 from whyrec.explain.explanation import Explanations, Reason
@@ -331,14 +332,12 @@ def why_not(
     candidates = candidates[candidates != target]
     if not len(candidates):
         return WhyNot(**base, recommended=False, holding_back=holding, message="there is no token left to add")
-    scores_added = edits.addition_scores(candidates)
-    ranks = edits.ranks(scores_added, target, extra_seen=candidates)
     # the smallest addition: the best rank, ties broken by the larger margin
-    best = int(np.lexsort((-scores_added[:, target], ranks))[0])
-    if ranks[best] > n:
-        message = f"no single addition brings it into the top {n} (the best reaches rank {ranks[best]})"
+    best = best_addition(edits, candidates, target)
+    if best.rank > n:
+        message = f"no single addition brings it into the top {n} (the best reaches rank {best.rank})"
         return WhyNot(**base, recommended=False, holding_back=holding, message=message)
-    addition = _verified_addition(model, edits, int(candidates[best]), target, n)
+    addition = _verified_addition(model, edits, int(candidates[best.position]), target, n)
     where = "to the history" if addition["item_id"] is not None else "to the profile"
     message = f"adding {addition['name']} {where} brings it to rank {addition['new_rank']}"
     return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)

@@ -149,46 +149,113 @@ class ProfileEdits:
             lost = removals[:, self.history_positions].astype(np.float32) @ self.carriers
             orphaned = (lost >= self.support[None, :]) & (self.support[None, :] > 0)
             removed[:, self.attribute_positions] |= orphaned
-        return self._pooled(torch.from_numpy(removed.astype(np.float32)), removed.sum(axis=1), sign=-1.0)
+        pooled = self._pool(torch.from_numpy(removed.astype(np.float32)), removed.sum(axis=1), sign=-1.0)
+        return self._logits(pooled)
 
-    def addition_scores(self, tokens: np.ndarray, block: int = 512) -> np.ndarray:
+    def addition_scores(self, tokens: np.ndarray, block: int = 512, columns: np.ndarray | None = None) -> np.ndarray:
         """Scores (len(tokens) x n_items) of the profile with each token added (an item to its
-        history, or a user-attribute value)."""
+        history, or a user-attribute value); only the items `columns` where given."""
         tokens = np.asarray(tokens, dtype=np.int64)
         if self.members is not None:
-            return self._blended([edits.addition_scores(tokens, block) for edits, _ in self.members])
-        out = np.empty((len(tokens), self.n_items), dtype=np.float32)
+            return self._blended_added(tokens, block, columns)
+        width = self.n_items if columns is None else len(columns)
+        out = np.empty((len(tokens), width), dtype=np.float32)
         for start in range(0, len(tokens), block):
             chunk = tokens[start : start + block]
-            if self.linear is not None:
-                out[start : start + len(chunk)] = self.base + self._rows(chunk)
-            elif self.als_system is not None:
-                out[start : start + len(chunk)] = self._als_added(chunk)
-            elif self.fast:
-                out[start : start + len(chunk)] = self._added_scores(chunk)
-            else:
-                out[start : start + len(chunk)] = self.model.score(self.addition_bags(chunk))
+            out[start : start + len(chunk)] = self._added(chunk, columns)
         return out
 
-    def _rows(self, tokens: np.ndarray) -> np.ndarray:
+    def addition_moments(self, tokens: np.ndarray, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and standard deviation over the catalogue (1 where a row is constant) of each
+        row of :meth:`addition_scores`, as :func:`~whyrec.models.blend.normalised_scores` takes
+        them, but from each family's closed form where it has one, without scoring every item."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if self.members is None and self.linear is not None:
+            mean, square = self._linear_moments(tokens)
+        elif self.members is None and self.als_system is not None:
+            model: Any = self.model
+            mean, square = model.score_moments(self._als_vectors(tokens))
+        elif self.members is None and self.fast:
+            mean, square = self._reconet_moments(tokens)
+        else:  # no closed form: every row in full
+            parts = [
+                normalised_scores(self.addition_scores(tokens[at : at + block])) for at in range(0, len(tokens), block)
+            ]
+            return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+        spread = np.sqrt(np.maximum(square - mean**2, 0.0))
+        return mean, np.where(spread > 0, spread, 1.0)
+
+    def _added(self, tokens: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
+        if self.linear is not None:
+            return self.base[:, _all(columns)] + self._rows(tokens, columns)
+        if self.als_system is not None:
+            return self._als_added(tokens, columns)
+        if self.fast:
+            return self._logits(self._added_pooled(tokens), columns)
+        scores = self.model.score(self.addition_bags(tokens))
+        return scores if columns is None else scores[:, columns]
+
+    def _rows(self, tokens: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
         """The item-item matrix's row of each added item (zeros for a user-attribute value, which
         an item-item model does not read)."""
         is_item = tokens < self.n_items
-        rows = np.zeros((len(tokens), self.n_items), dtype=np.float32)
-        rows[is_item] = _dense(self.linear[tokens[is_item]])
+        rows = np.zeros((len(tokens), self.n_items if columns is None else len(columns)), dtype=np.float32)
+        added = self.linear[tokens[is_item]]
+        rows[is_item] = _dense(added if columns is None else added[:, columns])
         return rows
 
-    def _als_added(self, tokens: np.ndarray) -> np.ndarray:
-        """iALS's scores with each token added; a user-attribute value, which it does not read,
-        leaves the scores as they are."""
-        model: Any = self.model
+    def _linear_moments(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and mean square of base + W_t over items: the base's, plus W's row sums, its rows'
+        squares and their products with the base, each read once."""
+        if not hasattr(self, "_row_moments"):
+            W, base = self.linear, self.base.ravel().astype(np.float64)
+            squares = W.multiply(W).sum(axis=1) if sp.issparse(W) else np.einsum("ij,ij->i", W, W)
+            self._row_moments = (
+                np.asarray(W.sum(axis=1), dtype=np.float64).ravel(),
+                np.asarray(squares, dtype=np.float64).ravel(),
+                np.asarray(W @ base, dtype=np.float64).ravel(),
+                base.mean(),
+                (base**2).mean(),
+            )
+        sums, squares, cross, mean, square = self._row_moments
         is_item = tokens < self.n_items
-        out = np.empty((len(tokens), self.n_items), dtype=np.float32)
-        if (~is_item).any():
-            out[~is_item] = model.score(self.removal_bags(np.zeros((1, len(self.tokens)), dtype=bool)))
+        at = np.where(is_item, tokens, 0)
+        n = self.n_items
+        return (
+            mean + np.where(is_item, sums[at] / n, 0.0),
+            square + np.where(is_item, (2 * cross[at] + squares[at]) / n, 0.0),
+        )
+
+    def _als_vectors(self, tokens: np.ndarray) -> np.ndarray:
+        """iALS's fold-in with each token added (a user-attribute value leaves it as it is), kept
+        for the last tokens asked."""
+        return _last(self, "_vector_cache", tokens, self._fold_added)
+
+    def _fold_added(self, tokens: np.ndarray) -> np.ndarray:
+        model: Any = self.model
+        assert self.als_system is not None
+        is_item = tokens < self.n_items
+        out = np.repeat(self.als_system[1][None, :], len(tokens), axis=0)
         if is_item.any():
-            out[is_item] = model.added_scores(self.als_system, tokens[is_item])
+            out[is_item] = model.added_vectors(self.als_system, tokens[is_item])
         return out
+
+    def _als_added(self, tokens: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
+        """iALS's scores with each token added."""
+        Y = self.model._folding()[0]  # type: ignore[attr-defined]
+        return np.asarray(self._als_vectors(tokens) @ (Y if columns is None else Y[columns]).T, dtype=np.float32)
+
+    def _blended_added(self, tokens: np.ndarray, block: int, columns: np.ndarray | None) -> np.ndarray:
+        """The blend's scores with each token added; on `columns`, each member normalised by the
+        moments of its full rows (:meth:`addition_moments`)."""
+        if columns is None:
+            return self._blended([edits.addition_scores(tokens, block) for edits, _ in self.members or ()])
+        model: Any = self.model
+        normalised = [
+            (edits.addition_scores(tokens, block, columns), *edits.addition_moments(tokens, block))
+            for edits, _ in self.members or ()
+        ]
+        return combine(normalised, model.weights_)
 
     def _blended(self, member_scores: list[np.ndarray]) -> np.ndarray:
         """The blend's scores of edited bags from its members' (see :class:`~whyrec.models.Blend`)."""
@@ -196,9 +263,9 @@ class ProfileEdits:
         return combine([normalised_scores(scores) for scores in member_scores], model.weights_)
 
     @torch.no_grad()
-    def _pooled(self, changed: torch.Tensor, counts: np.ndarray, *, sign: float, extra: Any = None) -> np.ndarray:
-        """RecoNet's closed form: the bag's tokens in `changed` (rows x bag) taken out (-1), or the
-        vectors `extra` (rows x d) put in (+1)."""
+    def _pool(self, changed: torch.Tensor, counts: np.ndarray, *, sign: float, extra: Any = None) -> torch.Tensor:
+        """RecoNet's closed form: the pooled vectors of the bag with its tokens in `changed`
+        (rows x bag) taken out (-1), or the vectors `extra` (rows x d) put in (+1)."""
         module: Any = self.model.module_  # type: ignore[attr-defined]
         q = module.embedding.weight
         bag_q = q[torch.from_numpy(self.tokens).to(q.device)]
@@ -206,11 +273,39 @@ class ProfileEdits:
         delta = changed.to(q.device) @ bag_q if extra is None else extra
         size = torch.from_numpy(len(self.tokens) + sign * counts.astype(np.float32)).to(q.device).unsqueeze(1)
         pooled = (total + sign * delta) / size.clamp_min(1.0)
-        pooled = torch.where(size > 0, pooled, torch.zeros_like(pooled))  # an emptied bag pools to 0
-        return module.head(pooled).cpu().numpy()
+        return torch.where(size > 0, pooled, torch.zeros_like(pooled))  # an emptied bag pools to 0
 
     @torch.no_grad()
-    def _added_scores(self, tokens: np.ndarray) -> np.ndarray:
+    def _logits(self, pooled: torch.Tensor, columns: np.ndarray | None = None) -> np.ndarray:
+        """RecoNet's logits of pooled vectors, for every item or for the items `columns`."""
+        module: Any = self.model.module_  # type: ignore[attr-defined]
+        if columns is None:
+            return module.head(pooled).cpu().numpy()
+        rows, bias = module.output_layer(torch.from_numpy(np.asarray(columns, dtype=np.int64)).to(pooled.device))
+        logits = module.features(pooled) @ rows.T
+        return (logits if bias is None else logits + bias).cpu().numpy()
+
+    @torch.no_grad()
+    def _reconet_moments(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and mean square over items of RecoNet's logits h·w_j + b_j with each token added,
+        from the output layer's column means and Gram matrix (float64)."""
+        module: Any = self.model.module_  # type: ignore[attr-defined]
+        if not hasattr(self, "_output_moments"):
+            rows, bias = module.output_layer()
+            W = rows.double().cpu().numpy()
+            b = np.zeros(len(W)) if bias is None else bias.double().cpu().numpy()
+            self._output_moments = (W.mean(axis=0), b.mean(), W.T @ W / len(W), W.T @ b / len(W), b @ b / len(W))
+        w_mean, b_mean, gram, wb, bb = self._output_moments
+        h = module.features(self._added_pooled(tokens)).double().cpu().numpy()
+        return h @ w_mean + b_mean, np.einsum("md,md->m", h @ gram, h) + 2 * h @ wb + bb
+
+    def _added_pooled(self, tokens: np.ndarray) -> torch.Tensor:
+        """RecoNet's pooled vector with each token added, with the attribute values it brings
+        (kept for the last tokens asked: a blend's bounds take scores and moments of each chunk)."""
+        return _last(self, "_pooled_cache", tokens, self._pool_added)
+
+    @torch.no_grad()
+    def _pool_added(self, tokens: np.ndarray) -> torch.Tensor:
         n = len(tokens)
         is_item = tokens < self.n_items
         itself = sp.csr_matrix((np.ones(n, np.float32), tokens, np.arange(n + 1)), shape=(n, self.n_tokens))
@@ -222,10 +317,10 @@ class ProfileEdits:
         added.data = (added.data > 0.5).astype(np.float32)
         module: Any = self.model.module_  # type: ignore[attr-defined]
         q = module.embedding.weight
-        coo = added.tocoo()
-        extra = torch.zeros(n, q.shape[1], dtype=q.dtype, device=q.device)
-        extra.index_add_(0, torch.from_numpy(coo.row.astype(np.int64)), q[torch.from_numpy(coo.col.astype(np.int64))])
-        return self._pooled(torch.zeros(n, 0), np.asarray(added.sum(axis=1)).ravel(), sign=1.0, extra=extra)
+        if not hasattr(self, "_embedding"):
+            self._embedding = q.detach().cpu().numpy()
+        extra = torch.from_numpy(np.asarray(added @ self._embedding)).to(q.device)
+        return self._pool(torch.zeros(n, 0), np.asarray(added.sum(axis=1)).ravel(), sign=1.0, extra=extra)
 
     # -- ranks --------------------------------------------------------------------------------
     def ranks(self, scores: np.ndarray, target: int, extra_seen: np.ndarray | None = None) -> np.ndarray:
@@ -267,6 +362,20 @@ def _item_item_matrix(model: Recommender) -> Any:
     if isinstance(model, ItemItem):
         return sp.csr_matrix(model.similarity_)
     return None
+
+
+def _last(edits: ProfileEdits, name: str, tokens: np.ndarray, compute: Any) -> Any:
+    """`compute(tokens)`, kept in the attribute `name` for the next call with the same tokens."""
+    cached = getattr(edits, name, None)
+    if cached is None or not np.array_equal(cached[0], tokens):
+        cached = (tokens.copy(), compute(tokens))
+        setattr(edits, name, cached)
+    return cached[1]
+
+
+def _all(columns: np.ndarray | None) -> Any:
+    """An index over every column when `columns` is None."""
+    return slice(None) if columns is None else columns
 
 
 def _dense(matrix: Any) -> np.ndarray:

@@ -165,8 +165,8 @@ class ALS(_Factors):
         factor = scipy.linalg.cho_factor(B + (c - 1) * P.T @ P)
         return factor, scipy.linalg.cho_solve(factor, c * P.sum(axis=0))
 
-    def added_scores(self, system: tuple[Any, np.ndarray], added: np.ndarray) -> np.ndarray:
-        """Every item's score (len(added) x items) once each `added` item joins the history of
+    def added_vectors(self, system: tuple[Any, np.ndarray], added: np.ndarray) -> np.ndarray:
+        """The fold-in (len(added) x factors, float64) once each `added` item joins the history of
         `system` (:meth:`edit_system`), exactly, by Sherman-Morrison: adding y makes
         A' = A + (c - 1) y yᵀ and b' = b + c y, so u' = u + γ A⁻¹y with
         γ = c - (c - 1)(yᵀu + c yᵀA⁻¹y) / (1 + (c - 1) yᵀA⁻¹y): one solve for all additions
@@ -178,7 +178,22 @@ class ALS(_Factors):
         Z = scipy.linalg.cho_solve(factor, added_factors.T)  # A⁻¹y for every addition (d x m)
         s = np.einsum("md,dm->m", added_factors, Z)
         gamma = c - (c - 1) * (added_factors @ u + c * s) / (1 + (c - 1) * s)
-        return np.asarray((Y @ u)[None, :] + (Y @ (Z * gamma)).T, dtype=np.float32)
+        return u[None, :] + (Z * gamma).T
+
+    def added_scores(
+        self, system: tuple[Any, np.ndarray], added: np.ndarray, columns: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores (len(added) x items, or x len(columns)) once each `added` item joins the history
+        of `system`, from :meth:`added_vectors`."""
+        Y = self._folding()[0]
+        return np.asarray(self.added_vectors(system, added) @ (Y if columns is None else Y[columns]).T, np.float32)
+
+    def score_moments(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and mean square over the catalogue of the scores of user `vectors` (rows x
+        factors), from Y's column means and YᵀY without scoring every item."""
+        Y, B, _ = self._folding()
+        gram = (B - float(self.regularization) * np.eye(Y.shape[1])) / len(Y)
+        return vectors @ Y.mean(axis=0), np.einsum("md,md->m", vectors @ gram, vectors)
 
     def history_terms(self, history_items: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Each history item's exact term of each target's fold-in score (h x targets): the terms
