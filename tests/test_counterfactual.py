@@ -195,7 +195,9 @@ def test_why_not_addition_brings_the_item_in(small_model):
             assert not result.recommended and result.rank > 10
             assert result.nth_score >= result.score
             assert all(r.relevance <= 0 for r in result.holding_back[:1]) or not result.holding_back
-            if result.addition is None:
+            assert result.addition is not None and result.addition["words"] in result.message
+            if not result.addition["verified"]:
+                assert f"reaches rank {result.addition['new_rank']}" in result.message
                 continue
             answered += 1
             added = result.addition
@@ -219,7 +221,7 @@ def test_why_not_can_add_an_attribute_value(small_model):
     kinds = set()
     for item in small_model.recommend_profile(items, k=30).item_ids[0][11:30]:
         result = why_not(small_model, Profile(items=items), item, n=10, kinds=("user_attribute",))
-        if result.addition:
+        if result.addition and result.addition["verified"]:
             kinds.add(result.addition["kind"])
             assert result.addition["verified"] and result.addition["item_id"] is None
     assert kinds == {"user_attribute"}

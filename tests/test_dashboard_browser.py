@@ -105,7 +105,7 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
     why = explain(small_model, user, first.item_ids[0][0])[0]
     support = [r for r in why.top(8) if r.relevance > 0]
     against = why.bottom(5)
-    expected = [r.name for r in support]
+    expected = [r.label for r in support]
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=executable,
@@ -129,10 +129,12 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
         assert page.text_content("#sentence") == why.sentence()
         drawn = page.evaluate(
             "() => { const d = document.getElementById('sankey').data[0]; "
-            "return {labels: d.node.label, targets: d.link.target, values: d.link.value}; }"
+            "return {labels: d.node.label, names: d.node.customdata, targets: d.link.target, values: d.link.value}; }"
         )
         # every supporting reason flows into the item with its relevance, the evidence against into "against"
-        assert drawn["labels"] == [*expected, *(r.name for r in against), why.item_name, "against"]
+        # the right-hand nodes are named by the title and on hover, never across the flows
+        assert drawn["labels"] == [*expected, *(r.label for r in against), "", ""]
+        assert drawn["names"][-2:] == [why.item_name, "against"]
         assert drawn["values"] == pytest.approx(
             [r.relevance for r in support] + [-r.relevance for r in against], rel=1e-5
         )
@@ -143,7 +145,7 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
 
         # what would change it: the verified set, and the list without it
         page.wait_for_selector("#toggle-counterfactual:not([hidden])")
-        assert f"would drop from rank {found.rank} to {found.new_rank}" in page.text_content("#counterfactual")
+        assert page.text_content("#counterfactual") == found.sentence
         _screenshot(page, "dashboard")
         before = page.locator("#recs li").evaluate_all("items => items.map(i => i.dataset.item)")
         page.click("#toggle-counterfactual")
@@ -215,8 +217,37 @@ def test_pick_an_item_and_watch_the_list_change(server_with_store, small_model):
         ranked = new.top(500)
         position = next(n for n, r in enumerate(ranked) if r.name == f"item:{picked_name}")
         relevance = ranked[position].relevance
-        assert page.text_content("#new-reason") == (
-            f"New reason: item:{picked_name} ({'+' if relevance >= 0 else ''}{relevance:.4f}, #{position + 1} of "
-            f"{len(ranked)})"
+        text, numbers = page.text_content("#new-reason"), page.get_attribute("#new-reason", "title")
+        assert text.startswith(f"Your pick {picked_name} now counts") and "item:" not in text
+        assert (
+            numbers
+            == f"relevance {'+' if relevance >= 0 else ''}{relevance:.4f}, reason {position + 1} of {len(ranked)}"
         )
+        browser.close()
+
+
+@pytest.mark.parametrize("width", [360, 390, 420])
+def test_the_dashboard_fits_a_phone(server, small_model, width):
+    """At phone widths the page is one column: nothing runs off the right edge, labels included."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    user, _ = _user_with_a_counterfactual(small_model)
+    with playwright_api.sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": width, "height": 844}, is_mobile=True, device_scale_factor=2)
+        page.goto(server + "/")
+        page.fill("#user-input", str(user))
+        page.click("#load-user")
+        page.wait_for_selector("#recs li")
+        page.locator("#recs li").first.click()
+        page.wait_for_selector("#sankey .sankey")
+        page.wait_for_selector("#toggle-counterfactual:not([hidden])")
+        scroll = page.evaluate("() => document.documentElement.scrollWidth")
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)"
+            ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)",
+            width,
+        )
+        assert scroll <= width and not wide, (scroll, wide)
+        icon = page.request.get(server + "/favicon.ico")
+        assert icon.ok and "svg" in icon.headers["content-type"]
         browser.close()

@@ -97,6 +97,7 @@ def test_explain_all_writes_resumable_parts_that_agree_with_explain(small_model,
     explanation = explain(small_model, [type(fs.user_ids[0])(user)], [recs.item_ids[0][0]])[0]
     assert rows["reasons"].iloc[0].tolist() == [fs.token_names[t] for t in explanation.tokens[:2]]
     assert np.allclose(rows["relevance"].iloc[0], explanation.relevance[:2], atol=1e-5)
+    assert rows["sentence"].iloc[0] == explanation.sentence() and not table["sentence"].str.contains("item:").any()
     with pytest.raises(ParameterError, match="different job"):
         run_job(small_model, tmp_path / "model", out, kind="explain", k=5, users_per_part=150)
 
@@ -146,6 +147,8 @@ def test_explain_all_with_counterfactual_sets(small_model, tmp_path, monkeypatch
     found = table[table["counterfactual"].map(len) > 0]
     assert len(found) > len(table) / 3 and found["counterfactual_verified"].all()
     assert (found["counterfactual_rank"] > 5).all()
+    assert found["counterfactual_sentence"].str.startswith("Without ").all()
+    assert not table["counterfactual_sentence"].str.contains(r"item:|\s[,.;]", regex=True).any()
     fs = small_model.feature_space_
     for row in found.head(5).itertuples():
         u = fs.user_index([type(fs.user_ids[0])(row.user)])

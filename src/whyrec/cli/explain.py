@@ -81,21 +81,14 @@ def _explain(
     console.print(e.sentence())
     for reason in e.top(top):
         colour = "green" if reason.relevance > 0 else "red"
-        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.name}")
+        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.label}")
     if found is not None:
         console.print(_counterfactual_line(found))
 
 
 def _counterfactual_line(found: Any) -> str:
-    if not found.found:
-        return f"What would change it: {found.message}."
-    names = ", ".join(found.removed)
-    instead = f"; {found.replaced_by_name} takes its place" if found.replaced_by_name else ""
-    check = "verified by re-scoring" if found.verified else "NOT verified"
-    return (
-        f"What would change it: without {names}, it would drop from rank {found.rank} to {found.new_rank} "
-        f"(out of the top {found.n}){instead} [{check}]."
-    )
+    check = " [verified by re-scoring]" if found.found and found.verified else ""
+    return f"What would change it: {found.sentence}{check}"
 
 
 def _why_not(
@@ -120,7 +113,6 @@ def _why_not(
         return
     console.print(f"Its score {answer.score:.3f} is {answer.nth_score - answer.score:.3f} below the item at rank {n}.")
     for reason in answer.holding_back:
-        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.name}")
-    if answer.addition is not None:
-        check = "verified by re-scoring" if answer.addition["verified"] else "NOT verified"
-        console.print(f"Add {answer.addition['token']}: rank {answer.addition['new_rank']} [{check}].")
+        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.label}")
+    if answer.addition is not None and answer.addition["verified"]:
+        console.print(f"Adding {answer.addition['name']}: rank {answer.addition['new_rank']} [verified by re-scoring].")

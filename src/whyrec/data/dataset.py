@@ -109,6 +109,7 @@ class Dataset:
         n_bins: int = 5,
         on_duplicate: OnDuplicate = "error",
         name: str = "custom",
+        phrases: Mapping[str, str] | None = None,
     ) -> Dataset:
         """Build a dataset from pandas frames.
 
@@ -121,6 +122,7 @@ class Dataset:
         A repeated (user, item) pair is an error (`on_duplicate="error"`), keeps its first row
         (``"drop"``), or becomes one interaction whose count is kept in :attr:`weights`
         (``"count"``: iALS reads it as confidence; the other models see one interaction).
+        `phrases` say how reasons read (:attr:`FeatureSpace.phrases`).
         """
         has_rating = _check_interactions(interactions, user_col, item_col, rating_col, min_rating, on_duplicate)
         frame = interactions
@@ -139,7 +141,7 @@ class Dataset:
                 "item", items_frame, item_col, item_fields, n_bins=n_bins, multi_valued=multi_valued, skip=title_col
             ),
         ]
-        fs = FeatureSpace(item_ids=item_ids, item_names=item_names, user_ids=user_ids, fields=fields)
+        fs = FeatureSpace(item_ids, item_names, user_ids, fields, dict(phrases or {}))
 
         stats: dict[str, Any] = {"rows": len(frame), "on_duplicate": on_duplicate}
         if has_rating and min_rating is not None:

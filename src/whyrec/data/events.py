@@ -199,7 +199,7 @@ def with_events(dataset: Dataset, store: EventStore) -> Dataset:
     items = fs.item_index(events["item"].tolist())  # raises UnknownIdError naming the item
     known = {id_key(u): i for i, u in enumerate(fs.user_ids)}
     new_users = [u for u in dict.fromkeys(events["user"]) if u not in known]
-    space = FeatureSpace(fs.item_ids, fs.item_names, [*fs.user_ids, *new_users], list(fs.fields))
+    space = FeatureSpace(fs.item_ids, fs.item_names, [*fs.user_ids, *new_users], list(fs.fields), dict(fs.phrases))
     lookup = {**known, **{u: fs.n_users + j for j, u in enumerate(new_users)}}
     users = np.array([lookup[u] for u in events["user"]], dtype=np.int64)
     stored = store.all_attributes()

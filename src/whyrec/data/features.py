@@ -191,6 +191,9 @@ class FeatureSpace:
     item_names: list[str]
     user_ids: list[Any]
     fields: list[Field] = field(default_factory=list)
+    # how reasons read, from the data: "item" and "user.age"-style keys to templates with {name},
+    # {field} and {value} ("you watched {name}"); see whyrec.explain.words
+    phrases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.item_names) != len(self.item_ids):
@@ -353,6 +356,7 @@ class FeatureSpace:
             "item_names": list(self.item_names),
             "user_ids": list(self.user_ids),
             "fields": [f.to_dict() for f in self.fields],
+            **({"phrases": dict(self.phrases)} if self.phrases else {}),
         }
 
     @classmethod
@@ -369,6 +373,7 @@ class FeatureSpace:
             item_names=list(data["item_names"]),
             user_ids=list(data["user_ids"]),
             fields=[Field.from_dict(f) for f in data["fields"]],
+            phrases={str(k): str(v) for k, v in dict(data.get("phrases", {})).items()},
         )
 
     def save(self, path: str | os.PathLike) -> None:

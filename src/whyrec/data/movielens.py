@@ -44,6 +44,14 @@ RELEASES: dict[str, str | None] = {
     "ml-latest-small": None,
 }
 _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
+# how a film's reasons read (whyrec.explain.words); other fields read by the fallbacks
+PHRASES = {
+    "item": "you watched {name}",
+    "user.age": "you are {value}",
+    "item.genre": "you like {value} films",
+    "item.year": "you like films from {value}",
+    "item.tag": "you like films tagged {value}",
+}
 
 ML1M_AGES = {1: "Under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49", 50: "50-55", 56: "56+"}
 ML1M_OCCUPATIONS = (
@@ -168,6 +176,7 @@ def load_movielens(
             multi_valued={"genre": "|"} if found != "csv" else {},
             on_duplicate=on_duplicate,
             name=name,
+            phrases=PHRASES,
         )
     except TableError as exc:
         file = files.get(exc.table)

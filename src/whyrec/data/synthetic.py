@@ -29,6 +29,16 @@ COUNTRIES = ("BR", "DE", "FR", "IN", "JP", "US", "NG", "MX")
 DEVICES = ("mobile", "desktop", "tablet")
 CATEGORIES = ("books", "music", "games", "garden", "kitchen", "sports", "toys", "beauty", "tools", "fashion")
 PRICE_BANDS = ((1, 15), (15, 40), (40, 120))  # budget, mid, premium price ranges
+# how a shopper's reasons read (whyrec.explain.words)
+PHRASES = {
+    "item": "you bought {name}",
+    "user.age": "you are {value}",
+    "user.country": "you live in {value}",
+    "user.device": "you shop on {value}",
+    "item.category": "you like {value}",
+    "item.brand": "you like {value}",
+    "item.price": "you often pay {value}",
+}
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 
 
@@ -133,7 +143,9 @@ def synthetic(
     lengths = np.clip(rng.lognormal(np.log(mean_interactions) - 0.32, 0.8, n_users).astype(int), 5, n_items // 3)
     table = _draw_interactions(rng, items, users, lengths, user_mixture, country_category, device_band)
     interactions, user_frame, item_frame = _frames(rng, table, items, users, north if segment_drivers else None)
-    dataset = Dataset.from_frames(interactions, user_frame, item_frame, n_bins=len(PRICE_BANDS), name="synthetic")
+    dataset = Dataset.from_frames(
+        interactions, user_frame, item_frame, n_bins=len(PRICE_BANDS), name="synthetic", phrases=PHRASES
+    )
     interactions["mechanism"] = np.array(MECHANISMS, dtype=object)[table[:, 2]]
     interactions["driver"] = _drivers(table, users, list(item_frame["title"]))
     return SyntheticData(

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from whyrec.data.profiles import Profile, check_nonempty
 from whyrec.errors import ConflictError, ParameterError
+from whyrec.explain import words as wording
 from whyrec.explain.additions import best_addition
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
@@ -48,6 +49,7 @@ class Counterfactual:
     found: bool
     verified: bool
     removed: list[str] = field(default_factory=list)  # token names, most relevant first
+    removed_labels: list[str] = field(default_factory=list)  # the same, in words (titles, "age 25–34")
     removed_tokens: list[int] = field(default_factory=list)
     removed_items: list[Any] = field(default_factory=list)  # external IDs of the removed history items
     new_rank: int | None = None
@@ -58,8 +60,13 @@ class Counterfactual:
     message: str = ""
     rank_without_all: int | None = None  # when none was found: its rank with every candidate removed
 
+    @property
+    def sentence(self) -> str:
+        """The counterfactual in words ("Without Alien (1979), it would drop from rank 2 to 14, ...")."""
+        return wording.removal_sentence(self, self.removed_labels)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "sentence": self.sentence}
 
 
 def counterfactual(
@@ -178,6 +185,9 @@ def _verified(
         found=True,
         verified=new_rank > n,
         removed=[str(fs.token_names[t]) for t in chosen],
+        removed_labels=[
+            wording.label(str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t])) for t in chosen
+        ],
         removed_tokens=[int(t) for t in chosen],
         new_rank=new_rank,
         steps=steps,
@@ -334,12 +344,14 @@ def why_not(
         return WhyNot(**base, recommended=False, holding_back=holding, message="there is no token left to add")
     # the smallest addition: the best rank, ties broken by the larger margin
     best = best_addition(edits, candidates, target)
-    if best.rank > n:
-        message = f"no single addition brings it into the top {n} (the best reaches rank {best.rank})"
-        return WhyNot(**base, recommended=False, holding_back=holding, message=message)
     addition = _verified_addition(model, edits, int(candidates[best.position]), target, n)
-    where = "to the history" if addition["item_id"] is not None else "to the profile"
-    message = f"adding {addition['name']} {where} brings it to rank {addition['new_rank']}"
+    if addition["verified"]:
+        message = f"if {addition['words']}, it would rise to rank {addition['new_rank']}"
+    else:  # named all the same: the best single addition, and how far it gets
+        message = (
+            f"no single addition brings it into the top {n}; the best, if {addition['words']}, "
+            f"reaches rank {addition['new_rank']}"
+        )
     return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)
 
 
@@ -372,11 +384,13 @@ def _verified_addition(model: Recommender, edits: ProfileEdits, chosen: int, tar
     the model's public scorer on the rebuilt bag."""
     fs = model.feature_space_
     verify = edits.ranks(model.score(edits.addition_bags(np.array([chosen]))), target, np.array([chosen]))[0]
+    token, kind, field_name = str(fs.token_names[chosen]), str(fs.token_kinds[chosen]), str(fs.token_fields[chosen])
     return {
-        "token": str(fs.token_names[chosen]),
-        "kind": str(fs.token_kinds[chosen]),
+        "token": token,
+        "kind": kind,
         "item_id": fs.item_ids[chosen] if chosen < fs.n_items else None,
-        "name": fs.item_names[chosen] if chosen < fs.n_items else str(fs.token_names[chosen]),
+        "name": wording.label(token, kind, field_name),
+        "words": wording.phrase(token, kind, field_name, fs.phrases),
         "new_rank": int(verify),
         "verified": bool(verify <= n),
     }

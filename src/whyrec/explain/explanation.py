@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as attribute
 from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+
+from whyrec.explain import words as wording
 
 
 class Vocabulary(Protocol):
@@ -58,25 +61,22 @@ class Reason:
     kind: str  # "item", "user_attribute", "item_attribute", "context_attribute" or "group"
     field: str  # "item", "user.age", "item.genre", ...
     relevance: float
+    phrases: Mapping[str, str] | None = attribute(default=None, compare=False, repr=False)  # the data's phrasing
+
+    @property
+    def label(self) -> str:
+        """The token's short name, without prefixes: a title, or a field and value ("age 25–34")."""
+        return wording.label(self.name, self.kind, self.field)
 
     def words(self) -> str:
-        """The reason as a phrase a user can read ("you interacted with Alien (1979)")."""
-        if self.kind == "item":
-            return f"you interacted with {self.name.removeprefix('item:')}"
-        if self.kind == "group":
-            return f"the {self.field.replace('_', ' ')}"
-        field, _, value = self.name.partition("=")
-        if self.kind == "context_attribute":
-            return f"{field} is {value}"
-        attribute = field.split(".", 1)[1].replace("_", " ")
-        if self.kind == "user_attribute":
-            return f"your {attribute} is {value}"
-        return f"you chose items with {attribute} {value}"
+        """The reason as a clause a person can read ("you watched Alien (1979)", "you are 25–34")."""
+        return wording.phrase(self.name, self.kind, self.field, self.phrases)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "token": self.token,
             "name": self.name,
+            "label": self.label,
             "kind": self.kind,
             "field": self.field,
             "relevance": self.relevance,
@@ -116,6 +116,7 @@ class Explanation:
             str(fs.token_kinds[token]),
             str(fs.token_fields[token]),
             float(self.relevance[position]),
+            getattr(fs, "phrases", None),
         )
 
     @property
@@ -149,18 +150,19 @@ class Explanation:
         return float(self.score - self.baseline - self.relevance.sum())
 
     def sentence(self, n: int = 3) -> str:
-        """A plain-language summary of the top positive reasons, strongest first."""
+        """The top `n` positive reasons in one sentence, with the share of the score they carry
+        (see :mod:`whyrec.explain.words`); the same template for every method."""
         top = self.top(n, positive=True)
-        if not top:
-            return f"{self.item_name} is recommended mostly for its overall popularity."
-        items = [r.name.removeprefix("item:") for r in top if r.kind == "item"]
-        parts: list[str] = []
+        items = [r for r in top if r.kind == "item"]
+        clauses: list[str] = []
         for reason in top:  # history items are named together, where the first of them ranks
             if reason.kind != "item":
-                parts.append(reason.words())
-            elif reason.name.removeprefix("item:") == items[0]:
-                parts.append("you interacted with " + _join(items))
-        return f"{self.item_name} is recommended mainly because " + _join(parts) + "."
+                clauses.append(reason.words())
+            elif reason is items[0]:
+                together = wording.join([r.label for r in items])
+                clauses.append(wording.phrase(f"item:{together}", "item", "item", reason.phrases))
+        named = float(sum(r.relevance for r in top))
+        return wording.sentence(self.item_name, clauses, named, float(self.relevance.sum()))
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         reasons = self.reasons if top is None else self.reasons[:top]
@@ -216,9 +218,3 @@ class Explanations:
 
     def __iter__(self) -> Iterator[Explanation]:
         return (self[i] for i in range(len(self)))
-
-
-def _join(parts: list[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]

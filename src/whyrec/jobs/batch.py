@@ -156,6 +156,7 @@ def _part(
         names = fs.token_names
         columns["reasons"] = pa.array([names[t].tolist() for t in tokens], type=pa.list_(pa.string()))
         columns["relevance"] = pa.array(values, type=pa.list_(pa.float32()))
+        columns["sentence"] = pa.array([e.sentence() for e in explained], type=pa.string())
         if counterfactual:
             columns.update(_counterfactuals(model, pair_bags, items.ravel(), explained, k))
     return pa.table(columns)
@@ -165,7 +166,7 @@ def _counterfactuals(
     model: Recommender, bags: sp.csr_matrix, targets: np.ndarray, explained: Any, n: int
 ) -> dict[str, pa.Array]:
     """Each pair's counterfactual set in the top n, ordered by the job's own explanation."""
-    sets, ranks, verified = [], [], []
+    sets, ranks, verified, sentences = [], [], [], []
     for p, target in enumerate(targets):
         bag = bags[p]
         bag.sort_indices()
@@ -174,10 +175,12 @@ def _counterfactuals(
         sets.append(found.removed)
         ranks.append(found.new_rank)
         verified.append(found.verified)
+        sentences.append(found.sentence)
     return {
         "counterfactual": pa.array(sets, type=pa.list_(pa.string())),
         "counterfactual_rank": pa.array(ranks, type=pa.int32()),
         "counterfactual_verified": pa.array(verified, type=pa.bool_()),
+        "counterfactual_sentence": pa.array(sentences, type=pa.string()),
     }
 
 

@@ -109,19 +109,22 @@ class CounterfactualOut(BaseModel):
     rank: int = Field(description="The item's rank before the change.")
     new_rank: int | None = None
     removed: list[str] = Field(description="The tokens removed, most relevant first.")
+    removed_labels: list[str] = Field(description="The same tokens in words: titles, or a field and value.")
     removed_items: list[Id] = Field(description="External IDs of the removed history items.")
     replaced_by: Id | None = Field(None, description="The item that enters the top n.")
     replaced_by_name: str | None = None
     search: str = Field(description="attribution or margin: which greedy order found the set.")
     message: str = ""
+    sentence: str = Field(description="The counterfactual in one sentence.")
 
 
 class ReasonOut(BaseModel):
-    name: str
+    name: str = Field(description="The token, e.g. 'item:Heat (1995)' or 'user.age=25-34'.")
+    label: str = Field(description="The token in words, without prefixes: 'Heat (1995)', 'age 25–34'.")
     kind: str
     field: str
     relevance: float
-    words: str
+    words: str = Field(description="The reason as a clause: 'you watched Heat (1995)'.")
 
 
 class ExplainResponse(BaseModel):
@@ -196,9 +199,10 @@ class AdditionOut(BaseModel):
     token: str = Field(description="The added token, e.g. 'item:Heat (1995)' or 'user.occupation=writer'.")
     kind: str = Field(description="'item' (a history item) or 'user_attribute'.")
     item_id: Id | None = Field(None, description="The added item's ID when the addition is a history item.")
-    name: str
-    new_rank: int
-    verified: bool = Field(description="Re-scored by the model's public scorer with the token added.")
+    name: str = Field(description="The token in words: a title, or a field and value.")
+    words: str = Field(description="The addition as a clause: 'you watched Heat (1995)'.")
+    new_rank: int = Field(description="The item's rank with the token added, re-scored by the model.")
+    verified: bool = Field(description="Re-scored by the model's public scorer: the addition brings it into the top n.")
 
 
 class WhyNotResponse(BaseModel):
@@ -212,7 +216,11 @@ class WhyNotResponse(BaseModel):
     recommended: bool = Field(description="Already in the top n: nothing to explain away.")
     holding_back: list[ReasonOut] = Field(description="The tokens pulling its score down, most negative first.")
     addition: AdditionOut | None = Field(
-        None, description="The one history item or attribute value that brings it into the top n."
+        None,
+        description=(
+            "The one history item or attribute value that lifts it highest: into the top n when verified, "
+            "else as far as any single addition gets it."
+        ),
     )
     message: str
 

@@ -130,6 +130,7 @@ def reason_body(reason: Reason) -> dict[str, Any]:
     """One reason: the token, its kind and field, its signed relevance and the words for it."""
     return {
         "name": reason.name,
+        "label": reason.label,
         "kind": reason.kind,
         "field": reason.field,
         "relevance": float(reason.relevance),

@@ -13,7 +13,7 @@ def sankey_figure(explanation: Explanation, *, top: int = 8) -> go.Figure:
     """Top positive reasons flow into the item; negative evidence flows into a separate red node."""
     positive = explanation.top(top, positive=True)
     negative = explanation.bottom(min(top, 5))
-    labels = [r.name for r in positive] + [r.name for r in negative] + [explanation.item_name, "against"]
+    labels = [r.label for r in positive] + [r.label for r in negative] + [explanation.item_name, "against"]
     item = len(positive) + len(negative)
     source = list(range(item))
     target = [item] * len(positive) + [item + 1] * len(negative)

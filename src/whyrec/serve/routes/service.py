@@ -63,6 +63,12 @@ def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
+@dashboard.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The dashboard's icon where a browser asks for it by the old name (an SVG, which browsers read)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 @dashboard.get("/static/plotly.min.js")
 def plotly_js() -> Response:
     return Response(_plotly_js(), media_type="application/javascript")

@@ -158,11 +158,11 @@ async function explain(itemId) {
     drawSankey(e);
     // the item just picked is a new input of the profile: say how much it now weighs for this item
     const position = state.picked ? all.findIndex((r) => r.name === `item:${state.picked}`) : -1;
-    $("new-reason").textContent = position < 0 ? "" :
-      `New reason: ${all[position].name} (${all[position].relevance >= 0 ? "+" : ""}${all[position].relevance.toFixed(4)}, #${position + 1} of ${all.length})`;
+    $("new-reason").textContent = position < 0 ? "" : newReason(all[position], position);
+    $("new-reason").title = position < 0 ? "" : `relevance ${signed(all[position].relevance, 4)}, reason ${position + 1} of ${all.length}`;
     await showCounterfactual(itemId);
     $("against").innerHTML = e.against.length
-      ? "<h3>Evidence against</h3><ul>" + e.against.map((r) => `<li class="bad">${r.name} (${r.relevance.toFixed(3)})</li>`).join("") + "</ul>"
+      ? "<h3>What counts against it</h3><ul>" + e.against.map((r) => `<li class="bad" title="relevance ${signed(r.relevance, 4)}">${escapeHtml(r.label)}</li>`).join("") + "</ul>"
       : "";
   } catch (error) { showError(error); }
 }
@@ -181,10 +181,7 @@ async function showCounterfactual(itemId) {
     $("counterfactual").textContent = c ? c.message : "";
     return;
   }
-  const names = c.removed.map((n) => n.replace(/^item:/, ""));
-  const taker = c.replaced_by_name ? `, and ${c.replaced_by_name} would take its place` : "";
-  $("counterfactual").textContent =
-    `Without ${names.join(", ")} in the history, ${e.item} would drop from rank ${c.rank} to ${c.new_rank}${taker}.`;
+  $("counterfactual").textContent = c.sentence;
   state.counterfactual = c;
   $("toggle-counterfactual").hidden = false;
   $("toggle-counterfactual").textContent = "Remove them and re-rank";
@@ -210,23 +207,42 @@ function readAloud() {
   window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
 }
 
+function signed(value, digits) { return (value >= 0 ? "+" : "") + value.toFixed(digits); }
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function newReason(reason, position) {
+  // how much the item just picked now weighs for this item, in words (the numbers are on hover)
+  const weight = position === 0 ? "its strongest reason" : position < 3 ? "one of its three strongest reasons"
+    : position < 10 ? "one of its ten strongest reasons" : "a minor reason";
+  return reason.relevance >= 0 ? `Your pick ${reason.label} now counts for this item: ${weight}.`
+    : `Your pick ${reason.label} now counts against this item.`;
+}
+
 function drawSankey(e) {
   // Flows from the most relevant inputs into the item; width is the relevance. Negative evidence
   // flows into a separate "against" node in red, so it is never mistaken for support.
   const positive = e.reasons.filter((r) => r.relevance > 0);
   const negative = e.against;
-  const labels = [...positive.map((r) => r.name), ...negative.map((r) => r.name), e.item, "against"];
+  // the item and "against" are named by the title and on hover: a label on the right-hand nodes
+  // would be drawn across the flows
+  const names = [...positive.map((r) => r.label), ...negative.map((r) => r.label), e.item, "against"];
+  const labels = [...names.slice(0, -2), "", ""];
   const item = positive.length + negative.length;
   const links = { source: [], target: [], value: [], color: [] };
   positive.forEach((r, i) => { links.source.push(i); links.target.push(item); links.value.push(r.relevance); links.color.push("rgba(44,160,44,0.45)"); });
   negative.forEach((r, i) => { links.source.push(positive.length + i); links.target.push(item + 1); links.value.push(-r.relevance); links.color.push("rgba(214,39,40,0.45)"); });
   const data = [{
     type: "sankey", orientation: "h", arrangement: "snap",
-    node: { label: labels, pad: 12, thickness: 14,
+    node: { label: labels, customdata: names, hovertemplate: "%{customdata}<extra></extra>", pad: 12, thickness: 14,
       color: labels.map((_, i) => i === item ? "#1f3b57" : i === item + 1 ? "#b02a2a" : i >= positive.length ? "#d62728" : "#2ca02c") },
     link: links,
   }];
-  Plotly.react("sankey", data, { margin: { l: 10, r: 10, t: 30, b: 10 }, height: 420, title: { text: `${e.method.toUpperCase()}: why ${e.item}`, font: { size: 14 } } });
+  const title = `Why ${e.item}: <span style="color:#2ca02c">for</span> and <span style="color:#b02a2a">against</span>`;
+  Plotly.react("sankey", data, { margin: { l: 10, r: 10, t: 30, b: 10 }, height: 420, title: { text: title, font: { size: 14 } } },
+    { responsive: true, displaylogo: false });
 }
 
 async function showInsights() {
