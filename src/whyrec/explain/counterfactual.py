@@ -9,8 +9,8 @@ token can lift the competitors more than the item; when the attribution order do
 within the budget, a second greedy search removes, at each step, the token whose removal leaves the
 item the smallest margin over the N-th competitor, every candidate re-scored exactly. The first set
 that flips the item is pruned to a 1-minimal one (putting back any single member loses the flip),
-and the result is checked once more through the model's public ``score`` before it is called
-verified.
+then shrunk to the smallest set that flips it (:mod:`whyrec.explain.smallest`), and the result is
+checked once more through the model's public ``score`` before it is called verified.
 
 **Why not** X: where X ranks, how far its score is from the N-th item's, which tokens hold it back
 (its most negative relevances), and the single token (a history item or a user-attribute value)
@@ -35,6 +35,7 @@ from whyrec.explain.additions import best_addition
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
 from whyrec.explain.explanation import Explanations, Reason
+from whyrec.explain.smallest import margins, smallest_set
 from whyrec.models.recommender import Recommender, check_k
 
 
@@ -57,6 +58,7 @@ class Counterfactual:
     replaced_by_name: str | None = None
     steps: int = 0  # greedy removals tried before the flip (or the budget)
     search: str = ""  # "attribution" or "margin": which greedy order found the set
+    minimum: bool = False  # no smaller set flips it: every smaller set was tried (whyrec.explain.smallest)
     message: str = ""
     rank_without_all: int | None = None  # when none was found: its rank with every candidate removed
 
@@ -78,12 +80,15 @@ def counterfactual(
     relevance: np.ndarray | None = None,
     kinds: tuple[str, ...] = ("item",),
     max_steps: int = 30,
+    time_limit: float = 0.5,
 ) -> Counterfactual:
     """Search the counterfactual of one (bag, target item) pair (see the module docstring).
 
     `relevance` (one value per bag token, in the bag's token order) orders the candidates; by
     default the model's exact explanation of the pair. `kinds` are the token kinds that may be
-    removed: ``"item"`` (history items) and ``"user_attribute"``.
+    removed: ``"item"`` (history items) and ``"user_attribute"``. The greedy set is then shrunk to
+    the smallest that flips the item (:func:`~whyrec.explain.smallest.smallest_set`) within
+    `time_limit` seconds.
     """
     fs = model.feature_space_
     n = _check_n(n, fs.n_items)
@@ -116,7 +121,8 @@ def counterfactual(
         steps = len(chosen) if chosen is not None else min(max_steps, len(candidates))
     if chosen is None:
         return _not_found(edits, candidates, target, base, kinds, steps, search, max_steps)
-    return _verified(model, edits, _one_minimal(edits, chosen, target, n), target, base, base_scores, steps, search)
+    found = smallest_set(edits, candidates, target, n, _one_minimal(edits, chosen, target, n), time_limit)
+    return _verified(model, edits, found.tokens, target, base, base_scores, steps, search, found.proven)
 
 
 def _attribution_greedy(
@@ -171,6 +177,7 @@ def _verified(
     base_scores: np.ndarray,
     steps: int,
     search: str,
+    minimum: bool,
 ) -> Counterfactual:
     """The found set, re-scored through the model's public scorer on the rebuilt bag: the verification."""
     fs = model.feature_space_
@@ -192,6 +199,7 @@ def _verified(
         new_rank=new_rank,
         steps=steps,
         search=search,
+        minimum=minimum,
         removed_items=[fs.item_ids[t] for t in chosen if t < fs.n_items],
         replaced_by=fs.item_ids[replaced] if replaced is not None else None,
         replaced_by_name=fs.item_names[replaced] if replaced is not None else None,
@@ -209,22 +217,13 @@ def _margin_greedy(
     for _ in range(min(max_steps, len(remaining))):
         trials = np.repeat(current[None, :], len(remaining), axis=0)
         trials[np.arange(len(remaining)), np.searchsorted(edits.tokens, remaining)] = True
-        margins = _margins(edits, edits.removal_scores(trials), target, n)
-        best = int(np.argmin(margins))
+        left = margins(edits, edits.removal_scores(trials), target, n)
+        best = int(np.argmin(left))
         chosen.append(remaining.pop(best))
         current = trials[best]
-        if margins[best] < 0:
+        if left[best] < 0:
             return chosen
     return None
-
-
-def _margins(edits: ProfileEdits, scores: np.ndarray, target: int, n: int) -> np.ndarray:
-    """Each row's target score minus its n-th best competitor outside the history (negative: out)."""
-    others = np.array(scores, dtype=np.float32, copy=True)
-    others[:, edits.history] = -np.inf
-    others[:, target] = -np.inf
-    nth = -np.partition(-others, n - 1, axis=1)[:, n - 1]
-    return scores[:, target] - nth
 
 
 def _one_minimal(edits: ProfileEdits, chosen: list[int], target: int, n: int) -> list[int]:

@@ -114,6 +114,7 @@ class CounterfactualOut(BaseModel):
     replaced_by: Id | None = Field(None, description="The item that enters the top n.")
     replaced_by_name: str | None = None
     search: str = Field(description="attribution or margin: which greedy order found the set.")
+    minimum: bool = Field(False, description="No smaller set flips it: every smaller set was tried.")
     message: str = ""
     sentence: str = Field(description="The counterfactual in one sentence.")
 
