@@ -110,3 +110,35 @@ def test_rank_bounds_never_exceed_the_rank(family, columns, models, monkeypatch)
     np.testing.assert_allclose(score, scores[:, target], rtol=1e-5, atol=1e-6)
     if columns == 256:  # the small catalogue is covered whole: the bound is the rank, but for near-ties
         assert (bound == ranks).mean() > 0.99
+
+
+def test_why_not_tries_sets_of_two_and_three(small_model):
+    """Where no single addition brings the item in, the best set tried is named and re-scored."""
+    from whyrec.explain import why_not
+
+    fs = small_model.feature_space_
+    tried = reached = 0
+    for u in range(40):
+        if not small_model.train_matrix_[u].nnz:
+            continue
+        ranked = small_model.recommend(fs.user_ids[u], k=25).item_ids[0]
+        answer = why_not(small_model, fs.user_ids[u], ranked[24], n=10)
+        if answer.addition["verified"]:
+            assert answer.together is None
+            continue
+        together = answer.together
+        assert together is not None and 2 <= len(together["tokens"]) <= 3
+        tried += 1
+        tokens = [int(np.flatnonzero(fs.token_names == t)[0]) for t in together["tokens"]]
+        edits = ProfileEdits(small_model, small_model.user_profiles(np.array([u])))
+        scores = small_model.score(edits.set_addition_bags([tokens]))[0].astype(np.float64)
+        scores[edits.history] = -np.inf
+        scores[[t for t in tokens if t < fs.n_items]] = -np.inf
+        target = int(fs.item_index([ranked[24]])[0])
+        assert 1 + int((scores > scores[target]).sum()) == together["new_rank"]
+        assert together["verified"] == (together["new_rank"] <= 10)
+        assert together["new_rank"] <= answer.addition["new_rank"]
+        if together["verified"]:
+            reached += 1
+            assert together["words"] in answer.message
+    assert tried >= 3 and reached >= 1

@@ -116,3 +116,6 @@ def _why_not(
         console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.label}")
     if answer.addition is not None and answer.addition["verified"]:
         console.print(f"Adding {answer.addition['name']}: rank {answer.addition['new_rank']} [verified by re-scoring].")
+    elif answer.together is not None and answer.together["verified"]:
+        names = ", ".join(answer.together["names"])
+        console.print(f"Adding {names} together: rank {answer.together['new_rank']} [verified by re-scoring].")

@@ -18,6 +18,7 @@ valid when the columns' and the full rows' products round differently.
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from whyrec.explain.edits import ProfileEdits
 
 MIN_COLUMNS = 256
+POOL = 24  # the single additions that are combined into sets of two and three
 TOLERANCE = 1e-5  # relative: far above float32 rounding of a score, far below any gap that matters
 
 
@@ -36,6 +38,7 @@ class Addition(NamedTuple):
     position: int
     rank: int
     score: float
+    pool: list[int]  # the POOL candidate tokens with the best bounds, for sets (:func:`best_set`)
 
 
 def best_addition(edits: ProfileEdits, candidates: np.ndarray, target: int, block: int = 256) -> Addition:
@@ -67,7 +70,8 @@ def _search(edits: ProfileEdits, candidates: np.ndarray, target: int, block: int
             best = found if best is None else min(best, found)
         start += block
     assert best is not None, "best_addition needs at least one candidate"
-    return Addition(position=best[2], rank=int(best[0]), score=-best[1])
+    pool = [int(t) for t in candidates[order[:POOL]]]
+    return Addition(position=best[2], rank=int(best[0]), score=-best[1], pool=pool)
 
 
 def rank_bounds(
@@ -99,3 +103,52 @@ def rank_bounds(
 
 def _slack(scores: np.ndarray) -> np.ndarray:
     return TOLERANCE * (1.0 + np.abs(scores))
+
+
+class Together(NamedTuple):
+    """A set of additions, the rank it gives the target through the model's public scorer, and
+    the target's score then."""
+
+    tokens: list[int]
+    rank: int
+    score: float
+
+
+def best_set(
+    edits: ProfileEdits, pool: list[int], target: int, n: int, most: int = 3, time_limit: float = 0.5
+) -> Together | None:
+    """The set of two to `most` additions that ranks `target` best, scored through the model's
+    public scorer on the rebuilt bags; the search stops at the first size that brings it into the
+    top `n`, or at `time_limit` seconds.
+
+    Sets are built from the `pool` of single additions that rank it best (their bound order, see
+    :func:`best_addition`): every pair of them, then each of the best pairs with one more. This is
+    a beam, not every set: "no set of three" means none among those tried.
+    """
+    deadline = time.perf_counter() + time_limit
+    best: Together | None = None
+    frontier: list[tuple[int, ...]] = [(t,) for t in pool]
+    for _ in range(2, most + 1):
+        sets = sorted({tuple(sorted({*s, t})) for s in frontier for t in pool if t not in s})
+        if not sets or time.perf_counter() > deadline:
+            break
+        found = _rank_sets(edits, [list(s) for s in sets], target)
+        order = np.lexsort((-found[1], found[0]))
+        top = Together(list(sets[order[0]]), int(found[0][order[0]]), float(found[1][order[0]]))
+        best = top if best is None or (top.rank, -top.score) < (best.rank, -best.score) else best
+        if best.rank <= n:
+            break
+        frontier = [sets[i] for i in order[:POOL]]
+    return best
+
+
+def _rank_sets(edits: ProfileEdits, sets: list[list[int]], target: int) -> tuple[np.ndarray, np.ndarray]:
+    """The target's rank and score with each set added, by the model's public scorer."""
+    scores = np.array(edits.model.score(edits.set_addition_bags(sets)), dtype=np.float32)
+    scores[:, edits.history] = -np.inf
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    added = np.concatenate([np.asarray(s) for s in sets])
+    inside = added < edits.n_items
+    scores[rows[inside], added[inside]] = -np.inf
+    own = scores[:, target]
+    return 1 + (scores > own[:, None]).sum(axis=1), own

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from whyrec.data.profiles import Profile, check_nonempty
 from whyrec.errors import ConflictError, ParameterError
 from whyrec.explain import words as wording
-from whyrec.explain.additions import best_addition
+from whyrec.explain.additions import best_addition, best_set
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
 from whyrec.explain.explanation import Explanations, Reason
@@ -290,6 +290,7 @@ class WhyNot:
     recommended: bool  # already in the top n: nothing to explain away
     holding_back: list[Reason] = field(default_factory=list)
     addition: dict[str, Any] | None = None  # item_id, name, new_rank, verified
+    together: dict[str, Any] | None = None  # when no single addition suffices: the best set of 2-3 tried
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -346,12 +347,36 @@ def why_not(
     addition = _verified_addition(model, edits, int(candidates[best.position]), target, n)
     if addition["verified"]:
         message = f"if {addition['words']}, it would rise to rank {addition['new_rank']}"
-    else:  # named all the same: the best single addition, and how far it gets
-        message = (
-            f"no single addition brings it into the top {n}; the best, if {addition['words']}, "
-            f"reaches rank {addition['new_rank']}"
-        )
-    return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)
+        return WhyNot(**base, recommended=False, holding_back=holding, addition=addition, message=message)
+    # named all the same: the best single addition and how far it gets, then sets of two or three
+    message = (
+        f"no single addition brings it into the top {n}; the best, if {addition['words']}, "
+        f"reaches rank {addition['new_rank']}"
+    )
+    found = best_set(edits, best.pool, target, n)
+    together = _together(model, found, n) if found is not None else None
+    if together is not None and together["verified"]:
+        message += f"; if {together['words']}, it would rise to rank {together['new_rank']}"
+    elif together is not None:
+        message += f"; of the sets of up to {len(together['tokens'])} tried, none brings it in"
+    return WhyNot(
+        **base, recommended=False, holding_back=holding, addition=addition, together=together, message=message
+    )
+
+
+def _together(model: Recommender, found: Any, n: int) -> dict[str, Any]:
+    """A set of additions (:func:`~whyrec.explain.additions.best_set`, already ranked by the public
+    scorer) as a response: its tokens, their names, the clause, and the rank it reaches."""
+    fs = model.feature_space_
+    named = [(str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t])) for t in found.tokens]
+    clauses = [wording.phrase(*token, fs.phrases) for token in named]
+    return {
+        "tokens": [name for name, _, _ in named],
+        "names": [wording.label(*token) for token in named],
+        "words": wording.join(clauses),
+        "new_rank": int(found.rank),
+        "verified": bool(found.rank <= n),
+    }
 
 
 def why_not_target(model: Recommender, bag: sp.csr_matrix, item: Any) -> int:

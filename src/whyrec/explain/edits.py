@@ -116,6 +116,23 @@ class ProfileEdits:
         user = user + _one_per_row(tokens, ~is_item, self.n_tokens)
         return build_profiles(sp.csr_matrix(history), sp.csr_matrix(user), self.item_attributes)
 
+    def set_addition_bags(self, sets: list[list[int]]) -> sp.csr_matrix:
+        """The rebuilt bags of the profile with each row's set of tokens added (items with their
+        attribute values, and user-attribute values)."""
+        rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+        tokens = np.concatenate([np.asarray(s, dtype=np.int64) for s in sets]) if sets else np.zeros(0, np.int64)
+        is_item = tokens < self.n_items
+        kept = np.ones((len(sets), len(self.history)), dtype=bool)
+        history = _rows_of(kept, self.history, self.n_items) + sp.csr_matrix(
+            (np.ones(int(is_item.sum()), np.float32), (rows[is_item], tokens[is_item])), shape=(len(sets), self.n_items)
+        )
+        kept = np.ones((len(sets), len(self.user_tokens)), dtype=bool)
+        user = _rows_of(kept, self.user_tokens, self.n_tokens) + sp.csr_matrix(
+            (np.ones(int((~is_item).sum()), np.float32), (rows[~is_item], tokens[~is_item])),
+            shape=(len(sets), self.n_tokens),
+        )
+        return build_profiles(sp.csr_matrix(history), sp.csr_matrix(user), self.item_attributes)
+
     def addition_candidates(self, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
         """Tokens one could add to the profile: unseen items, and values of the user's attribute
         fields that the profile leaves empty (any value of a multi-valued field it lacks)."""

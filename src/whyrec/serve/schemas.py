@@ -206,6 +206,14 @@ class AdditionOut(BaseModel):
     verified: bool = Field(description="Re-scored by the model's public scorer: the addition brings it into the top n.")
 
 
+class TogetherOut(BaseModel):
+    tokens: list[str] = Field(description="The added tokens, e.g. 'item:Heat (1995)'.")
+    names: list[str] = Field(description="The same tokens in words.")
+    words: str = Field(description="The additions as clauses: 'you watched Heat (1995) and you are 25–34'.")
+    new_rank: int = Field(description="The item's rank with all of them added, by the model's public scorer.")
+    verified: bool = Field(description="Whether that rank is in the top n.")
+
+
 class WhyNotResponse(BaseModel):
     model: str
     item_id: Id
@@ -222,6 +230,9 @@ class WhyNotResponse(BaseModel):
             "The one history item or attribute value that lifts it highest: into the top n when verified, "
             "else as far as any single addition gets it."
         ),
+    )
+    together: TogetherOut | None = Field(
+        None, description="When no single addition brings it in: the best set of two or three additions tried."
     )
     message: str
 

@@ -122,6 +122,7 @@ def why_not_answer(
         "recommended": answer.recommended,
         "holding_back": [reason_body(r) for r in answer.holding_back],
         "addition": answer.addition,
+        "together": answer.together,
         "message": answer.message,
     }
 
