@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from whyrec.explain.edits import ProfileEdits
 
 MIN_COLUMNS = 256
-POOL = 24  # the single additions that are combined into sets of two and three
+POOL = 16  # the single additions that are combined into sets of two and three
 TOLERANCE = 1e-5  # relative: far above float32 rounding of a score, far below any gap that matters
 
 
