@@ -7,8 +7,10 @@ each exactly explained family at a fixed, ordinary configuration (item-kNN, RP3b
 RecoNet's default, and a blend of iALS and RecoNet), then for ``--pairs`` users times:
 
 - ``why_not`` for the item at rank 100 of the user's list (every unseen item and attribute value
-  tried as an addition, exactly re-scored);
-- ``counterfactual`` for the user's top item (history removals, exactly re-scored and verified).
+  tried as an addition by the bounded exact search, then sets of two and three where one is not
+  enough);
+- ``counterfactual`` for the user's top item (history removals, exactly re-scored, shrunk to the
+  smallest set within its time bound, and verified).
 
 Reports each family's median and 90th percentile seconds, and how many answers were verified.
 Writes ``results/edits_synthetic-ITEMS.json``.
