@@ -65,14 +65,14 @@ def test_the_set_is_as_small_as_brute_force_finds(family, small_model, small_spl
     assert checked >= 10
 
 
-def test_a_large_profile_is_searched_within_its_time(small_model):
+def test_a_large_profile_is_searched_within_its_budget(small_model):
     fs = small_model.feature_space_
     for user in np.argsort(-np.diff(small_model.train_matrix_.indptr))[:40]:
         bag = small_model.user_profiles(np.array([user]))
         target = int(small_model.recommend(fs.user_ids[user], k=1).items[0][0])
-        quick = counterfactual(small_model, bag, target, n=10, time_limit=0.0)
+        quick = counterfactual(small_model, bag, target, n=10, budget=0)
         if quick.found:
             break
-    assert quick.found and quick.verified and not quick.minimum  # no time: the greedy set stands
+    assert quick.found and quick.verified and not quick.minimum  # no budget: the greedy set stands
     full = counterfactual(small_model, bag, target, n=10)
     assert full.verified and len(full.removed_tokens) <= len(quick.removed_tokens)

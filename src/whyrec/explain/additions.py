@@ -18,7 +18,6 @@ valid when the columns' and the full rows' products round differently.
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -114,23 +113,20 @@ class Together(NamedTuple):
     score: float
 
 
-def best_set(
-    edits: ProfileEdits, pool: list[int], target: int, n: int, most: int = 3, time_limit: float = 0.5
-) -> Together | None:
+def best_set(edits: ProfileEdits, pool: list[int], target: int, n: int, most: int = 3) -> Together | None:
     """The set of two to `most` additions that ranks `target` best, scored through the model's
     public scorer on the rebuilt bags; the search stops at the first size that brings it into the
-    top `n`, or at `time_limit` seconds.
+    top `n`. At most POOL·(POOL-1)/2 pairs and POOL² triples are tried, so the work is bounded.
 
     Sets are built from the `pool` of single additions that rank it best (their bound order, see
     :func:`best_addition`): every pair of them, then each of the best pairs with one more. This is
     a beam, not every set: "no set of three" means none among those tried.
     """
-    deadline = time.perf_counter() + time_limit
     best: Together | None = None
     frontier: list[tuple[int, ...]] = [(t,) for t in pool]
     for _ in range(2, most + 1):
         sets = sorted({tuple(sorted({*s, t})) for s in frontier for t in pool if t not in s})
-        if not sets or time.perf_counter() > deadline:
+        if not sets:
             break
         found = _rank_sets(edits, [list(s) for s in sets], target)
         order = np.lexsort((-found[1], found[0]))

@@ -35,7 +35,7 @@ from whyrec.explain.additions import best_addition, best_set
 from whyrec.explain.base import Explainer, default_method, explain_pairs
 from whyrec.explain.edits import KINDS, ProfileEdits
 from whyrec.explain.explanation import Explanations, Reason
-from whyrec.explain.smallest import margins, smallest_set
+from whyrec.explain.smallest import BUDGET, margins, smallest_set
 from whyrec.models.recommender import Recommender, check_k
 
 
@@ -80,15 +80,15 @@ def counterfactual(
     relevance: np.ndarray | None = None,
     kinds: tuple[str, ...] = ("item",),
     max_steps: int = 30,
-    time_limit: float = 0.5,
+    budget: int = BUDGET,
 ) -> Counterfactual:
     """Search the counterfactual of one (bag, target item) pair (see the module docstring).
 
     `relevance` (one value per bag token, in the bag's token order) orders the candidates; by
     default the model's exact explanation of the pair. `kinds` are the token kinds that may be
     removed: ``"item"`` (history items) and ``"user_attribute"``. The greedy set is then shrunk to
-    the smallest that flips the item (:func:`~whyrec.explain.smallest.smallest_set`) within
-    `time_limit` seconds.
+    the smallest that flips the item (:func:`~whyrec.explain.smallest.smallest_set`), trying at
+    most `budget` sets.
     """
     fs = model.feature_space_
     n = _check_n(n, fs.n_items)
@@ -121,7 +121,9 @@ def counterfactual(
         steps = len(chosen) if chosen is not None else min(max_steps, len(candidates))
     if chosen is None:
         return _not_found(edits, candidates, target, base, kinds, steps, search, max_steps)
-    found = smallest_set(edits, candidates, target, n, _one_minimal(edits, chosen, target, n), time_limit)
+    found = smallest_set(edits, candidates, target, n, _one_minimal(edits, chosen, target, n), budget)
+    order = {int(t): -float(r) for t, r in zip(edits.tokens, relevance, strict=True)}  # most relevant first
+    found = found._replace(tokens=sorted(found.tokens, key=lambda t: order[t]))
     return _verified(model, edits, found.tokens, target, base, base_scores, steps, search, found.proven)
 
 

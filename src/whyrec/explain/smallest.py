@@ -8,15 +8,15 @@ is reached. While the sets of a size are few enough it enumerates them all, and 
 is then the proven minimum. Past that it keeps a beam of the sets that leave the item the
 smallest margin over the N-th competitor, and says that the size was searched, not proven.
 Among the flipping sets of the smallest size it prefers one without a token whose removal alone
-lifts the item (evidence against it), then the one that drops the item furthest. The search
-stops at a time bound and keeps the greedy set.
+lifts the item (evidence against it), then the one that drops the item furthest. The work is
+bounded by a budget of sets re-scored, not by a clock, so the same question gets the same
+answer on any machine; past the budget the greedy set stands.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -24,8 +24,9 @@ import numpy as np
 from whyrec.explain.edits import ProfileEdits
 
 BEAM = 256  # sets kept per size once a size has too many to try all
+BUDGET = 2000  # sets re-scored per question by default
 EXHAUSTIVE = 20_000  # sets of one size tried all at once
-BLOCK = 256  # sets re-scored per product (the time bound is checked between them)
+BLOCK = 256  # sets re-scored per product
 
 
 class Smallest(NamedTuple):
@@ -36,14 +37,13 @@ class Smallest(NamedTuple):
 
 
 def smallest_set(
-    edits: ProfileEdits, candidates: np.ndarray, target: int, n: int, upper: list[int], time_limit: float = 0.5
+    edits: ProfileEdits, candidates: np.ndarray, target: int, n: int, upper: list[int], budget: int = BUDGET
 ) -> Smallest:
     """A removal set of minimum size (at most ``len(upper)``, the greedy set) that drops `target`
     out of the top `n` (see the module docstring)."""
     candidates = np.asarray(candidates, dtype=np.int64)
     if len(upper) == 1 and len(candidates) == 1:
         return Smallest(list(upper), True)
-    deadline = time.perf_counter() + time_limit
     base = margins(edits, edits.removal_scores(np.zeros((1, len(edits.tokens)), bool)), target, n)[0]
     lifts = np.zeros(len(candidates), dtype=bool)  # removing it alone lifts the item
     frontier: list[tuple[int, ...]] = [()]
@@ -54,9 +54,10 @@ def smallest_set(
         else:
             complete = False
             sets = sorted({tuple(sorted((*s, c))) for s in frontier for c in range(len(candidates)) if c not in s})
-        left = _score_sets(edits, candidates, sets, target, n, deadline)
-        if left is None:  # out of time: the greedy set stands
+        budget -= len(sets)
+        if budget < 0:  # past the budget: the greedy set stands
             return Smallest(list(upper), False)
+        left = _score_sets(edits, candidates, sets, target, n)
         if size == 1:
             lifts = left > base
         flips = np.flatnonzero(left < 0)
@@ -70,14 +71,12 @@ def smallest_set(
 
 
 def _score_sets(
-    edits: ProfileEdits, candidates: np.ndarray, sets: list[tuple[int, ...]], target: int, n: int, deadline: float
-) -> np.ndarray | None:
-    """The target's margin over the n-th competitor with each set removed; None past `deadline`."""
+    edits: ProfileEdits, candidates: np.ndarray, sets: list[tuple[int, ...]], target: int, n: int
+) -> np.ndarray:
+    """The target's margin over the n-th competitor with each set removed."""
     where = np.searchsorted(edits.tokens, candidates)
     out = np.empty(len(sets))
     for start in range(0, len(sets), BLOCK):
-        if time.perf_counter() > deadline:
-            return None
         chunk = sets[start : start + BLOCK]
         removals = np.zeros((len(chunk), len(edits.tokens)), dtype=bool)
         rows = np.repeat(np.arange(len(chunk)), [len(s) for s in chunk])
