@@ -141,10 +141,8 @@ def best_set(edits: ProfileEdits, pool: list[int], target: int, n: int, most: in
 def _rank_sets(edits: ProfileEdits, sets: list[list[int]], target: int) -> tuple[np.ndarray, np.ndarray]:
     """The target's rank and score with each set added, by the model's public scorer."""
     scores = np.array(edits.model.score(edits.set_addition_bags(sets)), dtype=np.float32)
-    scores[:, edits.history] = -np.inf
     rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
     added = np.concatenate([np.asarray(s) for s in sets])
     inside = added < edits.n_items
-    scores[rows[inside], added[inside]] = -np.inf
-    own = scores[:, target]
-    return 1 + (scores > own[:, None]).sum(axis=1), own
+    scores[rows[inside], added[inside]] = -np.inf  # an added item is seen, as the history is
+    return edits.ranks(scores, target), scores[:, target]

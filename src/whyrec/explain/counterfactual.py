@@ -194,9 +194,7 @@ def _verified(
         found=True,
         verified=new_rank > n,
         removed=[str(fs.token_names[t]) for t in chosen],
-        removed_labels=[
-            wording.label(str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t])) for t in chosen
-        ],
+        removed_labels=[wording.label(*wording.token(fs, t)) for t in chosen],
         removed_tokens=[int(t) for t in chosen],
         new_rank=new_rank,
         steps=steps,
@@ -370,7 +368,7 @@ def _together(model: Recommender, found: Any, n: int) -> dict[str, Any]:
     """A set of additions (:func:`~whyrec.explain.additions.best_set`, already ranked by the public
     scorer) as a response: its tokens, their names, the clause, and the rank it reaches."""
     fs = model.feature_space_
-    named = [(str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t])) for t in found.tokens]
+    named = [wording.token(fs, t) for t in found.tokens]
     clauses = [wording.phrase(*token, fs.phrases) for token in named]
     return {
         "tokens": [name for name, _, _ in named],
@@ -410,7 +408,7 @@ def _verified_addition(model: Recommender, edits: ProfileEdits, chosen: int, tar
     the model's public scorer on the rebuilt bag."""
     fs = model.feature_space_
     verify = edits.ranks(model.score(edits.addition_bags(np.array([chosen]))), target, np.array([chosen]))[0]
-    token, kind, field_name = str(fs.token_names[chosen]), str(fs.token_kinds[chosen]), str(fs.token_fields[chosen])
+    token, kind, field_name = wording.token(fs, chosen)
     return {
         "token": token,
         "kind": kind,

@@ -9,7 +9,7 @@ removing a token set R gives x₋R = (n·x − Σ_{k∈R} q_k) / (n − |R|) and
 x₊A = (n·x + Σ_{k∈A} q_k) / (n + |A|), so every edit is a small product with the bag's own
 embeddings and one pass through the output layer. The item-item models (EASE, item-kNN, RP3beta)
 score history · W, so an edit adds or subtracts rows of W. iALS adds an item to its fold-in by a
-rank-one update of the history's system (:meth:`whyrec.models.ALS.added_scores`). A blend combines its members' edited
+rank-one update of the history's system (:meth:`whyrec.models.ALS.added_vectors`). A blend combines its members' edited
 scores as it combines their scores. Any other model that scores profiles is given the rebuilt
 bags.
 """
@@ -107,14 +107,7 @@ class ProfileEdits:
     def addition_bags(self, tokens: np.ndarray) -> sp.csr_matrix:
         """The rebuilt bags of the profile with one more token per row: a history item (with its
         attribute values) or a user-attribute value."""
-        tokens = np.asarray(tokens, dtype=np.int64)
-        rows = len(tokens)
-        is_item = tokens < self.n_items
-        history = _rows_of(np.ones((rows, len(self.history)), dtype=bool), self.history, self.n_items)
-        history = history + _one_per_row(np.where(is_item, tokens, 0), is_item, self.n_items)
-        user = _rows_of(np.ones((rows, len(self.user_tokens)), bool), self.user_tokens, self.n_tokens)
-        user = user + _one_per_row(tokens, ~is_item, self.n_tokens)
-        return build_profiles(sp.csr_matrix(history), sp.csr_matrix(user), self.item_attributes)
+        return self.set_addition_bags([[int(t)] for t in np.asarray(tokens, dtype=np.int64)])
 
     def set_addition_bags(self, sets: list[list[int]]) -> sp.csr_matrix:
         """The rebuilt bags of the profile with each row's set of tokens added (items with their
@@ -259,8 +252,8 @@ class ProfileEdits:
 
     def _als_added(self, tokens: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
         """iALS's scores with each token added."""
-        Y = self.model._folding()[0]  # type: ignore[attr-defined]
-        return np.asarray(self._als_vectors(tokens) @ (Y if columns is None else Y[columns]).T, dtype=np.float32)
+        model: Any = self.model
+        return model.vector_scores(self._als_vectors(tokens), columns)
 
     def _blended_added(self, tokens: np.ndarray, block: int, columns: np.ndarray | None) -> np.ndarray:
         """The blend's scores with each token added; on `columns`, each member normalised by the
@@ -363,13 +356,6 @@ def _rows_of(keep: np.ndarray, tokens: np.ndarray, width: int) -> sp.csr_matrix:
     rows, cols = np.nonzero(keep)
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=keep.shape[0]))])
     return sp.csr_matrix((np.ones(len(rows), np.float32), tokens[cols], indptr), shape=(keep.shape[0], width))
-
-
-def _one_per_row(tokens: np.ndarray, present: np.ndarray, width: int) -> sp.csr_matrix:
-    """One token per row where `present`, an empty row elsewhere."""
-    indptr = np.concatenate([[0], np.cumsum(present)])
-    data = np.ones(int(present.sum()), np.float32)
-    return sp.csr_matrix((data, tokens[present], indptr), shape=(len(tokens), width))
 
 
 def _item_item_matrix(model: Recommender) -> Any:

@@ -159,8 +159,7 @@ class Explanation:
             if reason.kind != "item":
                 clauses.append(reason.words())
             elif reason is items[0]:
-                together = wording.join([r.label for r in items])
-                clauses.append(wording.phrase(f"item:{together}", "item", "item", reason.phrases))
+                clauses.append(wording.items_clause([r.label for r in items], reason.phrases))
         named = float(sum(r.relevance for r in top))
         return wording.sentence(self.item_name, clauses, named, float(self.relevance.sum()))
 

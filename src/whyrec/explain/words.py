@@ -55,6 +55,18 @@ def phrase(name: str, kind: str, field: str, phrases: Mapping[str, str] | None =
     return _tidy(template.format(name=value, field=key, value=value))
 
 
+def items_clause(titles: Sequence[str], phrases: Mapping[str, str] | None = None) -> str:
+    """History items named together in one clause ("you watched A, B and C")."""
+    template = (phrases or {}).get("item") or FALLBACK["item"]
+    return _tidy(template.format(name=join(titles), field="item", value=join(titles)))
+
+
+def token(vocabulary: Any, index: int) -> tuple[str, str, str]:
+    """The (name, kind, field) of token `index` of a vocabulary, as :func:`label` and :func:`phrase`
+    take them."""
+    return str(vocabulary.token_names[index]), str(vocabulary.token_kinds[index]), str(vocabulary.token_fields[index])
+
+
 def join(items: Sequence[str]) -> str:
     """A, B and C."""
     items = [i for i in items if i]

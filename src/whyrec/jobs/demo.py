@@ -13,7 +13,7 @@ from whyrec.data.splits import split
 from whyrec.data.synthetic import synthetic
 from whyrec.evaluate.ground_truth import planted_driver_recovery
 from whyrec.explain.base import explain
-from whyrec.explain.words import label
+from whyrec.explain.words import label, token
 from whyrec.models.baselines import Popularity
 from whyrec.models.reconet import RecoNet
 from whyrec.models.training import TrainingOptions
@@ -98,10 +98,7 @@ def _reasons(model: RecoNet, console: Any, users: int = 3, k: int = 5) -> list[s
     for user in fs.user_ids[:users]:
         recommendations = model.recommend(user, k=k)
         explained = explain(model, user, list(recommendations.item_ids.ravel()))
-        attrs = [
-            label(str(fs.token_names[t]), str(fs.token_kinds[t]), str(fs.token_fields[t]))
-            for t in model.user_attributes_[fs.user_index(user)[0]].indices
-        ]
+        attrs = [label(*token(fs, t)) for t in model.user_attributes_[fs.user_index(user)[0]].indices]
         console.rule(f"user {user} ({', '.join(attrs)})")
         lines.append(f"### User {user} ({', '.join(attrs)})\n")
         for rank, e in enumerate(explained, start=1):

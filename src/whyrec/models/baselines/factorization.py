@@ -104,12 +104,10 @@ class ALS(_Factors):
         )
 
     def _score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        users = self.fold_in(self.history(profiles))
-        return np.asarray(users @ self._folding()[0].T, dtype=np.float32)
+        return self.vector_scores(self.fold_in(self.history(profiles)))
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
-        vectors = self._known_user_vectors()[np.asarray(users)]
-        return np.asarray(vectors @ self._folding()[0].T, dtype=np.float32)
+        return self.vector_scores(self._known_user_vectors()[np.asarray(users)])
 
     def _known_user_vectors(self) -> np.ndarray:
         """The fold-in of every training user's history, computed once per fit."""
@@ -158,7 +156,7 @@ class ALS(_Factors):
 
     def edit_system(self, history_items: np.ndarray) -> tuple[Any, np.ndarray]:
         """The fold-in of one history as its system: (Cholesky factor of A, u = A⁻¹b), which
-        :meth:`added_scores` reuses for every addition."""
+        :meth:`added_vectors` reuses for every addition."""
         Y, B, _ = self._folding()
         c = float(self.alpha)
         P = Y[np.asarray(history_items, dtype=np.int64)]
@@ -180,13 +178,10 @@ class ALS(_Factors):
         gamma = c - (c - 1) * (added_factors @ u + c * s) / (1 + (c - 1) * s)
         return u[None, :] + (Z * gamma).T
 
-    def added_scores(
-        self, system: tuple[Any, np.ndarray], added: np.ndarray, columns: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Scores (len(added) x items, or x len(columns)) once each `added` item joins the history
-        of `system`, from :meth:`added_vectors`."""
+    def vector_scores(self, vectors: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """The scores (float32) of user `vectors` for every item, or for the items `columns`."""
         Y = self._folding()[0]
-        return np.asarray(self.added_vectors(system, added) @ (Y if columns is None else Y[columns]).T, np.float32)
+        return np.asarray(vectors @ (Y if columns is None else Y[columns]).T, dtype=np.float32)
 
     def score_moments(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The mean and mean square over the catalogue of the scores of user `vectors` (rows x
