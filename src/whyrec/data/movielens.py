@@ -47,6 +47,7 @@ _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
 # how a film's reasons read (whyrec.explain.words); other fields read by the fallbacks
 PHRASES = {
     "item": "you watched {name}",
+    "items": "films",
     "user.age": "you are {value}",
     "item.genre": "you like {value} films",
     "item.year": "you like films from {value}",

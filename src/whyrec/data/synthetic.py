@@ -32,6 +32,7 @@ PRICE_BANDS = ((1, 15), (15, 40), (40, 120))  # budget, mid, premium price range
 # how a shopper's reasons read (whyrec.explain.words)
 PHRASES = {
     "item": "you bought {name}",
+    "items": "products",
     "user.age": "you are {value}",
     "user.country": "you live in {value}",
     "user.device": "you shop on {value}",

@@ -60,6 +60,7 @@ class Recommender(Estimator, abstract=True):
     train_matrix_: sp.csr_matrix
     user_attributes_: sp.csr_matrix
     item_attributes_: sp.csr_matrix
+    item_values_: sp.csr_matrix  # the catalogue's attribute values, read or not: what layered reasons group by
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(
@@ -82,6 +83,7 @@ class Recommender(Estimator, abstract=True):
             raise DataError("the training set has no interactions")
         self.feature_space_ = train.feature_space
         self.train_matrix_ = train.matrix()
+        self.item_values_ = train.item_attributes
         fs = train.feature_space
         if use_attributes:
             self.user_attributes_ = train.user_attributes
@@ -339,6 +341,8 @@ class Recommender(Estimator, abstract=True):
         tensors = {**_csr_tensors("train", self.train_matrix_)}
         tensors.update(_csr_tensors("user_attr", self.user_attributes_))
         tensors.update(_csr_tensors("item_attr", self.item_attributes_))
+        if self.item_values_.nnz != self.item_attributes_.nnz:  # stored once where they are the same
+            tensors.update(_csr_tensors("item_values", self.item_values_))
         tensors.update({f"model.{k}": np.ascontiguousarray(v) for k, v in self._tensors().items()})
         return Content({TENSORS: tensors}, {FEATURES: self.feature_space_.to_dict()}, self._state())
 
@@ -350,6 +354,8 @@ class Recommender(Estimator, abstract=True):
         self.train_matrix_ = _csr_from("train", tensors, (fs.n_users, fs.n_items))
         self.user_attributes_ = _csr_from("user_attr", tensors, (fs.n_users, fs.n_tokens))
         self.item_attributes_ = _csr_from("item_attr", tensors, (fs.n_items, fs.n_tokens))
+        stored = "item_values" if "item_values.indptr" in tensors else "item_attr"  # earlier models: the same
+        self.item_values_ = _csr_from(stored, tensors, (fs.n_items, fs.n_tokens))
         own = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         self._restore_model(own, artifact.state)
 

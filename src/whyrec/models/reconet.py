@@ -300,6 +300,15 @@ class RecoNet(Recommender):
         Removal exponent β of the sampler (section 4.2); ``sampling="removal"`` only.
     weight_decay : float
         Adam's weight decay (0 with ``loss="sampled"`` and sparse gradients, which take none).
+    embedding_l2 : float
+        An L2 penalty on the token embeddings alone, added to every batch's loss for the whole
+        table (Adam's decay of that table). A token's data term grows with how often it occurs and
+        the penalty does not, so the rows of rare items and values are held near zero unless the
+        data says otherwise: a frequency-aware prior, as iALS's regularisation is (Hu et al., 2008;
+        Rendle et al., 2022). Without it, the softmax learns PMI-like input-output associations in
+        which a rare item that co-occurred a few times weighs as much as a well-attested
+        neighbour, and those rare items become the model's exact reasons. The plausibility
+        benchmark measures the effect on reasons, fidelity and accuracy.
     patience : int, optional
         Epochs without a new best validation recall before training stops.
     min_delta : float, optional
@@ -364,6 +373,7 @@ class RecoNet(Recommender):
         mask_rate: float = 0.2,
         beta: float = 1.0,
         weight_decay: float = 0.0,
+        embedding_l2: float = 0.0,
         patience: int | None = None,
         min_delta: float | None = None,
         eval_k: int = 50,
@@ -391,6 +401,7 @@ class RecoNet(Recommender):
         self.mask_rate = mask_rate
         self.beta = beta
         self.weight_decay = weight_decay
+        self.embedding_l2 = embedding_l2
         self.patience = patience
         self.min_delta = min_delta
         self.eval_k = eval_k
@@ -420,6 +431,7 @@ class RecoNet(Recommender):
             "mask_rate": 0 < self.mask_rate <= 1,
             "beta": self.beta >= 0,
             "weight_decay": self.weight_decay >= 0,
+            "embedding_l2": self.embedding_l2 >= 0,
             "patience": self.setting("patience") >= 1,
             "min_delta": self.setting("min_delta") >= 0,
             "eval_k": self.eval_k >= 1,
