@@ -140,6 +140,24 @@ def test_pick_user_click_recommendation_see_sankey(server, small_model, tmp_path
         )
         assert drawn["targets"] == [len(drawn["labels"]) - 2] * len(support) + [len(drawn["labels"]) - 1] * len(against)
 
+        # the Sankey collapses to a layer's groups, which carry the same total as the reasons
+        from whyrec.explain import layers
+
+        kinds = layers(why, item_values=small_model.item_values_)["kind"]
+        page.select_option("#sankey-layer", "kind")
+        page.wait_for_function(
+            "() => document.getElementById('sankey').data[0].node.customdata.includes('who you are')"
+        )
+        collapsed = page.evaluate("() => document.getElementById('sankey').data[0].node.customdata")
+        values = page.evaluate("() => document.getElementById('sankey').data[0].link.value")
+        assert collapsed[:-2] == [g.label for g in kinds if g.relevance > 0] + [
+            g.label for g in sorted(kinds, key=lambda g: g.relevance) if g.relevance < 0
+        ]
+        assert sum(v if i < sum(g.relevance > 0 for g in kinds) else -v for i, v in enumerate(values)) == pytest.approx(
+            why.relevance.sum(), rel=1e-5
+        )
+        page.select_option("#sankey-layer", "")
+
         page.click("#read-aloud")
         assert page.evaluate("() => window.__spoken") == [why.sentence()]
 

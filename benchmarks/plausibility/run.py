@@ -12,7 +12,8 @@ supports, and on those same pairs the study reports:
   the target's 20 strongest co-occurrence neighbours in the training data, the share that shares
   a genre (synthetic: a category) with the target, each beside its chance level;
 - fidelity (:func:`whyrec.evaluate.fidelity.fidelity`): POS@5, DEL and INS over Ke = 1..5;
-- the model's test recall@50.
+- the model's test recall@50;
+- a diagnostic: the mean popularity percentile of the top-3 reasons beside the history's.
 
 The franchise test explains other pairs: recommendations (each model's top 10 for every test
 user) of a film of a series (:mod:`benchmarks.plausibility.franchise`, built from the titles)
@@ -43,7 +44,13 @@ from whyrec.data.spec import load_spec, synthetic_from_spec
 from whyrec.data.splits import split
 from whyrec.evaluate.fidelity import fidelity
 from whyrec.evaluate.ground_truth import driver_hits
-from whyrec.evaluate.plausibility import cooccurrence_neighbours, group_hits, neighbour_agreement, shared_attribute
+from whyrec.evaluate.plausibility import (
+    cooccurrence_neighbours,
+    group_hits,
+    neighbour_agreement,
+    reason_popularity,
+    shared_attribute,
+)
 from whyrec.explain.base import EXPLAINERS, explain_pairs, methods_for
 from whyrec.metrics import evaluate
 from whyrec.tuning.catalogue import build
@@ -93,6 +100,7 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
     start = fs.field_offsets[(entity, field)]
     genres = dataset.item_attributes[:, start : start + len(fs.field(entity, field).values)]
     neighbours = cooccurrence_neighbours(parts.train.matrix(), NEIGHBOURS)
+    counts = np.bincount(parts.train.items, minlength=fs.n_items)
     group = series(fs.item_names) if truth is None else None
     years = np.array([release_year(n) for n in fs.item_names])
     rng = np.random.default_rng(seed)
@@ -115,12 +123,16 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
         }
         for method in (m for m in methods_for(model) if m not in SEPARATE):
             count = n_pairs if EXPLAINERS[method].batched else min(slow_pairs, n_pairs)
+            started = time.perf_counter()
             explained = explain_pairs(model, bags[:count], targets[:count], method=method)
+            seconds = time.perf_counter() - started
             scores = fidelity(model, bags[:count], explained, steps=5, cutoffs=(5,))
             row = {
                 "pairs": count,
                 "neighbours": neighbour_agreement(explained, bags[:count], neighbours, top=TOP),
                 "genre": shared_attribute(explained, bags[:count], genres, top=TOP),
+                "popularity": reason_popularity(explained, bags[:count], counts, top=TOP),
+                "seconds": seconds,
                 "POS@5": scores["POS@5_auc"],
                 "DEL": scores["DEL_auc"],
                 "INS": scores["INS_auc"],
@@ -175,6 +187,7 @@ def _line(row: dict[str, Any]) -> str:
     parts = [
         f"neighbours {row['neighbours']['share']:.3f} (chance {row['neighbours']['chance']:.3f})",
         f"genre {row['genre']['share']:.3f} (chance {row['genre']['chance']:.3f})",
+        f"popularity {row['popularity']['share']:.2f} (history {row['popularity']['chance']:.2f})",
     ]
     if "franchise" in row:
         parts.append(f"franchise {row['franchise']['share']:.3f} of {row['franchise']['pairs']}")

@@ -8,6 +8,8 @@ import typer
 
 from whyrec.cli._common import AsJson, MethodOption, ModelDir, comma_list, console, dumps, method_name
 
+GROUPS_SHOWN = 4  # groups a layer shows on the terminal (--json has them all)
+
 
 def explain(
     model: ModelDir,
@@ -63,9 +65,10 @@ def _explain(
     import numpy as np
 
     from whyrec.explain import counterfactual as search
-    from whyrec.service import explanation
+    from whyrec.service import explanation, explanation_groups
 
     e = explanation(model, bag, item, method=method)
+    groups = explanation_groups(model, e, user)
     found = None
     if counterfactual_n is not None:
         relevance = e.relevance_by_token(np.sort(bag.indices))
@@ -73,7 +76,7 @@ def _explain(
         found = search(model, bag, target, n=counterfactual_n, relevance=relevance, kinds=kinds or ("item",))
     if as_json:
         extra = {"counterfactual": found.to_dict()} if found is not None else {}
-        typer.echo(dumps({"user": user, **e.to_dict(top=top), **extra}))
+        typer.echo(dumps({"user": user, **e.to_dict(top=top), "groups": groups, **extra}))
         return
     console.print(
         f"[bold]{e.item_name}[/bold] for user {user}: score {e.score:.3f} (bias {e.baseline:+.3f}, method {e.method})"
@@ -82,6 +85,10 @@ def _explain(
     for reason in e.top(top):
         colour = "green" if reason.relevance > 0 else "red"
         console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.label}")
+    for layer, rows in groups.items():
+        shown = ", ".join(f"{g['label']} {g['relevance']:+.3f}" for g in rows[:GROUPS_SHOWN])
+        more = f", and {len(rows) - GROUPS_SHOWN} more" if len(rows) > GROUPS_SHOWN else ""
+        console.print(f"By {layer}: {shown}{more}", highlight=False)
     if found is not None:
         console.print(_counterfactual_line(found))
 

@@ -12,7 +12,8 @@ practice of judging attributions against independent evidence (feature-importanc
 - :func:`shared_attribute`: the share of the top reasons that share an attribute value (a genre)
   with the target;
 - :func:`group_hits`: for targets in a group (a film series) whose history holds another member,
-  whether a member is among the top reasons.
+  whether a member is among the top reasons;
+- :func:`reason_popularity`, a diagnostic: how popular the top reasons are beside the history.
 
 Each returns the measure beside its chance level: what the same number of history items drawn at
 random would score, so that profiles rich in neighbours do not pass for plausible reasons.
@@ -128,6 +129,25 @@ def group_hits(explanations: Explanations, bags: sp.spmatrix, group: np.ndarray,
         drawn = min(top, len(history))
         chances.append(1.0 - comb(len(history) - members, drawn) / comb(len(history), drawn))
     return _summary(hits, chances)
+
+
+def reason_popularity(
+    explanations: Explanations, bags: sp.spmatrix, counts: np.ndarray, *, top: int = 3
+) -> dict[str, Any]:
+    """How popular the top history reasons are: the mean popularity percentile of the top items
+    (1 is the catalogue's most interacted-with) beside that of the whole history.
+
+    A diagnostic, not a goal: reasons far rarer than the history they come from are the sign of
+    a model that leans on thinly attested items; `counts` are the items' training interactions.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    percentile = (np.argsort(np.argsort(counts, kind="stable"), kind="stable") + 1) / max(len(counts), 1)
+    shares, chances = [], []
+    for best, history in top_history(explanations, bags, len(counts), top):
+        if len(best):
+            shares.append(percentile[best].mean())
+            chances.append(percentile[history].mean())
+    return _summary(shares, chances)
 
 
 def _summary(values: list[Any], chances: list[float]) -> dict[str, Any]:

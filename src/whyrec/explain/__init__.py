@@ -28,6 +28,7 @@ from whyrec.explain.counterfactual import Counterfactual, CounterfactualExplaine
 from whyrec.explain.decomposition import Decomposition
 from whyrec.explain.explanation import Explanation, Explanations, NamedVocabulary, Reason, Vocabulary
 from whyrec.explain.groups import ReadOut
+from whyrec.explain.layers import Group, by_kind, by_time, by_value, layers
 from whyrec.explain.lrp import LRP
 from whyrec.explain.removal import Occlusion, Shapley
 from whyrec.explain.topk import AttributionTable, TopKExplanations, explain_top_k
@@ -44,6 +45,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "Explanations",
+    "Group",
     "InputXGradient",
     "IntegratedGradients",
     "KernelShap",
@@ -58,12 +60,16 @@ __all__ = [
     "TopKExplanations",
     "Vocabulary",
     "WhyNot",
+    "by_kind",
+    "by_time",
+    "by_value",
     "counterfactual",
     "default_method",
     "explain",
     "explain_pairs",
     "explain_top_k",
     "get_explainer",
+    "layers",
     "method_enum",
     "methods_for",
     "why_not",

@@ -136,12 +136,12 @@ def by_time(e: Explanation, times: Mapping[int, float], *, recent: int = RECENT)
 def layers(
     e: Explanation, *, item_values: sp.spmatrix | None = None, times: Mapping[int, float] | None = None
 ) -> dict[str, list[Group]]:
-    """Every layer the data allows: by kind; by each multi-valued or categorical item attribute
-    (`item_values`); by time (`times`). Each layer's groups sum to the explanation's total."""
+    """Every layer the data allows: by kind; by each item attribute (`item_values`); by time
+    (`times`). Each layer's groups sum to the explanation's total."""
     out = {"kind": by_kind(e)}
     fs = e.vocabulary
     for f in getattr(fs, "item_fields", []):
-        if item_values is not None and f.kind != "number":
+        if item_values is not None and item_values.nnz:
             out[f.name] = by_value(e, item_values, f.name)
     if times:
         chosen = by_time(e, times)

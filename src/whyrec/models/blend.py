@@ -119,7 +119,7 @@ class Blend(Recommender):
         self.feature_space_ = reads.feature_space_
         self.train_matrix_ = reads.train_matrix_
         self.user_attributes_, self.item_attributes_ = reads.user_attributes_, reads.item_attributes_
-        self.item_values_ = members[0].item_values_
+        self.item_values_, self.train_times_ = members[0].item_values_, members[0].train_times_
         if self.weights is not None:
             self.weights_ = np.asarray(self.weights, dtype=np.float64)
 
@@ -182,7 +182,7 @@ class Blend(Recommender):
         for n, (spec, saved) in enumerate(zip(self._checked_members(), state["members"], strict=True)):
             member = _build(spec)
             member.feature_space_, member.train_matrix_ = self.feature_space_, self.train_matrix_
-            member.item_values_ = self.item_values_
+            member.item_values_, member.train_times_ = self.item_values_, self.train_times_
             fs = self.feature_space_
             if member.uses_attributes:
                 member.user_attributes_, member.item_attributes_ = self.user_attributes_, self.item_attributes_

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -61,6 +62,7 @@ class Recommender(Estimator, abstract=True):
     user_attributes_: sp.csr_matrix
     item_attributes_: sp.csr_matrix
     item_values_: sp.csr_matrix  # the catalogue's attribute values, read or not: what layered reasons group by
+    train_times_: sp.csr_matrix | None = None  # users x items: each pair's latest time, where the data had times
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(
@@ -84,6 +86,7 @@ class Recommender(Estimator, abstract=True):
         self.feature_space_ = train.feature_space
         self.train_matrix_ = train.matrix()
         self.item_values_ = train.item_attributes
+        self.train_times_ = _latest_times(train)
         fs = train.feature_space
         if use_attributes:
             self.user_attributes_ = train.user_attributes
@@ -324,6 +327,14 @@ class Recommender(Estimator, abstract=True):
         return Recommendations(item_ids=ids, items=items, scores=values.numpy())
 
     # -- persistence ----------------------------------------------------------------------------
+    def history_times(self, user: int) -> dict[int, int]:
+        """Each training item of user `user` (a dense index) and its latest time; empty without times."""
+        if self.train_times_ is None or not 0 <= user < self.train_times_.shape[0]:
+            return {}
+        start, end = self.train_times_.indptr[user], self.train_times_.indptr[user + 1]
+        items, times = self.train_times_.indices[start:end], self.train_times_.data[start:end]
+        return dict(zip(items.tolist(), times.tolist(), strict=True))
+
     def save(self, path: str | os.PathLike, *, split: Split | None = None, info: dict[str, Any] | None = None) -> Path:
         """Write the model to directory `path` atomically; tensors in safetensors, the rest JSON.
 
@@ -343,6 +354,9 @@ class Recommender(Estimator, abstract=True):
         tensors.update(_csr_tensors("item_attr", self.item_attributes_))
         if self.item_values_.nnz != self.item_attributes_.nnz:  # stored once where they are the same
             tensors.update(_csr_tensors("item_values", self.item_values_))
+        if self.train_times_ is not None:
+            tensors.update(_csr_tensors("train_times", self.train_times_))
+            tensors["train_times.data"] = self.train_times_.data.astype(np.int64)
         tensors.update({f"model.{k}": np.ascontiguousarray(v) for k, v in self._tensors().items()})
         return Content({TENSORS: tensors}, {FEATURES: self.feature_space_.to_dict()}, self._state())
 
@@ -356,6 +370,10 @@ class Recommender(Estimator, abstract=True):
         self.item_attributes_ = _csr_from("item_attr", tensors, (fs.n_items, fs.n_tokens))
         stored = "item_values" if "item_values.indptr" in tensors else "item_attr"  # earlier models: the same
         self.item_values_ = _csr_from(stored, tensors, (fs.n_items, fs.n_tokens))
+        self.train_times_ = None
+        if "train_times.data" in tensors:
+            self.train_times_ = _csr_from("train_times", tensors, (fs.n_users, fs.n_items))
+            self.train_times_.data = tensors["train_times.data"].astype(np.int64)
         own = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         self._restore_model(own, artifact.state)
 
@@ -415,6 +433,18 @@ def check_positive(model: Estimator, **values: float) -> None:
 
 
 # -- tensor helpers -------------------------------------------------------------------------------
+def _latest_times(train: Dataset) -> sp.csr_matrix | None:
+    """Users x items: the latest time of each training pair (None without timestamps)."""
+    if train.timestamps is None or not len(train.users):
+        return None
+    frame = pd.DataFrame({"u": train.users, "i": train.items, "t": np.asarray(train.timestamps, dtype=np.int64)})
+    latest = frame.groupby(["u", "i"], sort=True)["t"].max()
+    users, items = (latest.index.get_level_values(n).to_numpy() for n in ("u", "i"))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=train.n_users))])
+    # built from its parts, so that a time of 0 stays a stored value
+    return sp.csr_matrix((latest.to_numpy(), items, indptr), shape=(train.n_users, train.n_items))
+
+
 def _csr_tensors(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
     matrix = sp.csr_matrix(matrix)
     return {

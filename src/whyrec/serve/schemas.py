@@ -128,6 +128,14 @@ class ReasonOut(BaseModel):
     words: str = Field(description="The reason as a clause: 'you watched Heat (1995)'.")
 
 
+class GroupOut(BaseModel):
+    layer: str = Field(description="The layer: 'kind', an item attribute ('genre') or 'time'.")
+    key: str = Field(description="The group within its layer: a kind, an attribute value, 'recent', 'older' or 'rest'.")
+    label: str = Field(description="The group in words: 'your Sci-Fi history: 12 films'.")
+    relevance: float = Field(description="The sum of its tokens' relevances; a layer's groups sum to the total.")
+    size: int = Field(description="Tokens in the group (an item with two values counts in both, with half each).")
+
+
 class ExplainResponse(BaseModel):
     model: str
     user_id: Id | None
@@ -140,6 +148,11 @@ class ExplainResponse(BaseModel):
     reasons: list[ReasonOut] = Field(description="Most relevant tokens first (signed).")
     against: list[ReasonOut] = Field(description="The strongest negative evidence, most negative first.")
     counterfactual: CounterfactualOut | None = Field(None, description="method=counterfactual: the set and its effect.")
+    groups: dict[str, list[GroupOut]] = Field(
+        default_factory=dict,
+        description="Layered reasons: the relevances summed by kind, by each item attribute of the history "
+        "and (for a known user with training times) by time, largest first. Each layer sums to the total.",
+    )
 
 
 class ItemOut(BaseModel):

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from whyrec.errors import ParameterError
+from whyrec.errors import ParameterError, UnknownIdError
 from whyrec.explain import default_method, explain_top_k, why_not
 from whyrec.explain.base import explainer_for
 from whyrec.explain.counterfactual import why_not_target
 from whyrec.explain.edits import ProfileEdits
 from whyrec.explain.explanation import Explanation, Reason
+from whyrec.explain.layers import layers
 from whyrec.models.recommender import Recommender
 from whyrec.service.profiles import items_with
 
@@ -85,8 +86,24 @@ def check_why_not(model: Recommender, bag: sp.csr_matrix, item_id: Any) -> None:
     why_not_target(model, bag, item_id)
 
 
-def explanation_body(e: Explanation, *, top: int = 10) -> dict[str, Any]:
-    """An explanation as a response: the score, its baseline, the sentence and the strongest reasons."""
+def explanation_groups(model: Recommender, e: Explanation, user_id: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """The explanation's layers (:func:`whyrec.explain.layers.layers`): by kind, by each item
+    attribute, and by time where the model kept the training times of the known user `user_id`."""
+    times: dict[int, int] = {}
+    if user_id is not None:
+        try:
+            times = model.history_times(int(model.feature_space_.user_index([user_id])[0]))
+        except UnknownIdError:  # a user known only from the event store: no training times
+            times = {}
+    chosen = layers(e, item_values=model.item_values_, times=times)
+    return {name: [g.to_dict() for g in groups] for name, groups in chosen.items()}
+
+
+def explanation_body(
+    e: Explanation, *, top: int = 10, groups: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """An explanation as a response: the score, its baseline, the sentence, the strongest reasons
+    and the layers of `groups`."""
     return {
         "item_id": e.item_id,
         "item": e.item_name,
@@ -97,14 +114,23 @@ def explanation_body(e: Explanation, *, top: int = 10) -> dict[str, Any]:
         "reasons": [reason_body(r) for r in e.top(top)],
         "against": [reason_body(r) for r in e.bottom(min(top, 5))],
         "counterfactual": dict(e.details) if e.details else None,
+        "groups": groups or {},
     }
 
 
 def explain_answer(
-    model: Recommender, bag: sp.csr_matrix, item_id: Any, *, method: str | None = None, top: int = 10, n: int = 10
+    model: Recommender,
+    bag: sp.csr_matrix,
+    item_id: Any,
+    *,
+    method: str | None = None,
+    top: int = 10,
+    n: int = 10,
+    user_id: Any = None,
 ) -> dict[str, Any]:
-    """:func:`explanation` as a response body (see :func:`explanation_body`)."""
-    return explanation_body(explanation(model, bag, item_id, method=method, n=n), top=top)
+    """:func:`explanation` as a response body, with its layers (see :func:`explanation_body`)."""
+    e = explanation(model, bag, item_id, method=method, n=n)
+    return explanation_body(e, top=top, groups=explanation_groups(model, e, user_id))
 
 
 def why_not_answer(

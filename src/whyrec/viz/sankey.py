@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 
-from whyrec.explain.explanation import Explanation
+from whyrec.explain.explanation import Explanation, Reason
+from whyrec.explain.layers import Group
 
 SUPPORT, AGAINST = "rgba(44,160,44,0.45)", "rgba(214,39,40,0.45)"
 
 
-def sankey_figure(explanation: Explanation, *, top: int = 8) -> go.Figure:
-    """Top positive reasons flow into the item; negative evidence flows into a separate red node."""
-    positive = explanation.top(top, positive=True)
-    negative = explanation.bottom(min(top, 5))
+def sankey_figure(explanation: Explanation, *, top: int = 8, groups: Sequence[Group] | None = None) -> go.Figure:
+    """Top positive reasons flow into the item; negative evidence flows into a separate red node.
+
+    With `groups` (one layer of :func:`whyrec.explain.layers.layers`) the groups flow instead: the
+    same total, collapsed to the history by genre, by kind or by time.
+    """
+    if groups is None:
+        positive: Sequence[Group | Reason] = explanation.top(top, positive=True)
+        negative: Sequence[Group | Reason] = explanation.bottom(min(top, 5))
+    else:
+        positive = [g for g in groups if g.relevance > 0][:top]
+        negative = sorted((g for g in groups if g.relevance < 0), key=lambda g: g.relevance)[: min(top, 5)]
     labels = [r.label for r in positive] + [r.label for r in negative] + [explanation.item_name, "against"]
     item = len(positive) + len(negative)
     source = list(range(item))

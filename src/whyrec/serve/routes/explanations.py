@@ -24,7 +24,13 @@ async def explain(request: ExplainRequest, response: Response, service: ServiceD
     method = chosen or default_method(model)
     answers.check_explain(model, request.item_id, method)  # a 4xx never waits behind slow work
     started = time.perf_counter()
-    options: dict[str, Any] = {"item_id": request.item_id, "method": method, "top": request.top, "n": n}
+    options: dict[str, Any] = {
+        "item_id": request.item_id,
+        "method": method,
+        "top": request.top,
+        "n": n,
+        "user_id": request.user_id,
+    }
     if is_slow(method):
         bag = await service.compute(response, service.bag, model, request)
         body = await service.pool().run("explain", name, pack(bag), **options)

@@ -31,6 +31,7 @@ async function init() {
   $("load-profile").onclick = () => recommendFor({ profile: currentProfile() });
   $("item-search").oninput = searchItems;
   $("method").onchange = () => state.item !== null && explain(state.item);
+  $("sankey-layer").onchange = () => state.explained && drawSankey(state.explained);
   $("load-insights").onclick = showInsights;
   $("read-aloud").onclick = readAloud;
   $("toggle-counterfactual").onclick = toggleCounterfactual;
@@ -155,6 +156,8 @@ async function explain(itemId) {
     e.reasons = all.slice(0, 8);
     $("sentence").textContent = e.sentence;
     $("read-aloud").disabled = false;
+    state.explained = e;
+    showLayers(e);
     drawSankey(e);
     // the item just picked is a new input of the profile: say how much it now weighs for this item
     const position = state.picked ? all.findIndex((r) => r.name === `item:${state.picked}`) : -1;
@@ -221,11 +224,25 @@ function newReason(reason, position) {
     : `Your pick ${reason.label} now counts against this item.`;
 }
 
+function showLayers(e) {
+  // the Sankey collapses to a layer's groups (by kind, by genre, by time): relevances add, so the
+  // groups carry the same total as the reasons
+  const select = $("sankey-layer");
+  const chosen = select.value;
+  const layers = Object.keys(e.groups || {});
+  select.innerHTML = '<option value="">each reason</option>' + layers.map((name) =>
+    `<option value="${escapeHtml(name)}">the reasons by ${escapeHtml(name)}</option>`).join("");
+  select.value = layers.includes(chosen) ? chosen : "";
+  $("layer-box").hidden = layers.length === 0;
+}
+
 function drawSankey(e) {
   // Flows from the most relevant inputs into the item; width is the relevance. Negative evidence
   // flows into a separate "against" node in red, so it is never mistaken for support.
-  const positive = e.reasons.filter((r) => r.relevance > 0);
-  const negative = e.against;
+  const layer = $("sankey-layer").value;
+  const groups = layer && e.groups ? e.groups[layer] || [] : null;
+  const positive = groups ? groups.filter((g) => g.relevance > 0).slice(0, 8) : e.reasons.filter((r) => r.relevance > 0);
+  const negative = groups ? groups.filter((g) => g.relevance < 0).slice(-5).reverse() : e.against;
   // the item and "against" are named by the title and on hover: a label on the right-hand nodes
   // would be drawn across the flows
   const names = [...positive.map((r) => r.label), ...negative.map((r) => r.label), e.item, "against"];
