@@ -3,8 +3,8 @@
     python -m benchmarks.plausibility.run --data synthetic ml-100k ml-1m --pairs 200 --seed 0
 
 On the split of Table 1's seed (random 60/20/20), runs what plain `whyrec train` runs
-(:func:`whyrec.tuning.select`, its default budget) and keeps every family's best model, every
-blend and the winner (the default model), beside Mult-VAE with Table 1's tuned settings. Each
+(:func:`whyrec.tuning.select`, its default budget) and keeps the winner (the default model) and
+every family's best model, beside Mult-VAE with Table 1's tuned settings. Each
 model's top recommendation for `--pairs` test users is explained by every method the model
 supports, and on those same pairs the study reports:
 
@@ -154,8 +154,11 @@ def _models(dataset: Any, parts: Any, name: str, budget: float | None, seed: int
     """The default selection's winner, every candidate it kept, and Mult-VAE as Table 1 tuned it."""
     options = {} if budget is None else {"budget": budget}
     chosen = select(dataset, seed=seed, parts=parts, **options)
-    models = {f"default ({chosen.name})": chosen.model}
-    models.update({n: m for n, m in chosen.candidates.items() if m is not chosen.model})
+    winner = next((n for n, m in chosen.candidates.items() if m is chosen.model), chosen.name)
+    models = {f"default: {winner}": chosen.model}
+    # every family's best beside it; the blends it did not choose are left out (each costs as much
+    # as its members together, and explains as their weighted sum)
+    models.update({n: m for n, m in chosen.candidates.items() if m is not chosen.model and not n.startswith("blend")})
     accuracy = results_dir("accuracy") / f"accuracy_{name}.json"
     tuned = json.loads(accuracy.read_text())["results"]["models"] if accuracy.exists() else {}
     if "mult_vae" in tuned:
