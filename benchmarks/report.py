@@ -80,6 +80,20 @@ def rows() -> list[str]:
                 f"CPU cores (same test recall); resumed run within {resumed:.0e}; LRP of {r['lrp']['pairs']:,} pairs "
                 f"{r['lrp']['median_seconds'] * 1e3:.1f} ms | report | `gpu_reconet.json` |"
             )
+    believed = _load("plausibility_ml-1m-half.json")
+    if believed:
+        models = believed["results"]["models"]
+        default = next(label for label in models if label.startswith("default"))
+        _, row = _exact(models[default])
+        ials = models.get("ials", {}).get("methods", {}).get("decomposition", {})
+        out.append(
+            f"| Default model's top-3 reasons, ml-1m-half: among co-occurrence neighbours / name the series' "
+            f"earlier film, beside POS@5 (fidelity) | {row['neighbours']['share']:.3f} / "
+            f"{row.get('franchise', {}).get('share', float('nan')):.3f}, POS@5 {row['POS@5']:.3f} (iALS decomposition "
+            f"{ials.get('neighbours', {}).get('share', float('nan')):.3f} / "
+            f"{ials.get('franchise', {}).get('share', float('nan')):.3f}, {ials.get('POS@5', float('nan')):.3f}) "
+            f"| [plausibility](benchmarks/plausibility/README.md) |"
+        )
     speed = _load("lrp_speed_ml-1m-half.json")
     if speed:
         r = speed["results"]
@@ -796,6 +810,115 @@ def reconet_default_rows() -> list[str]:
     return out
 
 
+def _plausible(row: dict) -> str:
+    """One method's plausibility cells: neighbours, genre, franchise or planted drivers (with chance)."""
+    cells = [
+        f"{row['neighbours']['share']:.3f} ({row['neighbours']['chance']:.3f})",
+        f"{row['genre']['share']:.3f} ({row['genre']['chance']:.3f})",
+    ]
+    test = row.get("franchise") or row.get("planted")
+    if test is None:
+        cells.append("-")
+    elif "chance" in test:
+        cells.append(f"{test['share']:.3f} ({test['chance']:.3f}; {test['pairs']})")
+    else:
+        cells.append(f"{test['share']:.3f} ({test['pairs_with_driver']})")
+    return " | ".join(cells)
+
+
+def _exact(entry: dict) -> tuple[str, dict]:
+    """A model's exact method (the one its explanations use by default) and its row."""
+    for method in ("blend", "lrp", "decomposition", "occlusion"):
+        if method in entry["methods"]:
+            return method, entry["methods"][method]
+    return next(iter(entry["methods"].items()))
+
+
+def plausibility_rows() -> list[str]:
+    """The default model's reasons beside the exact iALS decomposition's, per data set."""
+    out = []
+    for data in ("ml-1m-half", "ml-100k", "synthetic"):
+        result = _load(f"plausibility_{data}.json")
+        if not result:
+            continue
+        models = result["results"]["models"]
+        default = next(label for label in models if label.startswith("default"))
+        method, row = _exact(models[default])
+        ials = models.get("ials", {}).get("methods", {}).get("decomposition")
+        test = "planted driver" if data == "synthetic" else "franchise"
+        beside = ""
+        if ials and default != "default: ials":
+            other = (ials.get("franchise") or ials.get("planted") or {}).get("share", float("nan"))
+            beside = f"; iALS decomposition {ials['neighbours']['share']:.3f} / {other:.3f}"
+        hit = row.get("franchise") or row.get("planted") or {}
+        goal = "at least iALS's, both" if data == "ml-1m-half" else "report"
+        if data == "ml-1m-half" and ials:
+            met = row["neighbours"]["share"] >= ials["neighbours"]["share"] and hit.get("share", 0) >= (
+                ials.get("franchise") or {}
+            ).get("share", 0)
+            goal += " (met)" if met else " (**not met**)"
+        out.append(
+            f"| Default model ({default.removeprefix('default: ')}, {method}) on {data}: top-3 reasons among "
+            f"co-occurrence neighbours / {test} test, beside POS@5 and recall@50 | **{row['neighbours']['share']:.3f} "
+            f"(chance {row['neighbours']['chance']:.3f}) / {hit.get('share', float('nan')):.3f}**{beside}; POS@5 "
+            f"{row['POS@5']:.3f}, recall@50 {models[default]['recall@50']:.4f} | {goal} | `plausibility_{data}.json` |"
+        )
+    return out
+
+
+def plausibility_table(data: str = "ml-1m-half") -> list[str]:
+    """Every model the default selection kept, every method: plausibility beside fidelity."""
+    result = _load(f"plausibility_{data}.json")
+    if not result:
+        return [f"(no plausibility results for {data} yet: run benchmarks.plausibility.run)"]
+    test = "planted driver in top 3 (pairs)" if data == "synthetic" else "franchise (chance; pairs)"
+    out = [
+        f"Measured on {data} (`plausibility_{data}.json`): each model's top recommendation for the same test "
+        "users; the share of the top-3 history reasons among the target's 20 strongest co-occurrence neighbours "
+        "and sharing a genre with it, each with its chance level in brackets; the franchise test on its own "
+        "pairs; fidelity on the same pairs (POS@5 lower is better, INS higher); popularity: the mean "
+        "popularity percentile of the top-3 reasons beside the history's. Slow methods explain fewer pairs.",
+        "",
+        f"| model | recall@50 | method | neighbours | genre | {test} | popularity (history) | POS@5 | DEL | INS "
+        "| pairs | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, entry in result["results"]["models"].items():
+        ranked = sorted(entry["methods"].items(), key=lambda kv: -kv[1]["neighbours"]["share"])
+        for method, row in ranked:
+            popularity = f"{row['popularity']['share']:.2f} ({row['popularity']['chance']:.2f})"
+            out.append(
+                f"| {label} | {entry['recall@50']:.4f} | {method} | {_plausible(row)} | {popularity} "
+                f"| {row['POS@5']:.3f} | {row['DEL']:.3f} | {row['INS']:.3f} | {row['pairs']} | {row['seconds']:.1f} |"
+            )
+    return out
+
+
+def decay_table(data: str = "ml-1m-half") -> list[str]:
+    """RecoNet's weight decay against its reasons, fidelity and accuracy (the default's choice)."""
+    result = _load(f"decay_{data}.json")
+    if not result:
+        return []
+    out = [
+        f"### RecoNet's weight decay, {data}",
+        "",
+        f"`decay_{data}.json`: each configuration at each weight decay, one seed; the LRP reasons of the same "
+        "test users' top recommendation (chance in brackets), the franchise test on its own pairs.",
+        "",
+        "| configuration | weight decay | recall@50 | neighbours | genre | franchise (chance; pairs) "
+        "| popularity (history) | POS@5 | DEL | INS | fit s (best epoch) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, rows in result["results"].items():
+        for decay, row in rows.items():
+            popularity = f"{row['popularity']['share']:.2f} ({row['popularity']['chance']:.2f})"
+            out.append(
+                f"| {label} | {decay} | {row['recall@50']:.4f} | {_plausible(row)} | {popularity} | {row['POS@5']:.3f} "
+                f"| {row['DEL']:.3f} | {row['INS']:.3f} | {row['fit_seconds']:.0f} ({row['best_epoch']}) |"
+            )
+    return [*out, ""]
+
+
 def codebase_rows() -> list[str]:
     """The codebase's own figures, before and after the layout redesign (benchmarks/codebase)."""
     before, now = _load("codebase_before.json"), _load("codebase_now.json")
@@ -925,6 +1048,16 @@ QUESTIONS = {
         "are counterfactuals valid, and how fast is each method? (RecoNet paper, section 5.3.)",
         ("python -m benchmarks.explanations.run --data synthetic ml-100k ml-1m --pairs 200 --seed 0",),
     ),
+    "plausibility": Question(
+        "Plausibility beside fidelity",
+        "Do the exact reasons of each model make sense to a person: are they among the target's co-occurrence "
+        "neighbours, do they share its genre, do they name the earlier film of its series? And at what cost in "
+        "fidelity (POS@5, DEL, INS) and accuracy (recall@50)?",
+        (
+            "python -m benchmarks.plausibility.run --data ml-1m ml-100k synthetic --pairs 200 --seed 0",
+            "python -m benchmarks.plausibility.decay --data ml-1m --decays 0 1e-6 3e-6 1e-5 --seed 0",
+        ),
+    ),
     "synthetic_drivers": Question(
         "Planted drivers",
         "Does LRP find the drivers planted in the synthetic data?",
@@ -994,6 +1127,14 @@ EXTRA_TABLES = {
     "accuracy": lambda: ["### RecoNet's variants beside the best other model", "", *attribute_output_rows()],
     "cost_frontier": lambda: ["### The most accurate front trial within each budget", "", *cost_frontier_rows()],
     "explanations": lambda: ["### Fidelity of every method on every profile model", "", *fidelity_rows()],
+    "plausibility": lambda: [
+        *decay_table(),
+        *(
+            line
+            for data in ("ml-1m-half", "ml-100k", "synthetic")
+            for line in (f"### Every model and method, {data}", "", *plausibility_table(data), "")
+        ),
+    ],
 }
 HEADER = "| target | measured | goal | source |"
 _JSON = re.compile(r"`?([\w.\-]+\.json)`?")
@@ -1121,12 +1262,6 @@ def glance() -> list[str]:
             f"| POST /explain under {load['results']['clients']} concurrent clients: compute p50 / p99 "
             f"| {c['p50']:.2f} / {c['p99']:.2f} ms | [serving](benchmarks/serving/README.md) |"
         )
-    code = _load("codebase_now.json")
-    if code:
-        out.append(
-            f"| `whyrec --help`, a fresh process | {code['results']['cli']['help']['median_s']:.2f} s "
-            f"| [codebase](benchmarks/codebase/README.md) |"
-        )
     return out[:12]  # the header and at most ten rows
 
 
@@ -1145,6 +1280,7 @@ def main() -> None:
         *model_selection_rows(),
         *peers_rows(),
         *edits_rows(),
+        *plausibility_rows(),
         *reconet_default_rows(),
         *codebase_rows(),
     ]:  # rows() begins with its header

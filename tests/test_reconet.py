@@ -34,6 +34,20 @@ def test_the_default_is_the_fast_objective_and_the_papers_is_one_argument_away(s
     assert RecoNet(sampling="removal", lr=0.1).setting("lr") == 0.1  # a value given is a value kept
 
 
+def test_weight_decay_defaults_by_objective_and_reaches_adam(small_split):
+    assert RecoNet().decay == OBJECTIVE_DEFAULTS["masked"]["weight_decay"] > 0
+    assert RecoNet(sampling="removal").decay == 0.0 and RecoNet(weight_decay=1e-4).decay == 1e-4
+    assert RecoNet(loss="sampled").decay == 0.0  # sparse gradients take none; asked for, it is refused
+    assert RecoNet(loss="sampled", sparse_gradients=False).decay == OBJECTIVE_DEFAULTS["masked"]["weight_decay"]
+    from whyrec.models.reconet_training import RecoNetTrainer
+    from whyrec.models.training import TrainingOptions
+
+    model = RecoNet(dim=4, epochs=1, seed=0)
+    model._remember(small_split.train, True)
+    trainer = RecoNetTrainer(model, TrainingOptions())
+    assert trainer.optimizers[0].param_groups[0]["weight_decay"] == OBJECTIVE_DEFAULTS["masked"]["weight_decay"]
+
+
 def test_training_is_deterministic(small_split):
     users = np.arange(20)
     a = RecoNet(dim=8, epochs=2, batch_size=256, seed=4).fit(small_split.train, small_split.validation)

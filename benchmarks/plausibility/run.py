@@ -115,7 +115,7 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
         history = sp.csr_matrix(bags[:, : fs.n_items])
         targets = model.top_k(model.score(bags), 1, history).items[:, 0]
         if group is not None:
-            series_bags, series_targets = _series_pairs(model, users, group, years, n_pairs, rng)
+            series_bags, series_targets = series_pairs(model, users, group, years, n_pairs, rng)
         entry: dict[str, Any] = {
             "recall@50": float(evaluate(model, parts.test, exclude=known, k=50)["recall@50"]),
             "series_pairs": None if group is None else len(series_targets),
@@ -182,7 +182,7 @@ def _validation(chosen: Any, name: str) -> float:
     return max((float(r["validation"]) for r in rows), default=float("-inf"))
 
 
-def _series_pairs(
+def series_pairs(
     model: Any, users: np.ndarray, group: np.ndarray, years: np.ndarray, n: int, rng: np.random.Generator
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Up to `n` (bag, target) pairs: a top-10 film of a series whose history holds an earlier one."""

@@ -60,7 +60,9 @@ def cooccurrence_neighbours(interactions: sp.spmatrix, k: int = 20) -> np.ndarra
     return out
 
 
-def top_history(explanations: Explanations, bags: sp.spmatrix, n_items: int, top: int = 3) -> list[np.ndarray]:
+def top_history(
+    explanations: Explanations, bags: sp.spmatrix, n_items: int, top: int = 3
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each pair's `top` history items by relevance (largest first), and its history.
 
     Returns a list of (top items, history items) per pair; only history items count, as a person

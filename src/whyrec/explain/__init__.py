@@ -28,7 +28,7 @@ from whyrec.explain.counterfactual import Counterfactual, CounterfactualExplaine
 from whyrec.explain.decomposition import Decomposition
 from whyrec.explain.explanation import Explanation, Explanations, NamedVocabulary, Reason, Vocabulary
 from whyrec.explain.groups import ReadOut
-from whyrec.explain.layers import Group, by_kind, by_time, by_value, layers
+from whyrec.explain.layered import Group, by_kind, by_time, by_value, layers
 from whyrec.explain.lrp import LRP
 from whyrec.explain.removal import Occlusion, Shapley
 from whyrec.explain.topk import AttributionTable, TopKExplanations, explain_top_k

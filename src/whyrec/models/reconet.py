@@ -41,6 +41,7 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
         "epochs": 60,
         "patience": 5,
         "min_delta": 0.0,
+        "weight_decay": 3e-6,
     },
     "removal": {
         "dim": 64,
@@ -50,6 +51,7 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
         "epochs": 30,
         "patience": 3,
         "min_delta": 1e-3,
+        "weight_decay": 0.0,
     },
 }
 
@@ -298,17 +300,16 @@ class RecoNet(Recommender):
         ``sampling="masked"``: the probability that a history item is masked in an epoch.
     beta : float
         Removal exponent β of the sampler (section 4.2); ``sampling="removal"`` only.
-    weight_decay : float
-        Adam's weight decay (0 with ``loss="sampled"`` and sparse gradients, which take none).
-    embedding_l2 : float
-        An L2 penalty on the token embeddings alone, added to every batch's loss for the whole
-        table (Adam's decay of that table). A token's data term grows with how often it occurs and
-        the penalty does not, so the rows of rare items and values are held near zero unless the
-        data says otherwise: a frequency-aware prior, as iALS's regularisation is (Hu et al., 2008;
-        Rendle et al., 2022). Without it, the softmax learns PMI-like input-output associations in
-        which a rare item that co-occurred a few times weighs as much as a well-attested
-        neighbour, and those rare items become the model's exact reasons. The plausibility
-        benchmark measures the effect on reasons, fidelity and accuracy.
+    weight_decay : float, optional
+        Adam's (L2) weight decay; None takes the objective's default. Every row of the embedding
+        and output tables is held towards zero in every batch, while its data term grows with how
+        often its token or item occurs: a frequency-aware prior, as iALS's regularisation is (Hu
+        et al., 2008). Without it the softmax learns PMI-like input-output associations, in which
+        an item seen a few times beside the target weighs as much as a well-attested neighbour,
+        and those rare items become the model's exact reasons. The masked objective's default is
+        small enough to cost no measured accuracy (benchmarks/plausibility measures reasons,
+        fidelity and recall together); the paper's objective keeps 0. ``loss="sampled"`` with
+        sparse gradients takes none.
     patience : int, optional
         Epochs without a new best validation recall before training stops.
     min_delta : float, optional
@@ -372,8 +373,7 @@ class RecoNet(Recommender):
         sampling: str = "masked",
         mask_rate: float = 0.2,
         beta: float = 1.0,
-        weight_decay: float = 0.0,
-        embedding_l2: float = 0.0,
+        weight_decay: float | None = None,
         patience: int | None = None,
         min_delta: float | None = None,
         eval_k: int = 50,
@@ -401,7 +401,6 @@ class RecoNet(Recommender):
         self.mask_rate = mask_rate
         self.beta = beta
         self.weight_decay = weight_decay
-        self.embedding_l2 = embedding_l2
         self.patience = patience
         self.min_delta = min_delta
         self.eval_k = eval_k
@@ -430,8 +429,7 @@ class RecoNet(Recommender):
             "epochs": self.setting("epochs") >= 1,
             "mask_rate": 0 < self.mask_rate <= 1,
             "beta": self.beta >= 0,
-            "weight_decay": self.weight_decay >= 0,
-            "embedding_l2": self.embedding_l2 >= 0,
+            "weight_decay": self.weight_decay is None or self.weight_decay >= 0,
             "patience": self.setting("patience") >= 1,
             "min_delta": self.setting("min_delta") >= 0,
             "eval_k": self.eval_k >= 1,
@@ -454,6 +452,14 @@ class RecoNet(Recommender):
         if value is not None:
             return value
         return OBJECTIVE_DEFAULTS.get(self.sampling, OBJECTIVE_DEFAULTS["removal"])[name]
+
+    @property
+    def decay(self) -> float:
+        """The weight decay training uses: `weight_decay`, else its objective's default (none for
+        the sampled softmax's sparse gradients, which take none)."""
+        if self.weight_decay is None and self.loss == "sampled" and self.sparse_gradients:
+            return 0.0
+        return float(self.setting("weight_decay"))
 
     @property
     def _widths(self) -> tuple[int, ...]:

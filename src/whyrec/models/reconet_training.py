@@ -44,10 +44,9 @@ class RecoNetTrainer:
         self.team: World = world(self.device)
         # DDP cannot reduce sparse gradients
         self.sparse = model.loss == "sampled" and model.sparse_gradients and not self.team.distributed
-        if self.sparse and (model.weight_decay > 0 or model.embedding_l2 > 0):
+        if self.sparse and model.decay > 0:
             raise ParameterError(
-                "loss='sampled' with sparse gradients takes no weight_decay or embedding_l2; "
-                "set them to 0 or sparse_gradients=False"
+                "loss='sampled' with sparse gradients takes no weight_decay; set it to 0 or sparse_gradients=False"
             )
         self.sampler, self.positions = self.prepare_data()
         self.per_rank = self.team.max(len(self.positions))
@@ -89,10 +88,7 @@ class RecoNetTrainer:
         m = self.model.module_
         lr = self.model.setting("lr")
         if not self.sparse:
-            decay, table = self.model.weight_decay, m.embedding.weight
-            rest = [p for p in m.parameters() if p is not table]
-            groups = [{"params": [table], "weight_decay": decay + self.model.embedding_l2}, {"params": rest}]
-            return [adam(groups, lr=lr, weight_decay=decay)]
+            return [adam(m.parameters(), lr=lr, weight_decay=self.model.decay)]
         tables = [m.embedding.weight, m.output.weight]  # sparse gradients: only touched rows move
         if m.attribute_rows is not None:
             tables.append(m.attribute_rows)

@@ -41,9 +41,7 @@ from whyrec.models.distributed import World
 CHECKPOINT_FORMAT = "whyrec.checkpoint"
 
 
-def adam(
-    params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float, weight_decay: float = 0.0
-) -> torch.optim.Adam:
+def adam(params: Iterable[torch.Tensor], lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam as every epoch-trained model uses it: PyTorch's fused kernel, one pass over each
     parameter a step. On the CPU, PyTorch's default updates a tensor through a chain of separate
     operations, each one a pass over the embedding tables; with small batches those passes can cost

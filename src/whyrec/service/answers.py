@@ -19,7 +19,7 @@ from whyrec.explain.base import explainer_for
 from whyrec.explain.counterfactual import why_not_target
 from whyrec.explain.edits import ProfileEdits
 from whyrec.explain.explanation import Explanation, Reason
-from whyrec.explain.layers import layers
+from whyrec.explain.layered import layers
 from whyrec.models.recommender import Recommender
 from whyrec.service.profiles import items_with
 
@@ -87,7 +87,7 @@ def check_why_not(model: Recommender, bag: sp.csr_matrix, item_id: Any) -> None:
 
 
 def explanation_groups(model: Recommender, e: Explanation, user_id: Any = None) -> dict[str, list[dict[str, Any]]]:
-    """The explanation's layers (:func:`whyrec.explain.layers.layers`): by kind, by each item
+    """The explanation's layers (:func:`whyrec.explain.layered.layers`): by kind, by each item
     attribute, and by time where the model kept the training times of the known user `user_id`."""
     times: dict[int, int] = {}
     if user_id is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from whyrec.explain.explanation import Explanation, Reason
-from whyrec.explain.layers import Group
+from whyrec.explain.layered import Group
 
 SUPPORT, AGAINST = "rgba(44,160,44,0.45)", "rgba(214,39,40,0.45)"
 
@@ -15,7 +15,7 @@ SUPPORT, AGAINST = "rgba(44,160,44,0.45)", "rgba(214,39,40,0.45)"
 def sankey_figure(explanation: Explanation, *, top: int = 8, groups: Sequence[Group] | None = None) -> go.Figure:
     """Top positive reasons flow into the item; negative evidence flows into a separate red node.
 
-    With `groups` (one layer of :func:`whyrec.explain.layers.layers`) the groups flow instead: the
+    With `groups` (one layer of :func:`whyrec.explain.layered.layers`) the groups flow instead: the
     same total, collapsed to the history by genre, by kind or by time.
     """
     if groups is None:

@@ -73,7 +73,7 @@ def by_value(e: Explanation, item_values: sp.spmatrix, field: str, *, entity: st
     `item_values` is items x tokens (:attr:`Recommender.item_values_`). Raises
     :class:`~whyrec.errors.ParameterError` for a field the vocabulary does not have.
     """
-    fs = e.vocabulary
+    fs: Any = e.vocabulary  # a FeatureSpace: the vocabulary that has fields
     offsets = getattr(fs, "field_offsets", {})
     if (entity, field) not in offsets:
         known = ", ".join(name for ent, name in offsets if ent == entity) or "none"
