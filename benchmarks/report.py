@@ -906,7 +906,7 @@ def decay_table(data: str = "ml-1m-half") -> list[str]:
         "test users' top recommendation (chance in brackets), the franchise test on its own pairs.",
         "",
         "| configuration | weight decay | recall@50 | neighbours | genre | franchise (chance; pairs) "
-        "| popularity (history) | POS@5 | DEL | INS | fit s (best epoch) |",
+        "| popularity (history) | POS@5 | DEL | INS | best epoch |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, rows in result["results"].items():
@@ -914,7 +914,7 @@ def decay_table(data: str = "ml-1m-half") -> list[str]:
             popularity = f"{row['popularity']['share']:.2f} ({row['popularity']['chance']:.2f})"
             out.append(
                 f"| {label} | {decay} | {row['recall@50']:.4f} | {_plausible(row)} | {popularity} | {row['POS@5']:.3f} "
-                f"| {row['DEL']:.3f} | {row['INS']:.3f} | {row['fit_seconds']:.0f} ({row['best_epoch']}) |"
+                f"| {row['DEL']:.3f} | {row['INS']:.3f} | {row['best_epoch']} |"
             )
     return [*out, ""]
 

@@ -2,10 +2,11 @@
 
     python -m benchmarks.plausibility.decay --data ml-1m --decays 0 1e-6 3e-6 1e-5 --seed 0
 
-Trains `RecoNet()` at its defaults and the configuration `whyrec train` starts RecoNet's search
-from (the first prior of ``reconet_masked_fast``) at each weight decay, on the split of Table 1's
-seed, and reports for each: test recall@50, the fit, and on the same 200 test users' top
-recommendation the plausibility of the exact (LRP) reasons beside their fidelity, as
+Trains, at each weight decay, `RecoNet()` at its other defaults, the configuration `whyrec train`
+starts RecoNet's search from (the first prior of ``reconet_masked_fast``), and that model blended
+with iALS's first prior (the default's usual winner on MovieLens), on the split of Table 1's
+seed. Reports for each: test recall@50, and on the same 200 test users' top recommendation the
+plausibility of the exact reasons (LRP; the blend's) beside their fidelity, as
 :mod:`benchmarks.plausibility.run` measures them. Writes ``results/decay_NAME.json``.
 """
 
@@ -34,7 +35,7 @@ from whyrec.evaluate.plausibility import (
     reason_popularity,
     shared_attribute,
 )
-from whyrec.explain.base import explain_pairs
+from whyrec.explain.base import default_method, explain_pairs
 from whyrec.metrics import evaluate
 from whyrec.tuning.catalogue import build
 from whyrec.tuning.select import PRIORS
@@ -69,21 +70,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     explainable = users[np.diff(parts.train.matrix().indptr)[users] > 1]
     rng = np.random.default_rng(args.seed)
     sampled = np.sort(rng.choice(explainable, min(args.pairs, len(explainable)), replace=False))
-    configurations = {"RecoNet()": None, "reconet_masked_fast prior": dict(PRIORS["reconet_masked_fast"][0])}
+    ials = build("ials", dict(PRIORS["ials"][0]), args.seed, parts.train).fit(parts.train, parts.validation)
     out: dict[str, Any] = {}
-    for label, params in configurations.items():
+    for label in ("RecoNet()", "reconet_masked_fast prior", "blend ials prior + reconet_masked_fast prior"):
         for decay in args.decays:
             started = time.perf_counter()
-            if params is None:
-                from whyrec.models import RecoNet
-
-                model = RecoNet(weight_decay=decay, seed=args.seed)
-            else:
-                model = build("reconet_masked_fast", {**params, "weight_decay": decay}, args.seed, parts.train)
-            model.fit(parts.train, parts.validation)
+            model = _model(label, decay, ials, parts, args.seed)
             seconds = time.perf_counter() - started
             row = _measure(model, parts, sampled, users, reference, args.pairs, np.random.default_rng(args.seed))
-            out.setdefault(label, {})[f"{decay:g}"] = {"fit_seconds": seconds, "best_epoch": model.best_epoch_, **row}
+            epoch = getattr(model, "best_epoch_", None)
+            out.setdefault(label, {})[f"{decay:g}"] = {"fit_seconds": seconds, "best_epoch": epoch, **row}
             print(
                 f"{label} weight_decay {decay:g}: recall@50 {row['recall@50']:.4f}, neighbours "
                 f"{row['neighbours']['share']:.3f}, franchise {row['franchise']['share']:.3f}, "
@@ -99,6 +95,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"wrote {path}")
 
 
+def _model(label: str, decay: float, ials: Any, parts: Any, seed: int) -> Any:
+    """`RecoNet()`, the search's first RecoNet prior, or its blend with iALS's first prior (weights
+    on validation, as the selection blends), at weight decay `decay`."""
+    from whyrec.models import Blend, RecoNet
+
+    if label == "RecoNet()":
+        return RecoNet(weight_decay=decay, seed=seed).fit(parts.train, parts.validation)
+    params = {**PRIORS["reconet_masked_fast"][0], "weight_decay": decay}
+    reconet = build("reconet_masked_fast", params, seed, parts.train).fit(parts.train, parts.validation)
+    if not label.startswith("blend"):
+        return reconet
+    blend = Blend.of([ials, reconet], [0.5, 0.5])
+    weights, _ = blend.weigh(parts.validation)
+    blend.weights, blend.weights_ = [float(w) for w in weights], weights
+    return blend
+
+
 def _measure(
     model: Any, parts: Any, sampled: np.ndarray, users: np.ndarray, ref: dict, n: int, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -107,10 +120,11 @@ def _measure(
     bags = model.user_profiles(sampled)
     n_items = model.feature_space_.n_items
     targets = model.top_k(model.score(bags), 1, sp.csr_matrix(bags[:, :n_items])).items[:, 0]
-    explained = explain_pairs(model, bags, targets, method="lrp")
+    method = default_method(model)  # LRP for RecoNet, the blend of its members' exact reasons
+    explained = explain_pairs(model, bags, targets, method=method)
     scores = fidelity(model, bags, explained, steps=5, cutoffs=(5,))
     series_bags, series_targets = series_pairs(model, users, ref["series"], ref["years"], n, rng)
-    hits = explain_pairs(model, series_bags, series_targets, method="lrp")
+    hits = explain_pairs(model, series_bags, series_targets, method=method)
     return {
         "recall@50": float(evaluate(model, parts.test, exclude=known, k=50)["recall@50"]),
         "neighbours": neighbour_agreement(explained, bags, ref["neighbours"], top=TOP),
