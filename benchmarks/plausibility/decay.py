@@ -71,11 +71,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     sampled = np.sort(rng.choice(explainable, min(args.pairs, len(explainable)), replace=False))
     ials = build("ials", dict(PRIORS["ials"][0]), args.seed, parts.train).fit(parts.train, parts.validation)
+    fitted: dict[float, Any] = {}  # the RecoNet prior at each decay, trained once for itself and its blend
     out: dict[str, Any] = {}
     for label in ("RecoNet()", "reconet_masked_fast prior", "blend ials prior + reconet_masked_fast prior"):
         for decay in args.decays:
             started = time.perf_counter()
-            model = _model(label, decay, ials, parts, args.seed)
+            model = _model(label, decay, ials, parts, args.seed, fitted)
             seconds = time.perf_counter() - started
             row = _measure(model, parts, sampled, users, reference, args.pairs, np.random.default_rng(args.seed))
             epoch = getattr(model, "best_epoch_", None)
@@ -95,15 +96,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"wrote {path}")
 
 
-def _model(label: str, decay: float, ials: Any, parts: Any, seed: int) -> Any:
+def _model(label: str, decay: float, ials: Any, parts: Any, seed: int, fitted: dict[float, Any]) -> Any:
     """`RecoNet()`, the search's first RecoNet prior, or its blend with iALS's first prior (weights
     on validation, as the selection blends), at weight decay `decay`."""
     from whyrec.models import Blend, RecoNet
 
     if label == "RecoNet()":
         return RecoNet(weight_decay=decay, seed=seed).fit(parts.train, parts.validation)
-    params = {**PRIORS["reconet_masked_fast"][0], "weight_decay": decay}
-    reconet = build("reconet_masked_fast", params, seed, parts.train).fit(parts.train, parts.validation)
+    if decay not in fitted:
+        params = {**PRIORS["reconet_masked_fast"][0], "weight_decay": decay}
+        fitted[decay] = build("reconet_masked_fast", params, seed, parts.train).fit(parts.train, parts.validation)
+    reconet = fitted[decay]
     if not label.startswith("blend"):
         return reconet
     blend = Blend.of([ials, reconet], [0.5, 0.5])
