@@ -1,6 +1,6 @@
 """Plausibility beside fidelity: do the exact reasons of each model make sense to a person?
 
-    python -m benchmarks.plausibility.run --data synthetic ml-100k ml-1m --pairs 200 --seed 0
+    python -m benchmarks.plausibility.run --data ml-1m ml-100k synthetic --pairs 200 --slow-pairs 20 --seed 0
 
 On the split of Table 1's seed (random 60/20/20), runs what plain `whyrec train` runs
 (:func:`whyrec.tuning.select`, its default budget) and keeps the winner (the default model),
@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", nargs="+", default=list(NAMES), help=", ".join(NAMES))
     p.add_argument("--pairs", type=int, default=200, help="pairs explained by every method, in each set")
-    p.add_argument("--slow-pairs", type=int, default=40, help="pairs for methods that explain one at a time")
+    p.add_argument("--slow-pairs", type=int, default=20, help="pairs for methods that explain one at a time")
     p.add_argument("--budget", type=float, default=None, help="selection budget in seconds (default: train's)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, split, selection and sampling")
     return p
