@@ -1,13 +1,16 @@
 """RecoNet's weight decay against its reasons, fidelity and accuracy: the measured choice of its default.
 
     python -m benchmarks.plausibility.decay --data ml-1m --decays 0 1e-6 3e-6 1e-5 --seed 0
+    python -m benchmarks.plausibility.decay --data ml-100k --family reconet_attribute_output \
+        --decays 1e-10 3e-6 1e-5 3e-5 --seed 0
 
-Trains, at each weight decay, `RecoNet()` at its other defaults, the configuration `whyrec train`
-starts RecoNet's search from (the first prior of ``reconet_masked_fast``), and that model blended
-with iALS's first prior (the default's usual winner on MovieLens), on the split of Table 1's
-seed. Reports for each: test recall@50, and on the same 200 test users' top recommendation the
-plausibility of the exact reasons (LRP; the blend's) beside their fidelity, as
-:mod:`benchmarks.plausibility.run` measures them. Writes ``results/decay_NAME.json``.
+Trains, at each weight decay, the configuration `whyrec train` starts a RecoNet family's search
+from (the first prior of `--family`, by default ``reconet_masked_fast``, the masked objective),
+and that model blended with iALS's first prior (the default's usual winner on MovieLens), on the
+split of Table 1's seed; for the masked family, `RecoNet()` at its other defaults too. Reports
+for each: test recall@50, and on the same 200 test users' top recommendation the plausibility of
+the exact reasons (LRP; the blend's) beside their fidelity, as :mod:`benchmarks.plausibility.run`
+measures them. Writes ``results/decay_NAME.json`` (another family: ``decay_NAME_FAMILY.json``).
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ from whyrec.tuning.catalogue import build
 from whyrec.tuning.select import PRIORS
 
 RESULTS = results_dir("plausibility")
+MASKED = "reconet_masked_fast"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="ml-1m", choices=list(MOVIELENS_NAMES))
     p.add_argument("--decays", nargs="+", type=float, default=[0.0, 1e-6, 3e-6, 1e-5])
+    p.add_argument("--family", default=MASKED, choices=[MASKED, "reconet_attribute_output", "reconet_by_kind"])
     p.add_argument("--pairs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -73,10 +78,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ials = build("ials", dict(PRIORS["ials"][0]), args.seed, parts.train).fit(parts.train, parts.validation)
     fitted: dict[float, Any] = {}  # the RecoNet prior at each decay, trained once for itself and its blend
     out: dict[str, Any] = {}
-    for label in ("RecoNet()", "reconet_masked_fast prior", "blend ials prior + reconet_masked_fast prior"):
+    family = args.family
+    labels = [f"{family} prior", f"blend ials prior + {family} prior"]
+    for label in ["RecoNet()", *labels] if family == MASKED else labels:
         for decay in args.decays:
             started = time.perf_counter()
-            model = _model(label, decay, ials, parts, args.seed, fitted)
+            model = _model(label, family, decay, ials, parts, args.seed, fitted)
             seconds = time.perf_counter() - started
             row = _measure(model, parts, sampled, users, reference, args.pairs, np.random.default_rng(args.seed))
             epoch = getattr(model, "best_epoch_", None)
@@ -87,8 +94,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"POS@5 {row['POS@5']:.3f}, fit {seconds:.0f} s",
                 flush=True,
             )
+    suffix = "" if family == MASKED else f"_{family}"
     path = write_result(
-        RESULTS / f"decay_{MOVIELENS_NAMES[args.data]}.json",
+        RESULTS / f"decay_{MOVIELENS_NAMES[args.data]}{suffix}.json",
         data=f"{args.data} (random 60/20/20; top recommendation of {len(sampled)} test users)",
         seed=args.seed,
         results=out,
@@ -96,16 +104,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"wrote {path}")
 
 
-def _model(label: str, decay: float, ials: Any, parts: Any, seed: int, fitted: dict[float, Any]) -> Any:
-    """`RecoNet()`, the search's first RecoNet prior, or its blend with iALS's first prior (weights
-    on validation, as the selection blends), at weight decay `decay`."""
+def _model(label: str, family: str, decay: float, ials: Any, parts: Any, seed: int, fitted: dict[float, Any]) -> Any:
+    """`RecoNet()`, the first prior of the family's search, or its blend with iALS's first prior
+    (weights on validation, as the selection blends), at weight decay `decay`."""
     from whyrec.models import Blend, RecoNet
 
     if label == "RecoNet()":
         return RecoNet(weight_decay=decay, seed=seed).fit(parts.train, parts.validation)
     if decay not in fitted:
-        params = {**PRIORS["reconet_masked_fast"][0], "weight_decay": decay}
-        fitted[decay] = build("reconet_masked_fast", params, seed, parts.train).fit(parts.train, parts.validation)
+        params = {**PRIORS[family][0], "weight_decay": decay}
+        fitted[decay] = build(family, params, seed, parts.train).fit(parts.train, parts.validation)
     reconet = fitted[decay]
     if not label.startswith("blend"):
         return reconet
