@@ -820,15 +820,25 @@ def _exact(entry: dict) -> tuple[str, dict]:
     return next(iter(entry["methods"].items()))
 
 
-def _believed() -> tuple[str, str] | None:
-    """The default's plausibility on ml-1m-half beside iALS's decomposition: what, measured."""
-    result = _load("plausibility_ml-1m-half.json")
+def _default_beside_ials(data: str) -> tuple[dict, str, str, dict, dict] | None:
+    """A plausibility run's models, the default's label, its exact method and row, and the row of
+    iALS's decomposition (empty where iALS was not kept)."""
+    result = _load(f"plausibility_{data}.json")
     if not result:
         return None
     models = result["results"]["models"]
     default = next(label for label in models if label.startswith("default"))
-    _, row = _exact(models[default])
-    ials = models.get("ials", {}).get("methods", {}).get("decomposition", {})
+    method, row = _exact(models[default])
+    ials = models.get("ials", {}).get("methods", {}).get("decomposition") or {}
+    return models, default, method, row, ials
+
+
+def _believed() -> tuple[str, str] | None:
+    """The default's plausibility on ml-1m-half beside iALS's decomposition: what, measured."""
+    found = _default_beside_ials("ml-1m-half")
+    if not found:
+        return None
+    _, _, _, row, ials = found
     nan = float("nan")
     measured = (
         f"{row['neighbours']['share']:.3f} / {row.get('franchise', {}).get('share', nan):.3f}, POS@5 "
@@ -846,8 +856,10 @@ def _met(row: dict, ials: dict) -> str:
     """Whether the default's reasons agree with both tests at least as often as iALS's decomposition."""
     if not ials:
         return ""
-    share = row.get("franchise", {}).get("share", 0)
-    met = row["neighbours"]["share"] >= ials["neighbours"]["share"] and share >= ials["franchise"]["share"]
+    share = (row.get("franchise") or {}).get("share", 0)
+    met = row["neighbours"]["share"] >= ials["neighbours"]["share"] and share >= (ials.get("franchise") or {}).get(
+        "share", 0
+    )
     return " (met)" if met else " (**not met**)"
 
 
@@ -855,13 +867,10 @@ def plausibility_rows() -> list[str]:
     """The default model's reasons beside the exact iALS decomposition's, per data set."""
     out = []
     for data in ("ml-1m-half", "ml-100k", "synthetic"):
-        result = _load(f"plausibility_{data}.json")
-        if not result:
+        found = _default_beside_ials(data)
+        if not found:
             continue
-        models = result["results"]["models"]
-        default = next(label for label in models if label.startswith("default"))
-        method, row = _exact(models[default])
-        ials = models.get("ials", {}).get("methods", {}).get("decomposition")
+        models, default, method, row, ials = found
         test = "planted driver" if data == "synthetic" else "franchise"
         beside = ""
         if ials and default != "default: ials":
@@ -869,7 +878,7 @@ def plausibility_rows() -> list[str]:
             beside = f"; iALS decomposition {ials['neighbours']['share']:.3f} / {other:.3f}"
         hit = row.get("franchise") or row.get("planted") or {}
         goal = "at least iALS's, both" if data == "ml-1m-half" else "report"
-        if data == "ml-1m-half" and ials:
+        if data == "ml-1m-half":
             goal += _met(row, ials)
         out.append(
             f"| Default model ({default.removeprefix('default: ')}, {method}) on {data}: top-3 reasons among "
