@@ -13,6 +13,7 @@ from whyrec.evaluate.plausibility import (
     cooccurrence_neighbours,
     group_hits,
     neighbour_agreement,
+    paired_difference,
     reason_popularity,
     shared_attribute,
 )
@@ -63,17 +64,41 @@ def test_agreement_counts_the_top_reasons_and_states_chance():
 def test_shared_attribute_and_group_hits():
     genres = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 1], [0, 0], [0, 1], [1, 0]]))
     e, bags = _explanations([{0: 0.1, 1: 0.9, 2: 0.5, 3: 0.3}], [5])  # top 3: 1, 2, 3; item 5 is genre 0
-    assert shared_attribute(e, bags, genres, top=3) == {"share": pytest.approx(1 / 3), "chance": 0.5, "pairs": 1}
+    assert shared_attribute(e, bags, genres, top=3) == {
+        "share": pytest.approx(1 / 3),
+        "chance": 0.5,
+        "pairs": 1,
+        "se": None,  # one pair has no spread to estimate
+    }
     group = np.array([-1, 7, -1, 7, -1, 7])  # items 1, 3 and the target 5 are one series
     hit = group_hits(e, bags, group, top=1)  # the top reason, 1, is of the series
     assert hit["share"] == 1.0 and hit["chance"] == pytest.approx(2 / 4)
     other, other_bags = _explanations([{0: 0.9, 1: 0.1}], [5])  # the top reason, 0, is not
-    assert group_hits(other, other_bags, group, top=1) == {"share": 0.0, "chance": 0.5, "pairs": 1}
+    assert group_hits(other, other_bags, group, top=1) == {"share": 0.0, "chance": 0.5, "pairs": 1, "se": None}
     alone, alone_bags = _explanations([{0: 0.3, 2: 0.1}], [5])  # no member in the history: not asked
     assert group_hits(alone, alone_bags, group)["pairs"] == 0
     shares = reason_popularity(e, bags, np.array([10, 1, 5, 3, 0, 0]), top=1)
     assert shares["share"] == pytest.approx(3 / 6)  # item 1 is the 3rd least popular of 6
     assert shares["chance"] == pytest.approx((6 + 3 + 5 + 4) / 6 / 4)
+
+
+def test_standard_errors_and_the_paired_difference_on_shared_pairs():
+    group = np.array([-1, 7, -1, 7, -1, 7])
+    # pairs 0, 1: a member (1 or 3) in the history; pair 2: none, not asked
+    e, bags = _explanations([{1: 0.9, 0: 0.1}, {0: 0.9, 3: 0.1}, {0: 0.5, 2: 0.4}], [5, 5, 5])
+    first = group_hits(e, bags, group, top=1, per_pair=True)
+    assert first["values"][:2] == [1.0, 0.0] and np.isnan(first["values"][2])
+    assert first["share"] == 0.5 and first["se"] == pytest.approx(np.std([1, 0], ddof=1) / np.sqrt(2))
+    f, f_bags = _explanations([{1: 0.9, 0: 0.1}, {3: 0.9, 0: 0.1}, {0: 0.5, 2: 0.4}], [5, 5, 5])
+    second = group_hits(f, f_bags, group, top=1, per_pair=True)  # the second model hits both
+    gap = paired_difference(first["values"], second["values"])
+    assert gap == {"difference": -0.5, "se": pytest.approx(0.5), "pairs": 2}  # differences 0 and -1
+    neighbours = np.full((N_ITEMS, 2), -1)
+    neighbours[5] = [1, 2]
+    shares = neighbour_agreement(e, bags, neighbours, top=1, per_pair=True)["values"]
+    assert shares == [1.0, 0.0, 0.0]
+    with pytest.raises(ParameterError, match="differ in length"):
+        paired_difference([1.0], [1.0, 0.0])
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
     truth = synthetic_from_spec("synthetic", seed=seed) if data == "synthetic" else None
     dataset = truth.dataset if truth is not None else load_spec(f"movielens:{data_dir(data)}", seed=seed)
     parts = split(dataset, seed=seed)
-    models, selection = _models(dataset, parts, NAMES[data], budget, seed)
+    models, selection = kept_models(dataset, parts, NAMES[data], budget, seed)
     fs = dataset.feature_space
     entity, field = GENRE.get(data, ("item", "genre"))
     start = fs.field_offsets[(entity, field)]
@@ -150,8 +150,11 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
     return out
 
 
-def _models(dataset: Any, parts: Any, name: str, budget: float | None, seed: int) -> tuple[dict[str, Any], dict]:
-    """The default selection's winner, every candidate it kept, and Mult-VAE as Table 1 tuned it."""
+def kept_models(
+    dataset: Any, parts: Any, name: str, budget: float | None, seed: int, table1: bool = True
+) -> tuple[dict[str, Any], dict]:
+    """The default selection's winner, every candidate it kept, and (`table1`) Mult-VAE as Table 1
+    tuned it."""
     options = {} if budget is None else {"budget": budget}
     chosen = select(dataset, seed=seed, parts=parts, **options)
     winner = next((n for n, m in chosen.candidates.items() if m is chosen.model), chosen.name)
@@ -170,7 +173,7 @@ def _models(dataset: Any, parts: Any, name: str, budget: float | None, seed: int
     )
     accuracy = results_dir("accuracy") / f"accuracy_{name}.json"
     tuned = json.loads(accuracy.read_text())["results"]["models"] if accuracy.exists() else {}
-    if "mult_vae" in tuned:
+    if table1 and "mult_vae" in tuned:
         params = tuned["mult_vae"]["params"]
         models["mult_vae (Table 1)"] = build("mult_vae", params, seed, parts.train).fit(parts.train, parts.validation)
     return models, {"winner": chosen.name, "params": chosen.params, "seconds": chosen.seconds}
@@ -186,6 +189,16 @@ def series_pairs(
     model: Any, users: np.ndarray, group: np.ndarray, years: np.ndarray, n: int, rng: np.random.Generator
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Up to `n` (bag, target) pairs: a top-10 film of a series whose history holds an earlier one."""
+    bags, rows, targets = series_candidates(model, users, group, years)
+    chosen = np.sort(rng.permutation(len(rows))[:n])
+    return bags[rows[chosen]], targets[chosen]
+
+
+def series_candidates(
+    model: Any, users: np.ndarray, group: np.ndarray, years: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The users' bags and every (row of `users`, target) pair of the franchise test: a top-10 film
+    of a series whose history holds an earlier one."""
     bags = model.user_profiles(users)
     history = sp.csr_matrix(bags[:, : len(group)])
     top = model.top_k(model.score(bags), SERIES_K, history).items
@@ -197,8 +210,7 @@ def series_pairs(
             if mine >= 0 and np.any((group[seen] == mine) & (years[seen] < years[target])):
                 rows.append(row)
                 targets.append(int(target))
-    chosen = np.sort(rng.permutation(len(rows))[:n])
-    return bags[np.asarray(rows, dtype=np.int64)[chosen]], np.asarray(targets, dtype=np.int64)[chosen]
+    return bags, np.asarray(rows, dtype=np.int64), np.asarray(targets, dtype=np.int64)
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -16,7 +16,9 @@ practice of judging attributions against independent evidence (feature-importanc
 - :func:`reason_popularity`, a diagnostic: how popular the top reasons are beside the history.
 
 Each returns the measure beside its chance level: what the same number of history items drawn at
-random would score, so that profiles rich in neighbours do not pass for plausible reasons.
+random would score, so that profiles rich in neighbours do not pass for plausible reasons, and
+beside its standard error over pairs. Two models are compared on the pairs they share with
+:func:`paired_difference`, which the per-pair values (``per_pair=True``) feed.
 """
 
 from __future__ import annotations
@@ -81,18 +83,21 @@ def top_history(
 
 
 def neighbour_agreement(
-    explanations: Explanations, bags: sp.spmatrix, neighbours: np.ndarray, *, top: int = 3
+    explanations: Explanations, bags: sp.spmatrix, neighbours: np.ndarray, *, top: int = 3, per_pair: bool = False
 ) -> dict[str, Any]:
-    """Share of the top history reasons among the target's co-occurrence neighbours, and chance."""
+    """Share of the top history reasons among the target's co-occurrence neighbours, and chance.
+
+    With `per_pair`, ``values`` holds every pair's share (NaN where its history is empty)."""
     n_items = neighbours.shape[0]
-    shares, chances = [], []
+    values = np.full(len(explanations), np.nan)
+    chances = []
     for p, (best, history) in enumerate(top_history(explanations, bags, n_items, top)):
         if not len(best):
             continue
         near = neighbours[int(explanations.targets[p])]
-        shares.append(np.isin(best, near).mean())
+        values[p] = np.isin(best, near).mean()
         chances.append(np.isin(history, near).mean())
-    return _summary(shares, chances)
+    return _summary(values, chances, per_pair)
 
 
 def shared_attribute(
@@ -110,27 +115,30 @@ def shared_attribute(
         common = np.asarray((values[history] @ values[int(explanations.targets[p])].T).todense()).ravel() > 0
         shares.append(common[np.searchsorted(history, best)].mean())
         chances.append(common.mean())
-    return _summary(shares, chances)
+    return _summary(np.asarray(shares, dtype=np.float64), chances)
 
 
-def group_hits(explanations: Explanations, bags: sp.spmatrix, group: np.ndarray, *, top: int = 3) -> dict[str, Any]:
+def group_hits(
+    explanations: Explanations, bags: sp.spmatrix, group: np.ndarray, *, top: int = 3, per_pair: bool = False
+) -> dict[str, Any]:
     """Whether a member of the target's group is among its top history reasons, and chance.
 
     `group` gives every item's group (-1: none). Pairs whose target has no group, or whose history
-    holds no other member, are not asked and not counted. Chance is the probability that `top`
-    history items drawn at random hold a member.
+    holds no other member, are not asked and not counted (NaN in ``values``, with `per_pair`).
+    Chance is the probability that `top` history items drawn at random hold a member.
     """
     group = np.asarray(group)
-    hits, chances = [], []
+    values = np.full(len(explanations), np.nan)
+    chances = []
     for p, (best, history) in enumerate(top_history(explanations, bags, len(group), top)):
         mine = group[int(explanations.targets[p])]
         members = int(np.sum(group[history] == mine)) if mine >= 0 else 0
         if members == 0:
             continue
-        hits.append(bool(np.any(group[best] == mine)))
+        values[p] = float(np.any(group[best] == mine))
         drawn = min(top, len(history))
         chances.append(1.0 - comb(len(history) - members, drawn) / comb(len(history), drawn))
-    return _summary(hits, chances)
+    return _summary(values, chances, per_pair)
 
 
 def reason_popularity(
@@ -149,12 +157,41 @@ def reason_popularity(
         if len(best):
             shares.append(percentile[best].mean())
             chances.append(percentile[history].mean())
-    return _summary(shares, chances)
+    return _summary(np.asarray(shares, dtype=np.float64), chances)
 
 
-def _summary(values: list[Any], chances: list[float]) -> dict[str, Any]:
+def paired_difference(first: Any, second: Any) -> dict[str, Any]:
+    """The mean of `first` minus `second` over the pairs both answer, with its standard error.
+
+    `first` and `second` are per-pair values of two models on the same pairs (``values`` of a
+    measure taken with ``per_pair=True``; NaN where a pair was not asked). Pairing removes the
+    spread between pairs that two independent samples would carry, so a small difference between
+    two models can be told from noise.
+    """
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ParameterError(f"paired values differ in length: {a.shape[0]} and {b.shape[0]}")
+    both = ~(np.isnan(a) | np.isnan(b))
+    diff = a[both] - b[both]
     return {
-        "share": float(np.mean(values)) if values else None,
-        "chance": float(np.mean(chances)) if chances else None,
-        "pairs": len(values),
+        "difference": float(diff.mean()) if len(diff) else None,
+        "se": _standard_error(diff),
+        "pairs": len(diff),
     }
+
+
+def _standard_error(values: np.ndarray) -> float | None:
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
+
+
+def _summary(values: np.ndarray, chances: list[float], per_pair: bool = False) -> dict[str, Any]:
+    asked = values[~np.isnan(values)]
+    out = {
+        "share": float(asked.mean()) if len(asked) else None,
+        "chance": float(np.mean(chances)) if chances else None,
+        "pairs": len(asked),
+        "se": _standard_error(asked),
+    }
+    if per_pair:
+        out["values"] = values.tolist()
+    return out
