@@ -835,58 +835,113 @@ def _default_beside_ials(data: str) -> tuple[dict, str, str, dict, dict] | None:
 
 def _believed() -> tuple[str, str] | None:
     """The default's plausibility on ml-1m-half beside iALS's decomposition: what, measured."""
-    found = _default_beside_ials("ml-1m-half")
+    found = _against_ials("ml-1m-half")
     if not found:
         return None
-    _, _, _, row, ials = found
-    nan = float("nan")
-    measured = (
-        f"{row['neighbours']['share']:.3f} / {row.get('franchise', {}).get('share', nan):.3f}, POS@5 "
-        f"{row['POS@5']:.3f} (iALS decomposition {ials.get('neighbours', {}).get('share', nan):.3f} / "
-        f"{ials.get('franchise', {}).get('share', nan):.3f}, {ials.get('POS@5', nan):.3f})"
-    )
+    row, ials, paired = found
     target = (
-        "Default model's top-3 reasons, ml-1m-half: among co-occurrence neighbours / name the series' earlier "
-        "film, beside POS@5 (fidelity; lower is better)"
+        "Default model's top-3 reasons, ml-1m-half, every pair: among co-occurrence neighbours / name the "
+        "series' earlier film, against iALS's decomposition on shared pairs, beside POS@5 (lower is better)"
     )
-    return target, f"{measured}{_met(row, ials)}"
+    return target, f"{_against_line(row, ials, paired)}{_met(paired)}"
 
 
-def _met(row: dict, ials: dict) -> str:
-    """Whether the default's reasons agree with both tests at least as often as iALS's decomposition."""
-    if not ials:
-        return ""
-    share = (row.get("franchise") or {}).get("share", 0)
-    met = row["neighbours"]["share"] >= ials["neighbours"]["share"] and share >= (ials.get("franchise") or {}).get(
-        "share", 0
+def _against_ials(data: str) -> tuple[dict, dict, dict] | None:
+    """The default's row, iALS's and their paired differences from `against_ials_DATA.json`."""
+    result = _load(f"against_ials_{data}.json")
+    if not result or "paired" not in result["results"]:
+        return None
+    models = result["results"]["models"]
+    default = next(label for label in models if label.startswith("default"))
+    return {"label": default, **models[default]}, models["ials"], result["results"]["paired"]
+
+
+def _interval(measure: dict) -> str:
+    """A share with its 95% interval."""
+    se = measure.get("se")
+    return f"{measure['share']:.3f}" + ("" if se is None else f" ± {1.96 * se:.3f}")
+
+
+def _gap(gap: dict) -> str:
+    return f"{gap['difference']:+.3f} ± {1.96 * gap['se']:.3f} ({gap['pairs']} pairs)"
+
+
+def _against_line(row: dict, ials: dict, paired: dict) -> str:
+    """The default beside iALS: each test on every pair, the paired differences, POS@5."""
+    return (
+        f"neighbours {_interval(row['neighbours'])} vs {_interval(ials['neighbours'])}, paired "
+        f"{_gap(paired['neighbours'])}; franchise {_interval(row['franchise'])} vs {_interval(ials['franchise'])} "
+        f"on each model's own pairs, paired {_gap(paired['franchise'])}; POS@5 {row['POS@5']:.3f} vs "
+        f"{ials['POS@5']:.3f}"
     )
+
+
+def _met(paired: dict) -> str:
+    """Whether the default's reasons agree with both tests at least as often as iALS's decomposition,
+    on the pairs both explain."""
+    met = all(paired[test]["difference"] >= 0 for test in ("neighbours", "franchise"))
     return " (met)" if met else " (**not met**)"
 
 
 def plausibility_rows() -> list[str]:
     """The default model's reasons beside the exact iALS decomposition's, per data set."""
     out = []
-    for data in ("ml-1m-half", "ml-100k", "synthetic"):
-        found = _default_beside_ials(data)
+    for data in ("ml-1m-half", "ml-100k"):
+        found = _against_ials(data)
         if not found:
             continue
-        models, default, method, row, ials = found
-        test = "planted driver" if data == "synthetic" else "franchise"
-        beside = ""
-        if ials and default != "default: ials":
-            other = (ials.get("franchise") or ials.get("planted") or {}).get("share", float("nan"))
-            beside = f"; iALS decomposition {ials['neighbours']['share']:.3f} / {other:.3f}"
-        hit = row.get("franchise") or row.get("planted") or {}
-        goal = "at least iALS's, both" if data == "ml-1m-half" else "report"
-        if data == "ml-1m-half":
-            goal += _met(row, ials)
+        row, ials, paired = found
+        goal = "at least iALS's, both, on shared pairs" + _met(paired) if data == "ml-1m-half" else "report"
         out.append(
-            f"| Default model ({default.removeprefix('default: ')}, {method}) on {data}: top-3 reasons among "
-            f"co-occurrence neighbours / {test} test, beside POS@5 and recall@50 | **{row['neighbours']['share']:.3f} "
-            f"(chance {row['neighbours']['chance']:.3f}) / {hit.get('share', float('nan')):.3f}**{beside}; POS@5 "
-            f"{row['POS@5']:.3f}, recall@50 {models[default]['recall@50']:.4f} | {goal} | `plausibility_{data}.json` |"
+            f"| Default model ({row['label'].removeprefix('default: ')}, {row['method']}) on {data}, every pair: "
+            f"top-3 reasons among co-occurrence neighbours / franchise test, against iALS's decomposition "
+            f"(95% intervals) | {_against_line(row, ials, paired)}; recall@50 {row['recall@50']:.4f} vs "
+            f"{ials['recall@50']:.4f} | {goal} | `against_ials_{data}.json` |"
+        )
+    found = _default_beside_ials("synthetic")
+    if found:
+        models, default, method, row, ials = found
+        other = (ials.get("planted") or {}).get("share", float("nan"))
+        out.append(
+            f"| Default model ({default.removeprefix('default: ')}, {method}) on synthetic: top-3 reasons among "
+            f"co-occurrence neighbours / planted driver test, beside POS@5 and recall@50 | "
+            f"**{row['neighbours']['share']:.3f} (chance {row['neighbours']['chance']:.3f}) / "
+            f"{(row.get('planted') or {}).get('share', float('nan')):.3f}**; iALS decomposition "
+            f"{ials['neighbours']['share']:.3f} / {other:.3f}; POS@5 {row['POS@5']:.3f}, recall@50 "
+            f"{models[default]['recall@50']:.4f} | report | `plausibility_synthetic.json` |"
         )
     return out
+
+
+def against_ials_table(data: str) -> list[str]:
+    """Every model the selection kept, its exact method on every pair, with 95% intervals."""
+    result = _load(f"against_ials_{data}.json")
+    if not result:
+        return [f"(no results for {data} yet: run benchmarks.plausibility.against_ials)"]
+    out = [
+        f"`against_ials_{data}.json`: each model's exact method on the top recommendation of every explainable "
+        "test user (neighbours, genre, fidelity) and on every pair of its franchise test; shares with 95% "
+        "intervals, chance in brackets.",
+        "",
+        "| model | recall@50 | method | neighbours | genre | franchise (chance; pairs) | POS@5 | DEL | INS |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in result["results"]["models"].items():
+        franchise = row["franchise"]
+        out.append(
+            f"| {label} | {row['recall@50']:.4f} | {row['method']} | {_interval(row['neighbours'])} "
+            f"({row['neighbours']['chance']:.3f}) | {_interval(row['genre'])} ({row['genre']['chance']:.3f}) | "
+            f"{_interval(franchise)} ({franchise['chance']:.3f}; {franchise['pairs']}) | {row['POS@5']:.3f} | "
+            f"{row['DEL']:.3f} | {row['INS']:.3f} |"
+        )
+    paired = result["results"].get("paired")
+    if paired:
+        out += [
+            "",
+            f"The default minus iALS on the pairs both explain: neighbours {_gap(paired['neighbours'])} (the "
+            f"same users), franchise {_gap(paired['franchise'])} (the same user and film).",
+        ]
+    return [*out, ""]
 
 
 def plausibility_table(data: str = "ml-1m-half") -> list[str]:
@@ -1079,6 +1134,7 @@ QUESTIONS = {
         "fidelity (POS@5, DEL, INS) and accuracy (recall@50)?",
         (
             "python -m benchmarks.plausibility.run --data ml-1m ml-100k synthetic --pairs 200 --slow-pairs 20 --seed 0",
+            "python -m benchmarks.plausibility.against_ials --data ml-1m ml-100k --seed 0",
             "python -m benchmarks.plausibility.decay --data ml-1m --decays 0 1e-6 3e-6 1e-5 --seed 0",
             "python -m benchmarks.plausibility.decay --data ml-100k --family reconet_attribute_output "
             "--decays 1e-10 3e-6 1e-5 3e-5 --seed 0",
@@ -1154,6 +1210,11 @@ EXTRA_TABLES = {
     "cost_frontier": lambda: ["### The most accurate front trial within each budget", "", *cost_frontier_rows()],
     "explanations": lambda: ["### Fidelity of every method on every profile model", "", *fidelity_rows()],
     "plausibility": lambda: [
+        *(
+            line
+            for data in ("ml-1m-half", "ml-100k")
+            for line in (f"### The default against iALS on every pair, {data}", "", *against_ials_table(data))
+        ),
         *decay_table(),
         *decay_table("ml-100k", "reconet_attribute_output"),
         *(
