@@ -30,15 +30,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from benchmarks.common import MOVIELENS_NAMES, data_dir, results_dir
-from benchmarks.plausibility.franchise import release_year, series
-from benchmarks.plausibility.run import NEIGHBOURS, TOP, kept_models, series_candidates
+from benchmarks.plausibility.run import TOP, held_out_users, kept_models, references, series_candidates
 from benchmarks.provenance import run_main, write_result
 from whyrec._runtime import tune_allocator
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import split
 from whyrec.evaluate.fidelity import fidelity
 from whyrec.evaluate.plausibility import (
-    cooccurrence_neighbours,
     group_hits,
     neighbour_agreement,
     paired_difference,
@@ -78,22 +76,14 @@ def study(data: str, budget: float | None, seed: int) -> dict[str, Any]:
     dataset = load_spec(f"movielens:{data_dir(data)}", seed=seed)
     parts = split(dataset, seed=seed)
     models, selection = kept_models(dataset, parts, MOVIELENS_NAMES[data], budget, seed, table1=False)
-    fs = dataset.feature_space
-    start = fs.field_offsets[("item", "genre")]
-    reference = {
-        "neighbours": cooccurrence_neighbours(parts.train.matrix(), NEIGHBOURS),
-        "genres": dataset.item_attributes[:, start : start + len(fs.field("item", "genre").values)],
-        "series": series(fs.item_names),
-        "years": np.array([release_year(n) for n in fs.item_names]),
-        "counts": np.bincount(parts.train.items, minlength=fs.n_items),
-    }
-    users = np.unique(parts.test.users)
-    explainable = users[np.diff(parts.train.matrix().indptr)[users] > 1]
+    reference = references(dataset, parts)
+    users, explainable = held_out_users(parts)
+    known = parts.train.matrix() + parts.validation.matrix()
     out: dict[str, Any] = {"selection": selection, "models": {}}
     values: dict[str, tuple[dict, dict]] = {}  # per model: user -> neighbour share, (user, film) -> hit
     for label, model in models.items():
         started = time.perf_counter()
-        row, values[label] = _measure(model, parts, explainable, users, reference)
+        row, values[label] = _measure(model, parts.test, known, explainable, users, reference)
         row["seconds"] = time.perf_counter() - started
         out["models"][label] = row
         print(f"[{data}] {label} {row['method']}: {_line(row)}", flush=True)
@@ -108,9 +98,10 @@ def study(data: str, budget: float | None, seed: int) -> dict[str, Any]:
 
 
 def _measure(
-    model: Any, parts: Any, explainable: np.ndarray, users: np.ndarray, ref: dict
+    model: Any, test: Any, known: sp.spmatrix, explainable: np.ndarray, users: np.ndarray, ref: dict
 ) -> tuple[dict[str, Any], tuple[dict, dict]]:
-    """One model's row, and its per-pair values keyed for pairing with another model's."""
+    """One model's row (recall@50 on `test`, `known` interactions excluded), and its per-pair
+    values keyed for pairing with another model's."""
     method = default_method(model)
     bags = model.user_profiles(explainable)
     n_items = model.feature_space_.n_items
@@ -123,10 +114,9 @@ def _measure(
     hits = group_hits(
         explain_pairs(model, series_bags, films, method=method), series_bags, ref["series"], top=TOP, per_pair=True
     )
-    known = parts.train.matrix() + parts.validation.matrix()
     row = {
         "method": method,
-        "recall@50": float(evaluate(model, parts.test, exclude=known, k=50)["recall@50"]),
+        "recall@50": float(evaluate(model, test, exclude=known, k=50)["recall@50"]),
         "neighbours": {k: v for k, v in near.items() if k != "values"},
         "genre": shared_attribute(explained, bags, ref["genres"], top=TOP),
         "popularity": reason_popularity(explained, bags, ref["counts"], top=TOP),

@@ -24,15 +24,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from benchmarks.common import MOVIELENS_NAMES, data_dir, results_dir
-from benchmarks.plausibility.franchise import release_year, series
-from benchmarks.plausibility.run import NEIGHBOURS, TOP, series_pairs
+from benchmarks.plausibility.run import TOP, held_out_users, references, series_pairs
 from benchmarks.provenance import run_main, write_result
 from whyrec._runtime import tune_allocator
 from whyrec.data.spec import load_spec
 from whyrec.data.splits import split
 from whyrec.evaluate.fidelity import fidelity
 from whyrec.evaluate.plausibility import (
-    cooccurrence_neighbours,
     group_hits,
     neighbour_agreement,
     reason_popularity,
@@ -62,17 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     tune_allocator()
     dataset = load_spec(f"movielens:{data_dir(args.data)}", seed=args.seed)
     parts = split(dataset, seed=args.seed)
-    fs = dataset.feature_space
-    start = fs.field_offsets[("item", "genre")]
-    reference = {
-        "neighbours": cooccurrence_neighbours(parts.train.matrix(), NEIGHBOURS),
-        "genres": dataset.item_attributes[:, start : start + len(fs.field("item", "genre").values)],
-        "series": series(fs.item_names),
-        "years": np.array([release_year(n) for n in fs.item_names]),
-        "counts": np.bincount(parts.train.items, minlength=fs.n_items),
-    }
-    users = np.unique(parts.test.users)
-    explainable = users[np.diff(parts.train.matrix().indptr)[users] > 1]
+    reference = references(dataset, parts)
+    users, explainable = held_out_users(parts)
     rng = np.random.default_rng(args.seed)
     sampled = np.sort(rng.choice(explainable, min(args.pairs, len(explainable)), replace=False))
     ials = build("ials", dict(PRIORS["ials"][0]), args.seed, parts.train).fit(parts.train, parts.validation)

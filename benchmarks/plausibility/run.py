@@ -96,17 +96,12 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
     parts = split(dataset, seed=seed)
     models, selection = kept_models(dataset, parts, NAMES[data], budget, seed)
     fs = dataset.feature_space
-    entity, field = GENRE.get(data, ("item", "genre"))
-    start = fs.field_offsets[(entity, field)]
-    genres = dataset.item_attributes[:, start : start + len(fs.field(entity, field).values)]
-    neighbours = cooccurrence_neighbours(parts.train.matrix(), NEIGHBOURS)
-    counts = np.bincount(parts.train.items, minlength=fs.n_items)
-    group = series(fs.item_names) if truth is None else None
-    years = np.array([release_year(n) for n in fs.item_names])
+    ref = references(dataset, parts, GENRE.get(data, ("item", "genre")), with_series=truth is None)
+    genres, neighbours, counts = ref["genres"], ref["neighbours"], ref["counts"]
+    group, years = ref["series"], ref["years"]
     rng = np.random.default_rng(seed)
-    users = np.unique(parts.test.users)
+    users, explainable = held_out_users(parts)
     known = parts.train.matrix() + parts.validation.matrix()
-    explainable = users[np.diff(parts.train.matrix().indptr)[users] > 1]  # a history to rank
     sampled = np.sort(rng.choice(explainable, min(n_pairs, len(explainable)), replace=False))
     out: dict[str, Any] = {"selection": selection, "models": {}}
     for label, model in models.items():
@@ -148,6 +143,29 @@ def study(data: str, n_pairs: int, slow_pairs: int, budget: float | None, seed: 
         entry["seconds"] = time.perf_counter() - start_time
         out["models"][label] = entry
     return out
+
+
+def references(
+    dataset: Any, parts: Any, field: tuple[str, str] = ("item", "genre"), with_series: bool = True
+) -> dict[str, Any]:
+    """What the reasons are judged against, fixed before any model: the items' co-occurrence
+    neighbours and training counts, their values of `field` (the genres), and (`with_series`, from
+    MovieLens titles) their series and release years; ``series`` is None without."""
+    fs = dataset.feature_space
+    start = fs.field_offsets[field]
+    return {
+        "neighbours": cooccurrence_neighbours(parts.train.matrix(), NEIGHBOURS),
+        "genres": dataset.item_attributes[:, start : start + len(fs.field(*field).values)],
+        "series": series(fs.item_names) if with_series else None,
+        "years": np.array([release_year(n) for n in fs.item_names]),
+        "counts": np.bincount(parts.train.items, minlength=fs.n_items),
+    }
+
+
+def held_out_users(parts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The test users, and those of them with a history of two or more (a history to rank)."""
+    users = np.unique(parts.test.users)
+    return users, users[np.diff(parts.train.matrix().indptr)[users] > 1]
 
 
 def kept_models(
