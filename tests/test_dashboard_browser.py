@@ -269,3 +269,45 @@ def test_the_dashboard_fits_a_phone(server, small_model, width):
         icon = page.request.get(server + "/favicon.ico")
         assert icon.ok and "svg" in icon.headers["content-type"]
         browser.close()
+
+
+def test_titles_are_shown_as_text_never_run(tmp_path):
+    """A catalogue's titles are the user's data: markup in them is shown, not run, in every list."""
+    import pandas as pd
+
+    from whyrec.data import Dataset
+    from whyrec.models import ItemKNN
+    from whyrec.serve import create_app
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    rng = np.random.default_rng(0)
+    pairs = {(u, i) for u, i in zip(rng.integers(0, 40, 400), rng.integers(0, 12, 400), strict=True)}
+    interactions = pd.DataFrame(sorted(pairs), columns=["user", "item"])
+    hostile = '<img src=x onerror="window.__ran = 1">'
+    titles = [f"{hostile} {i}" if i % 2 else f"Tom & Jerry <b>{i}</b>" for i in range(12)]
+    items = pd.DataFrame({"item": range(12), "title": titles})
+    model = ItemKNN().fit(Dataset.from_frames(interactions, items=items))
+    url, instance, thread = _serve(create_app({"<b>shop</b>": model}))
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/")
+            page.fill("#user-input", "0")
+            page.click("#load-user")
+            page.wait_for_selector("#recs li")
+            page.click("#builder summary")
+            page.fill("#item-search", "Tom")
+            page.wait_for_selector("#item-results li")
+            page.locator("#recs li").first.click()
+            page.wait_for_selector("#sankey .sankey")
+            shown = page.locator("#recs .name").all_text_contents() + page.locator("#history li").all_text_contents()
+            shown += page.locator("#item-results li").all_text_contents()
+            assert page.evaluate("() => window.__ran") is None
+            assert page.locator("#recs img, #history img, #item-results img, #recs b, #item-results b").count() == 0
+            assert set(shown) & set(titles) and all(s.strip() in titles for s in shown), shown
+            assert page.locator("#model option").all_text_contents() == ["<b>shop</b>"]
+            browser.close()
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)

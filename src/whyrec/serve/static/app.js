@@ -23,7 +23,7 @@ function showError(error) { $("error").textContent = error ? String(error.messag
 
 async function init() {
   const health = await api("/health");
-  $("model").innerHTML = health.models.map((m) => `<option>${m}</option>`).join("");
+  $("model").innerHTML = health.models.map((m) => `<option>${escapeHtml(m)}</option>`).join("");
   state.model = health.models[0];
   $("model").onchange = () => { state.model = $("model").value; loadModel(); };
   $("load-user").onclick = () => recommendFor({ user_id: $("user-input").value.trim() });
@@ -53,7 +53,7 @@ async function loadModel() {
   state.store = Boolean(info.store);
   if (info.requires_api_key && !sessionStorage.getItem("whyrec-api-key")) $("api-key-box").hidden = false;
   $("attribute-fields").innerHTML = Object.entries(info.user_fields).map(([field, values]) =>
-    `<label>${field} <select data-field="${field}"><option value="">(unknown)</option>${values.map((v) => `<option>${v}</option>`).join("")}</select></label>`
+    `<label>${escapeHtml(field)} <select data-field="${escapeHtml(field)}"><option value="">(unknown)</option>${values.map((v) => `<option>${escapeHtml(v)}</option>`).join("")}</select></label>`
   ).join("");
 }
 
@@ -67,7 +67,7 @@ async function searchItems() {
   const query = $("item-search").value.trim();
   if (query.length < 2) { $("item-results").innerHTML = ""; return; }
   const found = await api(`/items?model=${encodeURIComponent(state.model)}&query=${encodeURIComponent(query)}&limit=20`);
-  $("item-results").innerHTML = found.items.map((i) => `<li data-id="${i.item_id}">${i.name}</li>`).join("");
+  $("item-results").innerHTML = found.items.map((i) => `<li data-id="${escapeHtml(i.item_id)}">${escapeHtml(i.name)}</li>`).join("");
   document.querySelectorAll("#item-results li").forEach((li) => li.onclick = () => {
     state.chosen.set(li.dataset.id, li.textContent);
     $("chosen-items").textContent = [...state.chosen.values()].join(", ");
@@ -89,15 +89,16 @@ async function showHistory(userId) {
   // the user's history: what the model trained on, then the events stored since (marked new)
   const model = encodeURIComponent(state.model);
   const history = await api(`/users/${encodeURIComponent(userId)}/history?model=${model}`);
-  let attributes = Object.entries(history.attributes).map(([k, v]) => `${k}=${v}`);
+  let attributes = Object.entries(history.attributes).map(([k, v]) => `${k} ${v}`);
   if (history.known_to_model) {
     const user = await api(`/users/${encodeURIComponent(userId)}?model=${model}`);
     attributes = user.attributes;
   }
-  $("user-summary").textContent = `${attributes.join(", ") || "no attributes"}; ${history.training.length + history.events.length} items in history`;
+  const seen = history.training.length + history.events.length;
+  $("user-summary").textContent = `${attributes.join(", ") || "no attributes"}; ${seen} ${seen === 1 ? "item" : "items"} in history`;
   $("history").innerHTML = [
-    ...history.events.slice().reverse().map((e) => `<li class="event" data-item="${e.item_id}">${e.name} <span class="tag">new</span></li>`),
-    ...history.training.map((i) => `<li data-item="${i.item_id}">${i.name}</li>`),
+    ...history.events.slice().reverse().map((e) => `<li class="event" data-item="${escapeHtml(e.item_id)}">${escapeHtml(e.name)} <span class="tag">new</span></li>`),
+    ...history.training.map((i) => `<li data-item="${escapeHtml(i.item_id)}">${escapeHtml(i.name)}</li>`),
   ].join("");
 }
 
@@ -122,8 +123,8 @@ async function showRecommendations() {
         else if (was > r) change = `<span class="change up">▲${was - r}</span>`;
         else if (was < r) change = `<span class="change down">▼${r - was}</span>`;
       }
-      const button = pick ? ` <button class="pick" data-item="${i.item_id}">I'd pick this</button>` : "";
-      return `<li data-item="${i.item_id}"${change.includes("new") ? ' class="changed"' : ""}><span class="name">${i.name}</span> ` +
+      const button = pick ? ` <button class="pick" data-item="${escapeHtml(i.item_id)}">I'd pick this</button>` : "";
+      return `<li data-item="${escapeHtml(i.item_id)}"${change.includes("new") ? ' class="changed"' : ""}><span class="name">${escapeHtml(i.name)}</span> ` +
         `<span class="score">${i.score.toFixed(2)}</span> ${change}${button}</li>`;
     }).join("");
     state.shown = result.items.map((i) => String(i.item_id));
@@ -257,7 +258,7 @@ function drawSankey(e) {
       color: labels.map((_, i) => i === item ? "#1f3b57" : i === item + 1 ? "#b02a2a" : i >= positive.length ? "#d62728" : "#2ca02c") },
     link: links,
   }];
-  const title = `Why ${e.item}: <span style="color:#2ca02c">for</span> and <span style="color:#b02a2a">against</span>`;
+  const title = `Why ${escapeHtml(e.item)}: <span style="color:#2ca02c">for</span> and <span style="color:#b02a2a">against</span>`;
   Plotly.react("sankey", data, { margin: { l: 10, r: 10, t: 30, b: 10 }, height: 420, title: { text: title, font: { size: 14 } } },
     { responsive: true, displaylogo: false });
 }
