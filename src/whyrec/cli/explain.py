@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from whyrec.cli._common import AsJson, MethodOption, ModelDir, comma_list, console, dumps, method_name
 
@@ -78,24 +79,26 @@ def _explain(
         extra = {"counterfactual": found.to_dict()} if found is not None else {}
         typer.echo(dumps({"user": user, **e.to_dict(top=top), "groups": groups, **extra}))
         return
+    # names and sentences are the data's text: escaped, so that "[...]" in them is not read as markup
     console.print(
-        f"[bold]{e.item_name}[/bold] for user {user}: score {e.score:.3f} (bias {e.baseline:+.3f}, method {e.method})"
+        f"[bold]{escape(e.item_name)}[/bold] for user {escape(user)}: score {e.score:.3f} "
+        f"(bias {e.baseline:+.3f}, method {e.method})"
     )
-    console.print(e.sentence())
+    console.print(e.sentence(), markup=False)
     for reason in e.top(top):
         colour = "green" if reason.relevance > 0 else "red"
-        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {reason.label}")
+        console.print(f"  [{colour}]{reason.relevance:+.4f}[/{colour}]  {escape(reason.label)}")
     for layer, rows in groups.items():
         shown = ", ".join(f"{g['label']} {g['relevance']:+.3f}" for g in rows[:GROUPS_SHOWN])
         more = f", and {len(rows) - GROUPS_SHOWN} more" if len(rows) > GROUPS_SHOWN else ""
-        console.print(f"By {layer}: {shown}{more}", highlight=False)
+        console.print(f"By {layer}: {shown}{more}", highlight=False, markup=False)
     if found is not None:
-        console.print(_counterfactual_line(found))
+        console.print(_counterfactual_line(found), markup=False)
 
 
 def _counterfactual_line(found: Any) -> str:
-    check = " [verified by re-scoring]" if found.found and found.verified else ""
-    return f"What would change it: {found.sentence}{check}"
+    check = " (verified by re-scoring)" if found.found and found.verified else ""
+    return f"What would change it: {found.sentence.removesuffix('.')}{check}."
 
 
 def _why_not(
@@ -110,19 +113,22 @@ def _why_not(
     as_json: bool,
 ) -> None:
     from whyrec.explain import why_not
+    from whyrec.explain.words import join
 
     answer = why_not(model, bag, item, n=n, top=top, method=method, **({"kinds": kinds} if kinds else {}))
     if as_json:
         typer.echo(dumps({"user": user, **answer.to_dict()}))
         return
-    console.print(f"[bold]{answer.item_name}[/bold] for user {user}: rank {answer.rank}, {answer.message}.")
+    title = f"[bold]{escape(answer.item_name)}[/bold] for user {escape(user)}"
+    console.print(f"{title}: rank {answer.rank}, {escape(answer.message)}.")
     if answer.recommended:
         return
     console.print(f"Its score {answer.score:.3f} is {answer.nth_score - answer.score:.3f} below the item at rank {n}.")
     for reason in answer.holding_back:
-        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {reason.label}")
+        console.print(f"  [red]{reason.relevance:+.4f}[/red]  {escape(reason.label)}")
     if answer.addition is not None and answer.addition["verified"]:
-        console.print(f"Adding {answer.addition['name']}: rank {answer.addition['new_rank']} [verified by re-scoring].")
+        added, rank = answer.addition["name"], answer.addition["new_rank"]
+        console.print(f"Adding {added}: rank {rank} (verified by re-scoring).", markup=False)
     elif answer.together is not None and answer.together["verified"]:
-        names = ", ".join(answer.together["names"])
-        console.print(f"Adding {names} together: rank {answer.together['new_rank']} [verified by re-scoring].")
+        added, rank = join(answer.together["names"]), answer.together["new_rank"]
+        console.print(f"Adding {added} together: rank {rank} (verified by re-scoring).", markup=False)

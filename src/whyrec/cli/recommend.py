@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from whyrec.cli._common import AsJson, ModelDir, console, dumps
 
@@ -26,4 +27,4 @@ def recommend(
         typer.echo(dumps({"user": user, "recommendations": rows}))
         return
     for i in items:
-        console.print(f"{i['rank']:>3}. {i['name']} [dim](id {i['item_id']}, score {i['score']:.3f})[/dim]")
+        console.print(f"{i['rank']:>3}. {escape(i['name'])} [dim](id {i['item_id']}, score {i['score']:.3f})[/dim]")

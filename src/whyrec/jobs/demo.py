@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from whyrec._io import write_json_atomic, write_text_atomic
 from whyrec.data.splits import split
@@ -103,7 +104,9 @@ def _reasons(model: RecoNet, console: Any, users: int = 3, k: int = 5) -> list[s
         lines.append(f"### User {user} ({', '.join(attrs)})\n")
         for rank, e in enumerate(explained, start=1):
             reasons = "; ".join(f"{r.words()} ({r.relevance:+.3f})" for r in e.top(5))
-            console.print(f"[bold]{rank}. {e.item_name}[/bold] (score {e.score:.2f})\n   because {reasons}")
+            console.print(
+                f"[bold]{rank}. {escape(e.item_name)}[/bold] (score {e.score:.2f})\n   because {escape(reasons)}"
+            )
             lines.append(f"{rank}. **{e.item_name}** (score {e.score:.2f}): {reasons}")
         lines.append("")
     return lines
