@@ -84,7 +84,9 @@ def test_a_film_in_two_genres_gives_each_half(fitted):
         for v in own:
             expected[names[v]] = expected.get(names[v], 0.0) + relevance / len(own)
     assert {k: g.relevance for k, g in groups.items() if k} == pytest.approx(expected)
-    assert all(g.label.startswith("your ") and "films" in g.label for k, g in groups.items() if k)
+    for key, g in groups.items():  # "your Drama history: 3 films", "... 1 film"
+        if key not in ("", "rest"):
+            assert g.label == f"your {key} history: {g.size} {'film' if g.size == 1 else 'films'}", g.label
     with pytest.raises(ParameterError, match="genre"):
         by_value(e, values, "colour")
 
@@ -97,7 +99,7 @@ def test_recent_means_the_latest_times(fitted):
     history = [int(t) for t in e.tokens if t < model.feature_space_.n_items]
     latest = sorted(history, key=lambda t: -times[t])[:3]
     groups = {g.key: g for g in by_time(e, times, recent=3)}
-    assert groups["recent"].size == 3
+    assert groups["recent"].size == 3 and groups["recent"].label == "your 3 most recent films"
     assert groups["recent"].relevance == pytest.approx(sum(e.relevance_by_token(np.array(latest))))
     assert by_time(e, {}) == []
     kinds = {g.key for g in by_kind(e)}

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from whyrec.errors import ParameterError
 from whyrec.explain.explanation import Explanation
-from whyrec.explain.words import value_words
+from whyrec.explain.words import count, noun, value_words
 
 KIND_LABELS = {
     "item": "your history",
@@ -86,19 +86,22 @@ def by_value(e: Explanation, item_values: sp.spmatrix, field: str, *, entity: st
     share = sp.diags(np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)) @ block
     relevance = share.T @ e.relevance[history]
     sizes = np.asarray((block > 0).sum(axis=0)).ravel()
-    noun = fs.phrases.get("items", "items") if hasattr(fs, "phrases") else "items"
+    phrases = getattr(fs, "phrases", None)
     groups = [
         Group(
-            field, values[v], f"your {value_words(values[v])} history: {sizes[v]} {noun}", float(relevance[v]), sizes[v]
+            field,
+            values[v],
+            f"your {value_words(values[v])} history: {count(int(sizes[v]), phrases)}",
+            float(relevance[v]),
+            int(sizes[v]),
         )
         for v in np.flatnonzero(sizes)
     ]
     unvalued = history.copy()
     unvalued[history] = counts == 0
     if unvalued.any():
-        groups.append(
-            Group(field, "", f"{noun} without a {field}", float(e.relevance[unvalued].sum()), int(unvalued.sum()))
-        )
+        n = int(unvalued.sum())
+        groups.append(Group(field, "", f"{count(n, phrases)} without a {field}", float(e.relevance[unvalued].sum()), n))
     if (~history).any():
         groups.append(
             Group(field, "rest", "everything else", float(e.relevance[~history].sum()), int((~history).sum()))
@@ -123,10 +126,10 @@ def by_time(e: Explanation, times: Mapping[int, float], *, recent: int = RECENT)
     latest[order[:recent]] = True
     latest &= np.isfinite(when)
     relevance = e.relevance[history]
+    n = int(latest.sum())
+    recent_words = f"your {n} most recent {noun(n, getattr(e.vocabulary, 'phrases', None))}"
     groups = [
-        Group(
-            "time", "recent", f"your {int(latest.sum())} most recent", float(relevance[latest].sum()), int(latest.sum())
-        ),
+        Group("time", "recent", recent_words, float(relevance[latest].sum()), n),
         Group("time", "older", "your older history", float(relevance[~latest].sum()), int((~latest).sum())),
         Group("time", "rest", "everything else", float(e.relevance[~history].sum()), int((~history).sum())),
     ]

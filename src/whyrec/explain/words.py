@@ -73,6 +73,18 @@ def join(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
+def noun(n: int, phrases: Mapping[str, str] | None = None) -> str:
+    """The data's noun for `n` items: "film" or "films" (phrases "an item" and "items"; without
+    "an item", "items" less its final s)."""
+    plural = (phrases or {}).get("items") or "items"
+    return plural if n != 1 else (phrases or {}).get("an item") or plural.removesuffix("s")
+
+
+def count(n: int, phrases: Mapping[str, str] | None = None) -> str:
+    """`n` items in the data's noun: "1 film", "12 films"."""
+    return f"{n} {noun(n, phrases)}"
+
+
 def share_words(share: float) -> tuple[str, str]:
     """The verb phrase that fits a share, and the share as words."""
     if share > 1.0:
