@@ -3,6 +3,7 @@ data's own phrasing, and one template for every method, in Python, the CLI and H
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -145,3 +146,82 @@ def test_http_answers_hold_no_token_prefix(client, small_model, method):
     answer = client.post("/why-not", json={"user_id": user, "item_id": ranked[25], "n": 10}).json()
     _clean(answer["message"])
     assert answer["addition"]["words"] in answer["message"]
+
+
+def test_counts_take_the_datas_noun_in_the_singular_too():
+    films = {"items": "films"}
+    assert (wording.count(1, films), wording.count(12, films)) == ("1 film", "12 films")
+    assert wording.count(1) == "1 item" and wording.count(0) == "0 items"
+    assert wording.count(1, {"items": "series", "an item": "series"}) == "1 series"
+
+
+def test_the_terminal_reads_clean_for_every_method(monkeypatch, capsys, tmp_path, small_model):
+    """What `whyrec explain` prints (not only its --json): no prefix, no stray space, no text lost to
+    the terminal's markup, for every method, the counterfactual and why-not."""
+    from rich.console import Console
+
+    from conftest import run_cli
+
+    monkeypatch.setattr("whyrec.cli.explain.console", Console(width=1000, highlight=False))
+    path = small_model.save(tmp_path / "m")
+    fs = small_model.feature_space_
+    user = next(fs.user_ids[u] for u in range(fs.n_users) if small_model.train_matrix_[u].nnz >= 3)
+    ranked = small_model.recommend(user, k=30).item_ids[0]
+    base = ("explain", "--model", path, "--user", user)
+    verified = []
+    runs = [(*base, "--item", ranked[0], "--method", method) for method in methods_for(small_model)]
+    runs += [(*base, "--item", ranked[0], "--counterfactual")]
+    runs += [(*base, "--why-not", ranked[rank]) for rank in (11, 25)]  # one addition brings it in; none does
+    for args in runs:
+        code, out, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert len(lines) >= 3, out
+        for line in lines:
+            assert not line.endswith(" "), line
+            for column in re.split(r"\s{2,}", line.strip()):  # reasons print as "  +0.4595  title"
+                _clean(column)
+        if "--counterfactual" in args or "--why-not" in args:
+            code, out, err = run_cli(monkeypatch, capsys, *args, "--json")
+            assert code == 0, err
+            answer = json.loads(out)
+        if "--counterfactual" in args:
+            found = answer["counterfactual"]
+            said = found["sentence"].removesuffix(".") + (" (verified by re-scoring)." if found["verified"] else ".")
+            assert lines[-1] == f"What would change it: {said}", lines[-1]
+        if "--why-not" in args:
+            assert lines[0].endswith(f"{answer['message']}."), lines[0]
+            added = answer["addition"]
+            assert added is not None, answer  # the best addition is named either way
+            assert added["words"] in answer["message"]
+            if added["verified"]:
+                said = f"Adding {added['name']}: rank {added['new_rank']} (verified by re-scoring)."
+                assert lines[-1] == said, lines[-1]
+            verified.append(added["verified"])
+    assert verified == [True, False]
+
+
+def test_the_terminal_prints_titles_as_they_are(monkeypatch, capsys, tmp_path):
+    """Square brackets in a title ("[REC] (2007)") are the title's, not the terminal's markup."""
+    import pandas as pd
+    from rich.console import Console
+
+    from conftest import run_cli
+    from whyrec.data import Dataset
+    from whyrec.models import ItemKNN
+
+    for module in ("explain", "recommend"):
+        monkeypatch.setattr(f"whyrec.cli.{module}.console", Console(width=1000, highlight=False))
+    rng = np.random.default_rng(0)
+    pairs = {(u, i) for u, i in zip(rng.integers(0, 40, 400), rng.integers(0, 12, 400), strict=True)}
+    titles = [f"[REC] {i}" if i % 2 else f"[bold]Heat[/bold] {i}" for i in range(12)]
+    items = pd.DataFrame({"item": range(12), "title": titles})
+    model = ItemKNN().fit(Dataset.from_frames(pd.DataFrame(sorted(pairs), columns=["user", "item"]), items=items))
+    path = model.save(tmp_path / "m")
+    top = model.recommend(0, k=1).item_ids[0][0]
+    code, out, err = run_cli(monkeypatch, capsys, "recommend", "--model", path, "--user", 0, "-k", 3)
+    assert code == 0 and f"1. {titles[top]} (id {top}" in out, (out, err)
+    code, out, err = run_cli(monkeypatch, capsys, "explain", "--model", path, "--user", 0, "--item", top)
+    assert code == 0 and out.startswith(f"{titles[top]} for user 0:"), (out, err)
+    reasons = [line.split("  ")[-1] for line in out.splitlines() if line.startswith("  ")]
+    assert reasons and set(reasons) <= set(titles), reasons
