@@ -263,7 +263,7 @@ def test_the_explanation_benchmark_writes_json_and_html(monkeypatch, capsys, tmp
         "--tuned",
         tmp_path,
         "--pairs",
-        "12",
+        "6",
         "--speed-pairs",
         "50",
         "--name",
@@ -282,9 +282,9 @@ def test_the_explanation_benchmark_writes_json_and_html(monkeypatch, capsys, tmp
     assert "decomposition" in fidelity["EASE"]["methods"] and "saliency" in fidelity["MultVAE"]["methods"]
     for entry in fidelity.values():
         for scores in entry["methods"].values():
-            assert scores["pairs"] == 12 and 0 <= scores["POS@5_auc"] <= 1 and len(scores["DEL"]) == 5
+            assert scores["pairs"] == 6 and 0 <= scores["POS@5_auc"] <= 1 and len(scores["DEL"]) == 5
     for found in results["counterfactual"].values():
-        assert found["recommendations"] == 120 and 0 <= found["validity"] <= found["found_share"] <= 1
+        assert found["recommendations"] == 60 and 0 <= found["validity"] <= found["found_share"] <= 1
         assert found["verified_share_of_found"] in (None, 1.0)
     page = (tmp_path / "explanations_tiny.html").read_text()
     assert "plotly.min.js" in page and "cdn" not in page.lower()
