@@ -104,7 +104,70 @@ def explanation_study(
         timings[method] = {"loop_seconds_per_pair": (time.perf_counter() - start) / len(targets)}
         log(f"[{name}] {method}: {timings[method]['loop_seconds_per_pair'] * 1e3:.3f} ms per pair")
 
-    # speed: one pair alone, and (for batched methods) a large batch in one call
+    _time_methods(model, methods, users, bags, targets, timings, speed_pairs, rng)
+
+    deletion, insertion, per_method = _curves(
+        model, bags, targets, explanations, timings, max_k, rng, synthetic_truth, users
+    )
+
+    names, tau, overlap, pairwise = _agreement_matrices(explanations)
+
+    models = _profile_models(model, parts, Path(tuned or out) / f"accuracy_{name}.json", fidelity_models, seed, log)
+    fidelity_results = {
+        label: _fidelity(entry, users, targets, (explanations, timings) if label == "RecoNet" else None, name, log)
+        for label, entry in models.items()
+    }
+    counterfactuals = {
+        label: _counterfactuals(entry["model"], users, counterfactual_k, name, label, log)
+        for label, entry in models.items()
+    }
+
+    lrp_us = timings["lrp"]["batched_us_per_explanation"] if "lrp" in timings else None
+    lime_us = timings["lime"]["batched_us_per_explanation"] if "lime" in timings else None
+    results = {
+        "model": {"params": model.get_params(), "best_epoch": model.best_epoch_},
+        "pairs": len(targets),
+        "mean_profile_tokens": float(np.diff(bags.indptr).mean()),
+        "random": {"deletion": deletion["random"].to_dict(), "insertion": insertion["random"].to_dict()},
+        "methods": per_method,
+        "agreement": pairwise,
+        "lime_to_lrp_speed_ratio": (lime_us / lrp_us) if lrp_us and lime_us else None,
+        "fidelity": fidelity_results,
+        "counterfactual": counterfactuals,
+    }
+    out = Path(out)
+    path = write_result(
+        out / f"explanations_{name}.json",
+        data=f"{data} (random 60/20/20; top recommendation of {len(targets)} test users)",
+        seed=seed,
+        results=results,
+    )
+    _write_page(
+        out,
+        name,
+        data,
+        seed,
+        path.name,
+        deletion,
+        insertion,
+        (tau, overlap, names),
+        notes=_fidelity_notes(fidelity_results, counterfactuals),
+        pairs=len(targets),
+    )
+    return results
+
+
+def _time_methods(
+    model: Any,
+    methods: tuple[str, ...],
+    users: np.ndarray,
+    bags: Any,
+    targets: np.ndarray,
+    timings: dict[str, Any],
+    speed_pairs: int,
+    rng: np.random.Generator,
+) -> None:
+    """Each method's time for one pair alone and, for batched methods, per pair of a large batch."""
     big_users = rng.choice(users, speed_pairs)
     big_bags, big_targets = model.user_profiles(big_users), model.top_k(model.score_users(big_users), 1).items[:, 0]
     for method in methods:
@@ -118,6 +181,20 @@ def explanation_study(
         else:
             timings[method]["batched_us_per_explanation"] = timings[method]["loop_seconds_per_pair"] * 1e6
 
+
+def _curves(
+    model: Any,
+    bags: Any,
+    targets: np.ndarray,
+    explanations: dict[str, Any],
+    timings: dict[str, Any],
+    max_k: int,
+    rng: np.random.Generator,
+    synthetic_truth: Any,
+    users: np.ndarray,
+) -> tuple[dict[str, Curve], dict[str, Curve], dict[str, Any]]:
+    """Deletion and insertion curves of random orders ("random") and of each method's, with each
+    method's summary."""
     random = deletion_curve(model, bags, targets, random_orders(bags, rng), max_k)
     random_insert = insertion_curve(model, bags, targets, random_orders(bags, rng), max_k)
     deletion: dict[str, Curve] = {"random": random}
@@ -135,7 +212,11 @@ def explanation_study(
         }
         if synthetic_truth is not None:
             per_method[method]["planted_driver_top3"] = driver_hits(synthetic_truth, result, users, model.train_matrix_)
+    return deletion, insertion, per_method
 
+
+def _agreement_matrices(explanations: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, Any]]:
+    """Kendall's tau and top-5 overlap between every two methods' explanations."""
     names = list(explanations)
     tau = np.eye(len(names))
     overlap = np.eye(len(names))
@@ -147,41 +228,25 @@ def explanation_study(
                 tau[i, j] = tau[j, i] = score["kendall_tau"]
                 overlap[i, j] = overlap[j, i] = score["top5_overlap"]
                 pairwise[f"{a} vs {b}"] = score
+    return names, tau, overlap, pairwise
 
-    models = _profile_models(model, parts, Path(tuned or out) / f"accuracy_{name}.json", fidelity_models, seed, log)
-    fidelity_results = {
-        label: _fidelity(entry, users, targets, (explanations, timings) if label == "RecoNet" else None, name, log)
-        for label, entry in models.items()
-    }
-    counterfactuals = {
-        label: _counterfactuals(entry["model"], users, counterfactual_k, name, label, log)
-        for label, entry in models.items()
-    }
 
-    lrp_us = timings["lrp"]["batched_us_per_explanation"] if "lrp" in timings else None
-    lime_us = timings["lime"]["batched_us_per_explanation"] if "lime" in timings else None
-    results = {
-        "model": {
-            "params": model.get_params(),
-            "best_epoch": model.best_epoch_,
-        },
-        "pairs": len(targets),
-        "mean_profile_tokens": float(np.diff(bags.indptr).mean()),
-        "random": {"deletion": random.to_dict(), "insertion": random_insert.to_dict()},
-        "methods": per_method,
-        "agreement": pairwise,
-        "lime_to_lrp_speed_ratio": (lime_us / lrp_us) if lrp_us and lime_us else None,
-        "fidelity": fidelity_results,
-        "counterfactual": counterfactuals,
-    }
-    out = Path(out)
-    path = write_result(
-        out / f"explanations_{name}.json",
-        data=f"{data} (random 60/20/20; top recommendation of {len(targets)} test users)",
-        seed=seed,
-        results=results,
-    )
-    top1 = {"random 1": random.deltas[:, 0]}
+def _write_page(
+    out: Path,
+    name: str,
+    data: str,
+    seed: int,
+    source: str,
+    deletion: dict[str, Curve],
+    insertion: dict[str, Curve],
+    matrices: tuple[np.ndarray, np.ndarray, list[str]],
+    *,
+    notes: list[str],
+    pairs: int,
+) -> None:
+    """The study's HTML page: the curves, the top-1 deltas and the agreement between methods."""
+    tau, overlap, names = matrices
+    top1 = {"random 1": deletion["random"].deltas[:, 0]}
     for method in ("lrp", "lime"):
         if method in deletion:
             top1[f"{method} top 1"] = deletion[method].deltas[:, 0]
@@ -196,11 +261,10 @@ def explanation_study(
             agreement_heatmap(overlap, names, title="Agreement between methods (top-5 overlap)"),
         ],
         notes=[
-            f"Data {data}; {len(targets)} (user, top recommendation) pairs; seed {seed}. Source: {path.name}.",
-            *_fidelity_notes(fidelity_results, counterfactuals),
+            f"Data {data}; {pairs} (user, top recommendation) pairs; seed {seed}. Source: {source}.",
+            *notes,
         ],
     )  # plotly.js is written once beside the result pages
-    return results
 
 
 def _profile_models(
