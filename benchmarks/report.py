@@ -1017,7 +1017,8 @@ def against_ials_table(data: str) -> list[str]:
     if not result:
         return [f"(no results for {data} yet: run benchmarks.plausibility.against_ials)"]
     out = [
-        f"`against_ials_{data}.json`: each model's exact method on the top recommendation of every explainable "
+        f"`against_ials_{data}.json` (at {result['git_revision']}): each model's exact method on the top "
+        "recommendation of every explainable "
         "test user (neighbours, genre, fidelity) and on every pair of its franchise test; shares with 95% "
         "intervals, chance in brackets.",
         "",
@@ -1053,7 +1054,9 @@ def plausibility_table(data: str = "ml-1m-half") -> list[str]:
         "users; the share of the top-3 history reasons among the target's 20 strongest co-occurrence neighbours "
         "and sharing a genre with it, each with its chance level in brackets; the franchise test on its own "
         "pairs; fidelity on the same pairs (POS@5 lower is better, INS higher); popularity: the mean "
-        "popularity percentile of the top-3 reasons beside the history's. Slow methods explain fewer pairs.",
+        "popularity percentile of the top-3 reasons beside the history's. Slow methods explain fewer pairs. "
+        f"Measured at {result['git_revision']}; each run selects its own default within `whyrec train`'s time "
+        "budget, so the default of one results file can differ from another's.",
         "",
         f"| model | recall@50 | method | neighbours | genre | {test} | popularity (history) | POS@5 | DEL | INS "
         "| pairs | seconds |",
@@ -1079,7 +1082,8 @@ def decay_table(data: str = "ml-1m-half", family: str = "") -> list[str]:
     out = [
         f"### RecoNet's weight decay, {data}{', ' + family if family else ''}",
         "",
-        f"`{name}`: each configuration at each weight decay, one seed; the LRP reasons of the same "
+        f"`{name}` (at {result['git_revision']}): each configuration at each weight decay, one seed; the LRP "
+        "reasons of the same "
         "test users' top recommendation (chance in brackets), the franchise test on its own pairs.",
         "",
         "| configuration | weight decay | recall@50 | neighbours | genre | franchise (chance; pairs) "
