@@ -27,4 +27,5 @@ def recommend(
         typer.echo(dumps({"user": user, "recommendations": rows}))
         return
     for i in items:
-        console.print(f"{i['rank']:>3}. {escape(i['name'])} [dim](id {i['item_id']}, score {i['score']:.3f})[/dim]")
+        item = f"{escape(i['name'])} [dim](id {escape(str(i['item_id']))}, score {i['score']:.3f})[/dim]"
+        console.print(f"{i['rank']:>3}. {item}")
