@@ -852,12 +852,13 @@ def edits_rows() -> list[str]:
             if "why_not_seconds_p50" not in r:
                 continue
             slow = max(r["why_not_seconds_p50"], r["counterfactual_seconds_p50"])
+            added, removed = r["verified"]["why_not"], r["verified"]["counterfactual"]
             met = "met" if slow <= 1.0 else "**not met**"
             out.append(
                 f"| {family} on a synthetic shop of {items} items: why-not / counterfactual, p50 (p90) s | "
                 f"**{r['why_not_seconds_p50']:.2f} ({r['why_not_seconds_p90']:.2f}) / "
                 f"{r['counterfactual_seconds_p50']:.2f} ({r['counterfactual_seconds_p90']:.2f})**; verified "
-                f"{r['verified']['why_not']} why-not additions, {r['verified']['counterfactual']} counterfactuals "
+                f"{added} why-not addition{'s' * (added != 1)}, {removed} counterfactual{'s' * (removed != 1)} "
                 f"| <= 1 s p50 ({met}) | `{path.name}` |"
             )
     return out
